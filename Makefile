@@ -1,0 +1,51 @@
+# One command runs the app (make run), one runs the tests (make test).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HOST PORT
+
+.PHONY: run dev test lint fmt bench check-deploy clean
+
+run: $(VENV)/.installed .env  ## Run the gallery with its workers (and, offline, the stand-in)
+	$(BIN)/python manage.py up
+
+dev: $(VENV)/.installed .env  ## The same with DEBUG on and auto-reload
+	$(BIN)/python manage.py up --dev
+
+test: $(VENV)/.installed  ## Run the whole test suite (browser tests need Debian's chromium)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+fmt: $(VENV)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/ingest.py
+
+# Production settings must pass Django's deployment checklist.
+check-deploy: $(VENV)/.installed
+	GALLERY_ENV_FILE= DEBUG=false GALLERY_HTTPS=true ALLOWED_HOSTS=gallery.example.org \
+	SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet '.[dev]'
+	@touch $@
+
+# A random secret key for this installation, written once and never committed.
+.env:
+	@$(PYTHON) -c 'import secrets; print("SECRET_KEY=" + secrets.token_urlsafe(50))' > .env
+	@echo "Wrote .env with a new SECRET_KEY"
+
+clean:
+	rm -rf $(VENV) staticfiles

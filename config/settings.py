@@ -1,0 +1,181 @@
+"""Settings for the SDXL gallery.
+
+Everything a deployment changes comes from the environment (or a `.env` file beside
+manage.py), 12-factor style. The defaults are the embedded setup: SQLite and local files
+under ./data, one machine, no account needed.
+"""
+
+import os
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# GALLERY_ENV_FILE="" disables the file (the test settings do, so a developer's .env with a
+# real token never leaks into a test run).
+_env_file = os.environ.get("GALLERY_ENV_FILE", str(BASE_DIR / ".env"))
+if _env_file and Path(_env_file).is_file():
+    env.read_env(_env_file)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. `make run` writes a random one into .env on first start; "
+        "in production set it in the environment."
+    )
+if not DEBUG and (len(SECRET_KEY) < 40 or SECRET_KEY.startswith("django-insecure")):
+    raise ImproperlyConfigured("SECRET_KEY is too short or an insecure default; use 50 random characters.")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+DATA_DIR = Path(env.str("GALLERY_DATA_DIR", default=str(BASE_DIR / "data")))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "template_partials",
+    "django_tasks",
+    "django_tasks_db",
+    "gallery",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "gallery.context_processors.endpoint",
+            ],
+        },
+    }
+]
+
+# Database: SQLite in the data dir unless DATABASE_URL says otherwise.
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'gallery.sqlite3'}"
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # A web server and a worker share the file: WAL lets readers run beside the writer,
+    # IMMEDIATE takes the write lock up front (no deadlock-prone lock upgrades) and the
+    # timeout makes a writer wait for the lock instead of failing at once.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Uploaded media is never served from a public URL prefix: every image goes through
+# gallery.views.media, which checks the row it belongs to.
+MEDIA_URL = None
+
+# Security. GALLERY_HTTPS=true is the production switch: the site is served over HTTPS
+# behind a proxy that sets X-Forwarded-Proto.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+if env.bool("GALLERY_HTTPS", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- The text-to-image endpoint -------------------------------------------------------------
+OVH_SDXL_URL = "https://stable-diffusion-xl.endpoints.kepler.ai.cloud.ovh.net/api/text2image"
+SDXL_ENDPOINT_URL = env.str("SDXL_ENDPOINT_URL", default=OVH_SDXL_URL)
+OVH_AI_ENDPOINTS_ACCESS_TOKEN = env.str("OVH_AI_ENDPOINTS_ACCESS_TOKEN", default="")
+# Whether the user chose an endpoint; if not, `manage.py up` starts the offline stand-in.
+GALLERY_ENDPOINT_CONFIGURED = bool(OVH_AI_ENDPOINTS_ACCESS_TOKEN or env.str("SDXL_ENDPOINT_URL", ""))
+# Set by `manage.py up` when it starts the bundled offline stand-in, so the UI can say so.
+GALLERY_STANDIN = env.bool("GALLERY_STANDIN", default=False)
+
+# Seconds to open a connection, and the whole budget for one answer (headers and body).
+GALLERY_CONNECT_TIMEOUT = env.float("GALLERY_CONNECT_TIMEOUT", default=10.0)
+GALLERY_READ_TIMEOUT = env.float("GALLERY_READ_TIMEOUT", default=180.0)
+# Tries per generation for transient failures (429, 5xx, timeouts), with exponential backoff.
+GALLERY_MAX_ATTEMPTS = env.int("GALLERY_MAX_ATTEMPTS", default=4)
+GALLERY_RETRY_BASE_DELAY = env.float("GALLERY_RETRY_BASE_DELAY", default=2.0)
+GALLERY_RETRY_MAX_DELAY = env.float("GALLERY_RETRY_MAX_DELAY", default=60.0)
+# Untrusted answers: body size cap (read while streaming) and pixel cap (decompression bombs).
+GALLERY_MAX_IMAGE_BYTES = env.int("GALLERY_MAX_IMAGE_BYTES", default=20 * 1024 * 1024)
+GALLERY_MAX_IMAGE_PIXELS = env.int("GALLERY_MAX_IMAGE_PIXELS", default=4096 * 4096)
+
+# --- The gallery --------------------------------------------------------------------------
+GALLERY_PROMPT_MAX_LENGTH = env.int("GALLERY_PROMPT_MAX_LENGTH", default=1000)
+GALLERY_NEGATIVE_PROMPT_MAX_LENGTH = env.int("GALLERY_NEGATIVE_PROMPT_MAX_LENGTH", default=1000)
+GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=48)
+# How often a worker looks for work that was lost (a worker died, an enqueue never happened),
+# and how long a queued row may wait without a live task before it is enqueued again.
+GALLERY_SWEEP_INTERVAL = env.float("GALLERY_SWEEP_INTERVAL", default=30.0)
+GALLERY_QUEUED_GRACE = env.float("GALLERY_QUEUED_GRACE", default=60.0)
+# A generation whose worker died this many times is failed instead of retried again.
+GALLERY_MAX_CLAIMS = env.int("GALLERY_MAX_CLAIMS", default=3)

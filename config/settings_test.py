@@ -1,0 +1,17 @@
+"""Test settings: the real settings, minus the developer's .env and the static manifest."""
+
+import os
+
+os.environ["GALLERY_ENV_FILE"] = ""
+os.environ.setdefault("SECRET_KEY", "test-only-key-" + "x" * 40)
+
+from config.settings import *  # noqa: E402, F403
+from config.settings import DATABASES, STORAGES  # noqa: E402
+
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tests sleep through no backoff; the pipeline tests pass their own clock.
+GALLERY_RETRY_BASE_DELAY = 0.0
+GALLERY_RETRY_MAX_DELAY = 0.0
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}

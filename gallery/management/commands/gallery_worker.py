@@ -1,0 +1,42 @@
+"""`manage.py gallery_worker`: django-tasks-db's db_worker, plus the recovery sweep.
+
+The queue has no retries, timeouts or recovery of a job whose worker died, so each worker
+also runs `recover_lost_work` every GALLERY_SWEEP_INTERVAL seconds in a background thread.
+Run as many of these as you like; claims on the Generation row keep every job single-run.
+"""
+
+import logging
+import os
+import threading
+
+from django.conf import settings
+from django.db import connection
+from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
+from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
+
+from gallery.services.generation import recover_lost_work
+
+logger = logging.getLogger("gallery.worker")
+
+
+class Command(DbWorkerCommand):
+    help = "Run a background worker for generations (db_worker plus recovery of lost work)"
+
+    def handle(self, *args, **options):
+        # With --reload, only the reloaded child runs tasks, so only it sweeps.
+        if not options.get("reload") or os.environ.get(DJANGO_AUTORELOAD_ENV) == "true":
+            threading.Thread(target=_sweep_forever, name="gallery-sweeper", daemon=True).start()
+        return super().handle(*args, **options)
+
+
+def _sweep_forever() -> None:
+    stop = threading.Event()
+    while True:
+        try:
+            if count := recover_lost_work():
+                logger.warning("Recovered %d generation(s) that nobody was working on", count)
+        except Exception:
+            logger.exception("The recovery sweep failed; trying again later")
+        finally:
+            connection.close()  # this thread's own connection
+        stop.wait(settings.GALLERY_SWEEP_INTERVAL)

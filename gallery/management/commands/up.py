@@ -1,0 +1,114 @@
+"""`manage.py up` (what `make run` runs): the whole app in one terminal.
+
+Migrates, collects static files, then starts and supervises:
+  * the offline stand-in endpoint, when neither OVH_AI_ENDPOINTS_ACCESS_TOKEN nor
+    SDXL_ENDPOINT_URL is set;
+  * GALLERY_WORKERS generation workers (`manage.py gallery_worker`);
+  * the web server: gunicorn (or, with --dev, runserver with auto-reload and DEBUG on).
+Ctrl-C (or SIGTERM) stops all of them; if one of them dies, the others are stopped too.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+STOP_GRACE = 10.0
+
+
+class Command(BaseCommand):
+    help = "Run the gallery: web server, workers and (offline) the stand-in endpoint"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--workers", type=int,
+                            default=int(os.environ.get("GALLERY_WORKERS", "2")),
+                            help="generation worker processes (GALLERY_WORKERS, default 2)")
+        parser.add_argument("--dev", action="store_true",
+                            help="DEBUG on, runserver and workers that reload on code changes")
+
+    def handle(self, *args, host, port, workers, dev, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        if not dev:
+            call_command("collectstatic", interactive=False, verbosity=0)
+
+        env = dict(os.environ)
+        if dev:
+            env["DEBUG"] = "true"
+        python = sys.executable
+        commands: list[tuple[str, list[str]]] = []
+
+        if not settings.GALLERY_ENDPOINT_CONFIGURED:
+            standin_port = _free_port()
+            env["SDXL_ENDPOINT_URL"] = f"http://127.0.0.1:{standin_port}/api/text2image"
+            env["GALLERY_STANDIN"] = "true"
+            commands.append(
+                ("stand-in", [python, "manage.py", "standin", "--port", str(standin_port)])
+            )
+        reload_flag = "--reload" if dev else "--no-reload"
+        for n in range(1, max(1, workers) + 1):
+            commands.append((f"worker {n}", [python, "manage.py", "gallery_worker", reload_flag]))
+        if dev:
+            web = [python, "manage.py", "runserver", f"{host}:{port}"]
+        else:
+            web = [python, "-m", "gunicorn", "config.wsgi", "--bind", f"{host}:{port}",
+                   "--workers", "2", "--threads", "4", "--access-logfile", "-",
+                   "--graceful-timeout", "5"]
+        commands.append(("web", web))
+
+        children = []
+        for name, argv in commands:
+            children.append((name, subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR)))
+
+        endpoint = "the offline stand-in (not SDXL)" if "GALLERY_STANDIN" in env else (
+            env.get("SDXL_ENDPOINT_URL") or settings.SDXL_ENDPOINT_URL
+        )
+        self.stdout.write(self.style.SUCCESS(f"\n  SDXL Gallery: http://{host}:{port}/\n"))
+        self.stdout.write(f"  Images come from {endpoint}; {workers} worker(s). Ctrl-C stops.\n\n")
+
+        stopping = False
+
+        def stop(signum, frame):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        exit_code = 0
+        while not stopping:
+            for name, proc in children:
+                if proc.poll() is not None:
+                    self.stderr.write(f"{name} exited with status {proc.returncode}; stopping.")
+                    exit_code = proc.returncode or 1
+                    stopping = True
+                    break
+            time.sleep(0.3)
+        _stop_all([proc for _, proc in children])
+        if exit_code:
+            sys.exit(exit_code)
+
+
+def _stop_all(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + STOP_GRACE
+    for proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

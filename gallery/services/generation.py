@@ -1,0 +1,345 @@
+"""The generation pipeline: submit, run, retry, delete, and recovery of lost work.
+
+Our Generation row is the source of truth, not the task queue. A worker owns a job by
+*claiming* it: a conditional UPDATE that hands out a token and a lease. Only the holder of the
+current token can finish the job, and a lease that ran out (the worker died) lets another
+worker claim it again. No transaction is ever held open across the HTTP call.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from gallery.models import Generation
+from gallery.services import endpoint, images
+
+logger = logging.getLogger(__name__)
+
+Status = Generation.Status
+# Margin on top of the endpoint's own time budget before a silent worker is presumed dead.
+LEASE_MARGIN = 60.0
+
+
+@dataclass(frozen=True)
+class PromptLimits:
+    prompt: int
+    negative_prompt: int
+
+    @classmethod
+    def from_settings(cls) -> PromptLimits:
+        return cls(settings.GALLERY_PROMPT_MAX_LENGTH, settings.GALLERY_NEGATIVE_PROMPT_MAX_LENGTH)
+
+
+# --- Submit ---------------------------------------------------------------------------------
+
+
+def submit(*, prompt: str, negative_prompt: str = "") -> Generation:
+    """Record a new generation and queue it. The task is enqueued only once the row is
+    committed; if that enqueue is lost, the worker's sweep finds the row and enqueues it."""
+    prompt = (prompt or "").strip()
+    negative_prompt = (negative_prompt or "").strip()
+    limits = PromptLimits.from_settings()
+    errors = {}
+    if not prompt:
+        errors["prompt"] = "Describe the image you want."
+    elif len(prompt) > limits.prompt:
+        errors["prompt"] = f"Keep the prompt to {limits.prompt} characters (it has {len(prompt)})."
+    if len(negative_prompt) > limits.negative_prompt:
+        errors["negative_prompt"] = (
+            f"Keep the negative prompt to {limits.negative_prompt} characters "
+            f"(it has {len(negative_prompt)})."
+        )
+    if errors:
+        raise ValidationError(errors)
+
+    with transaction.atomic():
+        generation = Generation.objects.create(
+            prompt=prompt, negative_prompt=negative_prompt, queued_at=timezone.now()
+        )
+        transaction.on_commit(partial(_enqueue, generation.pk), robust=True)
+    return generation
+
+
+def retry(generation: Generation) -> Generation:
+    """Send a failed generation through the pipeline again, under the same id."""
+    if generation.status != Status.FAILED:
+        raise ValidationError("Only a failed generation can be retried.")
+    with transaction.atomic():
+        updated = Generation.objects.filter(pk=generation.pk, status=Status.FAILED).update(
+            status=Status.QUEUED,
+            failure_reason="",
+            failure_detail="",
+            status_note="",
+            attempts=0,
+            claims=0,
+            started_at=None,
+            finished_at=None,
+            queued_at=timezone.now(),
+        )
+        if updated:
+            transaction.on_commit(partial(_enqueue, generation.pk), robust=True)
+    generation.refresh_from_db()
+    return generation
+
+
+def delete(generation: Generation) -> None:
+    """Delete the row, then its files once the deletion has committed."""
+    names = [f.name for f in generation.file_fields()]
+    with transaction.atomic():
+        generation.delete()
+        transaction.on_commit(partial(_delete_files, names), robust=True)
+
+
+def _enqueue(generation_id: int) -> None:
+    from gallery.tasks import run_generation  # tasks import this module
+
+    result = run_generation.enqueue(generation_id)
+    Generation.objects.filter(pk=generation_id).update(task_id=str(result.id))
+
+
+# --- Run ------------------------------------------------------------------------------------
+
+
+def run(
+    generation_id: int,
+    *,
+    client: endpoint.SDXLClient | None = None,
+    policy: endpoint.RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Claim the generation, call the endpoint (retrying transient errors), store the image.
+
+    Returns quietly when the job is not ours to run: already done, or held by a live worker.
+    """
+    client = client or endpoint.get_client()
+    policy = policy or endpoint.RetryPolicy.from_settings()
+    lease = client.config.connect_timeout + client.config.read_timeout + LEASE_MARGIN
+
+    generation = claim(generation_id, lease_seconds=lease)
+    if generation is None:
+        return
+    token = generation.claim_token
+
+    for attempt in range(1, policy.max_attempts + 1):
+        if not _start_attempt(generation_id, token, lease):
+            logger.warning("Generation %s: lost its claim; another worker has it", generation_id)
+            return
+        try:
+            image = client.text2image(generation.prompt, generation.negative_prompt)
+        except endpoint.EndpointError as err:
+            if err.transient and attempt < policy.max_attempts:
+                delay = policy.delay(attempt, err)
+                note = (
+                    f"{err.reason} Trying again in {delay:.0f} s "
+                    f"(attempt {attempt + 1} of {policy.max_attempts})."
+                )
+                logger.info("Generation %s: %s (%s)", generation_id, note, err.detail)
+                if not _hold(generation_id, token, delay + lease, note):
+                    return
+                sleep(delay)
+                continue
+            reason = err.reason
+            if err.transient:
+                reason += f" Gave up after {attempt} attempts; you can retry later."
+            _fail(generation_id, token, reason, err.detail)
+            return
+        _store(generation, token, image, client.config)
+        return
+
+
+def claim(generation_id: int, *, lease_seconds: float) -> Generation | None:
+    """Take the job if it is queued, or running under a lease that ran out. Atomic on every
+    database: of two workers racing, exactly one UPDATE matches."""
+    now = timezone.now()
+    token = secrets.token_hex(16)
+    claimed = (
+        Generation.objects.filter(pk=generation_id)
+        .filter(Q(status=Status.QUEUED) | Q(status=Status.RUNNING, lease_expires_at__lt=now))
+        .update(
+            status=Status.RUNNING,
+            claim_token=token,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            claims=F("claims") + 1,
+            started_at=now,
+        )
+    )
+    if not claimed:
+        return None
+    generation = Generation.objects.get(pk=generation_id)
+    if generation.claims > settings.GALLERY_MAX_CLAIMS:
+        _fail(
+            generation_id,
+            token,
+            "The worker stopped unexpectedly while making this image, several times.",
+            f"claimed {generation.claims} times without finishing",
+        )
+        return None
+    return generation
+
+
+def _start_attempt(generation_id: int, token: str, lease: float) -> bool:
+    return bool(
+        Generation.objects.filter(pk=generation_id, claim_token=token).update(
+            attempts=F("attempts") + 1,
+            lease_expires_at=timezone.now() + timedelta(seconds=lease),
+            status_note="",
+        )
+    )
+
+
+def _hold(generation_id: int, token: str, seconds: float, note: str) -> bool:
+    return bool(
+        Generation.objects.filter(pk=generation_id, claim_token=token).update(
+            lease_expires_at=timezone.now() + timedelta(seconds=seconds), status_note=note
+        )
+    )
+
+
+def _fail(generation_id: int, token: str, reason: str, detail: str) -> None:
+    logger.warning("Generation %s failed: %s (%s)", generation_id, reason, detail)
+    Generation.objects.filter(pk=generation_id, claim_token=token).update(
+        status=Status.FAILED,
+        failure_reason=reason[:300],
+        failure_detail=detail,
+        status_note="",
+        claim_token="",
+        lease_expires_at=None,
+        finished_at=timezone.now(),
+    )
+
+
+def _store(
+    generation: Generation,
+    token: str,
+    image: images.VerifiedImage,
+    config: endpoint.EndpointConfig,
+) -> None:
+    """Write the files, then commit the row; if the row does not commit, remove the files."""
+    thumbs = images.make_thumbnails(image)
+    color = images.average_color(image)
+    names = file_names(generation.public_id, token, image.extension)
+    written: list[str] = []
+    try:
+        written.append(default_storage.save(names.original, ContentFile(image.data)))
+        for thumb, name in zip(thumbs, names.thumbnails, strict=True):
+            written.append(default_storage.save(name, ContentFile(thumb.data)))
+        with transaction.atomic():
+            done = Generation.objects.filter(
+                pk=generation.pk, claim_token=token, status=Status.RUNNING
+            ).update(
+                status=Status.SUCCEEDED,
+                original=written[0],
+                thumbnail=written[1],
+                thumbnail_2x=written[2],
+                width=image.width,
+                height=image.height,
+                format=image.format,
+                byte_size=len(image.data),
+                sha256=image.sha256,
+                placeholder_color=color,
+                endpoint_label=config.label,
+                endpoint_url=config.public_url,
+                status_note="",
+                claim_token="",
+                lease_expires_at=None,
+                finished_at=timezone.now(),
+            )
+            if not done:
+                raise _LostClaim
+    except _LostClaim:
+        logger.warning("Generation %s: claim lost before storing; files discarded", generation.pk)
+        _delete_files(written)
+    except BaseException:
+        _delete_files(written)
+        raise
+
+
+class _LostClaim(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class FileNames:
+    original: str
+    thumbnails: tuple[str, ...]
+
+
+def file_names(public_id: str, token: str, extension: str) -> FileNames:
+    """Where one claim's files go. Derived from the claim token, so the files of a worker
+    that died can be found and removed, and two claims never write the same name."""
+    stem = f"{public_id[:2]}/{public_id}-{token[:10]}"
+    return FileNames(
+        original=f"originals/{stem}.{extension}",
+        thumbnails=tuple(f"thumbnails/{stem}-{size}.webp" for size in images.THUMBNAIL_SIZES),
+    )
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.exception("Could not delete %s", name)
+
+
+# --- Recovery -------------------------------------------------------------------------------
+
+
+def recover_lost_work(now: datetime | None = None) -> int:
+    """Re-queue work that nobody is doing: running rows whose lease ran out (their worker
+    died) and queued rows without a live task (the enqueue was lost). Returns the count."""
+    now = now or timezone.now()
+    recovered = 0
+
+    for generation in Generation.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now):
+        dead = file_names(generation.public_id, generation.claim_token, "")
+        _delete_files(
+            [dead.original + ext for ext in images.EXTENSIONS.values()] + list(dead.thumbnails)
+        )
+        with transaction.atomic():
+            if Generation.objects.filter(
+                pk=generation.pk, claim_token=generation.claim_token, status=Status.RUNNING
+            ).update(
+                status=Status.QUEUED,
+                claim_token="",
+                lease_expires_at=None,
+                status_note="",
+                queued_at=now,
+            ):
+                logger.warning("Generation %s: its worker died; queued again", generation.pk)
+                transaction.on_commit(partial(_enqueue, generation.pk), robust=True)
+                recovered += 1
+
+    grace = now - timedelta(seconds=settings.GALLERY_QUEUED_GRACE)
+    for generation in Generation.objects.filter(status=Status.QUEUED, queued_at__lt=grace)[:500]:
+        if not _task_is_alive(generation.task_id):
+            logger.warning("Generation %s: queued without a task; enqueued again", generation.pk)
+            _enqueue(generation.pk)
+            recovered += 1
+    return recovered
+
+
+def _task_is_alive(task_id: str) -> bool:
+    from gallery.tasks import run_generation
+
+    if not task_id:
+        return False
+    try:
+        result = run_generation.get_result(task_id)
+    except Exception:  # TaskResultDoesNotExist, or a pruned or foreign id
+        return False
+    return result.status in ("READY", "RUNNING")

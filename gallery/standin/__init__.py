@@ -1,0 +1,1 @@
+"""The bundled offline stand-in for the SDXL endpoint: same protocol, a drawn picture."""

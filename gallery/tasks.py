@@ -1,0 +1,11 @@
+"""Background tasks: thin wrappers that call the services. Arguments are ids (JSON)."""
+
+from django_tasks import task
+
+from gallery.services import generation
+
+
+@task()
+def run_generation(generation_id: int) -> None:
+    generation.run(generation_id)
+
