@@ -5,6 +5,7 @@ Everything here works in memory; storing files is the pipeline's job.
 
 import hashlib
 import io
+import warnings
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
@@ -57,10 +58,12 @@ def verify(data: bytes, *, max_pixels: int) -> VerifiedImage:
     if not data:
         raise InvalidImageError("The endpoint returned an empty response instead of an image.")
     try:
-        img = Image.open(io.BytesIO(data), formats=list(CONTENT_TYPES))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data), formats=list(CONTENT_TYPES))
     except UnidentifiedImageError as exc:
         raise InvalidImageError("The endpoint returned something that is not an image.") from exc
-    except Image.DecompressionBombError as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidImageError("The endpoint returned an image with far too many pixels.") from exc
     width, height = img.size
     if width * height > max_pixels or width < 1 or height < 1:

@@ -85,7 +85,9 @@ class StandinServer(ThreadingHTTPServer):
             return "ok"
 
     def start(self) -> StandinServer:
-        threading.Thread(target=self.serve_forever, name="standin", daemon=True).start()
+        threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="standin", daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:

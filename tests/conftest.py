@@ -1,0 +1,52 @@
+import shutil
+
+import pytest
+
+from gallery.services import endpoint
+from gallery.standin.server import StandinServer
+
+
+@pytest.fixture
+def standin():
+    """The stand-in endpoint on a free port on 127.0.0.1, with no latency."""
+    server = StandinServer(("127.0.0.1", 0), hang_seconds=5).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def endpoint_config(standin) -> endpoint.EndpointConfig:
+    return endpoint.EndpointConfig(
+        url=standin.url,
+        token="",
+        label="Test stand-in",
+        connect_timeout=2,
+        read_timeout=1.0,
+        max_bytes=2 * 1024 * 1024,
+        max_pixels=4096 * 4096,
+    )
+
+
+@pytest.fixture
+def client_for(endpoint_config):
+    """Build a real client against the stand-in, optionally overriding config fields."""
+
+    def build(**overrides) -> endpoint.SDXLClient:
+        fields = {**endpoint_config.__dict__, **overrides}
+        return endpoint.SDXLClient(endpoint.EndpointConfig(**fields))
+
+    return build
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """A fresh, empty MEDIA_ROOT for the test."""
+    root = tmp_path / "media"
+    root.mkdir()
+    settings.MEDIA_ROOT = root
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def stored_files(root) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
