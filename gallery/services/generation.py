@@ -157,7 +157,12 @@ def run(
                 reason += f" Gave up after {attempt} attempts; you can retry later."
             _fail(generation_id, token, reason, err.detail)
             return
-        _store(generation, token, image, client.config)
+        try:
+            _store(generation, token, image, client.config)
+        except Exception as exc:
+            # Disk full, storage down...: say so now rather than leave the row to its lease.
+            logger.exception("Generation %s: could not store the image", generation_id)
+            _fail(generation_id, token, "The image could not be saved on this server.", repr(exc))
         return
 
 

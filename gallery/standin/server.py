@@ -64,6 +64,10 @@ class StandinServer(ThreadingHTTPServer):
         self._stopping = threading.Event()
         self._random = random.Random(0)
 
+    def handle_error(self, request, client_address) -> None:
+        # Clients hanging up mid-answer is part of the job (timeouts, size caps): stay quiet.
+        pass
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]

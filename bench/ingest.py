@@ -1,0 +1,239 @@
+"""Ingest benchmark: what the app costs per generation, against what Pillow needs at least.
+
+For one 1024x1024 SDXL-like JPEG (the offline stand-in's picture, with film grain) it times:
+
+- app work: the worker's real path once the endpoint has answered,
+  ``images.verify()`` then ``generation._store()`` (WebP thumbnails at 256 and 512 px, the
+  average colour, the original and thumbnails written to default storage, the row committed);
+- Pillow floor: the least work for the same thumbnails: open, load, resize to 512 with
+  LANCZOS, 512 -> 256 with LANCZOS, both saved as WebP quality 80 into memory.
+
+The goal is app median / floor median <= 1.3: the app may add bookkeeping, not image work.
+
+Run from the repository root:
+
+    .venv/bin/python bench/ingest.py                  # SQLite in a temporary directory
+    .venv/bin/python bench/ingest.py --runs 100 --breakdown
+    .venv/bin/python bench/ingest.py --database-url postgres://postgres@127.0.0.1:5432/test
+
+With --database-url the tables are made with ``migrate`` (which never drops anything) and only
+the rows this benchmark created are deleted at the end. Files always go to a temporary
+MEDIA_ROOT, removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PROMPT = "a lighthouse on a rocky coast at sunset, dramatic clouds, highly detailed"
+GOAL_RATIO = 1.3
+WARMUP_RUNS = 3
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=40, help="timed runs of each (default 40)")
+    parser.add_argument(
+        "--database-url",
+        help="use this database instead of a throwaway SQLite file (tables made by migrate, "
+        "only the benchmark's own rows deleted at the end)",
+    )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also time each step of the app work"
+    )
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+
+    tmp = Path(tempfile.mkdtemp(prefix="gallery-bench-"))
+    try:
+        _setup_django(tmp, args.database_url)
+        return _bench(args.runs, args.breakdown, args.database_url)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _setup_django(tmp: Path, database_url: str | None) -> None:
+    # The script runs as a file, not a module: the project is not importable otherwise.
+    sys.path.insert(0, str(REPO_ROOT))
+    # Never read the developer's .env (a real token, a real database).
+    os.environ["GALLERY_ENV_FILE"] = ""
+    os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 60)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ["GALLERY_DATA_DIR"] = str(tmp)
+    os.environ["MEDIA_ROOT"] = str(tmp / "media")
+    # The default is a SQLite file in tmp; a DATABASE_URL left in the shell must not win.
+    os.environ.pop("DATABASE_URL", None)
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def _bench(runs: int, breakdown: bool, database_url: str | None) -> int:
+    from django.conf import settings
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from gallery.models import Generation
+    from gallery.services import generation, images
+    from gallery.standin import draw
+
+    data = draw.render(PROMPT)
+    config = generation.endpoint.EndpointConfig(
+        url="http://127.0.0.1:1/api/text2image", token="", label="bench"
+    )
+    created: list[int] = []
+    steps: dict[str, list[float]] = defaultdict(list)
+
+    def app_once(record: bool) -> float:
+        # Row creation and claim happen before the endpoint call in real life: not timed.
+        row = Generation.objects.create(prompt=PROMPT, queued_at=timezone.now())
+        created.append(row.pk)
+        claimed = generation.claim(row.pk, lease_seconds=600)
+        assert claimed is not None
+        inner: dict[str, float] = defaultdict(float)
+        with _timed_steps(breakdown and record, inner, images, default_storage):
+            t0 = time.perf_counter()
+            image = images.verify(data, max_pixels=4096 * 4096)
+            t1 = time.perf_counter()
+            generation._store(claimed, claimed.claim_token, image, config)
+            t2 = time.perf_counter()
+        if breakdown and record:
+            steps["verify (decode + sha256)"].append(t1 - t0)
+            for name, seconds in inner.items():
+                steps[name].append(seconds)
+            # What _store spends outside the wrapped calls: mostly the UPDATE and COMMIT.
+            steps["DB update + commit (rest)"].append(t2 - t1 - sum(inner.values()))
+        return t2 - t0
+
+    def floor_once(record: bool) -> float:
+        from PIL import Image
+
+        t0 = time.perf_counter()
+        img = Image.open(BytesIO(data))
+        img.load()
+        t1 = time.perf_counter()
+        # Same as images.make_thumbnails: 512 from the original, 256 from the 512.
+        big = img.resize((512, 512), Image.Resampling.LANCZOS)
+        big.save(BytesIO(), "WEBP", quality=80)
+        small = big.resize((256, 256), Image.Resampling.LANCZOS)
+        small.save(BytesIO(), "WEBP", quality=80)
+        t2 = time.perf_counter()
+        if breakdown and record:
+            steps["floor: open + load"].append(t1 - t0)
+            steps["floor: resize + webp x2"].append(t2 - t1)
+        return t2 - t0
+
+    app: list[float] = []
+    floor: list[float] = []
+    try:
+        for _ in range(WARMUP_RUNS):
+            app_once(record=False)
+            floor_once(record=False)
+        for i in range(runs):
+            # Alternate which goes first, so drift and cache effects hit both alike.
+            if i % 2:
+                floor.append(floor_once(record=True))
+                app.append(app_once(record=True))
+            else:
+                app.append(app_once(record=True))
+                floor.append(floor_once(record=True))
+
+        last = Generation.objects.get(pk=created[-1])
+        assert last.status == Generation.Status.SUCCEEDED, last.status
+        thumb_kb = default_storage.size(last.thumbnail.name) / 1024
+        thumb2x_kb = default_storage.size(last.thumbnail_2x.name) / 1024
+    finally:
+        if database_url:
+            # A shared database: remove our rows only (files go with the temp dir).
+            Generation.objects.filter(pk__in=created).delete()
+
+    db = settings.DATABASES["default"]
+    print(f"ingest benchmark: {runs} runs each after {WARMUP_RUNS} warm-up, alternating order")
+    print(f"database: {db['ENGINE'].rsplit('.', 1)[-1]} {db['NAME']}")
+    print(
+        f"input: 1024x1024 JPEG {len(data) / 1024:.1f} KB -> stored thumbnails "
+        f"256 px {thumb_kb:.1f} KB, 512 px {thumb2x_kb:.1f} KB (WebP q{images.THUMBNAIL_QUALITY})"
+    )
+    print()
+    print(f"{'':28} {'median ms':>10} {'p90 ms':>10}")
+    print(_row("app (verify + _store)", app))
+    print(_row("Pillow floor", floor))
+    if breakdown:
+        print()
+        print("breakdown (per run):")
+        for name, values in steps.items():
+            print(_row("  " + name, values))
+    ratio = statistics.median(app) / statistics.median(floor)
+    met = ratio <= GOAL_RATIO
+    print()
+    print(
+        f"ratio app/floor (medians): {ratio:.2f}   goal: ratio <= {GOAL_RATIO}   "
+        f"{'MET' if met else 'NOT MET'}"
+    )
+    return 0 if met else 1
+
+
+def _row(label: str, seconds: list[float]) -> str:
+    ms = sorted(s * 1000 for s in seconds)
+    p90 = ms[min(len(ms) - 1, round(0.9 * (len(ms) - 1)))]
+    return f"{label:28} {statistics.median(ms):10.2f} {p90:10.2f}"
+
+
+@contextmanager
+def _timed_steps(
+    enabled: bool, totals: dict[str, float], images: Any, storage: Any
+) -> Iterator[None]:
+    """Wrap the functions _store calls so their time adds up in `totals`, then unwrap.
+
+    _store looks them up at call time (images.x, default_storage.save), so patching the
+    attributes times the real code path without copying it.
+    """
+    if not enabled:
+        yield
+        return
+
+    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                totals[name] += time.perf_counter() - t0
+
+        return wrapper
+
+    originals = {n: getattr(images, n) for n in ("make_thumbnails", "average_color")}
+    for n, fn in originals.items():
+        setattr(images, n, timed(n, fn))
+    storage.save = timed("storage.save x3", storage.save)
+    try:
+        yield
+    finally:
+        for n, fn in originals.items():
+            setattr(images, n, fn)
+        # The instance attribute shadowed the method; removing it restores the method.
+        del storage.save
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,337 @@
+"""The generation pipeline: submit -> queue -> run -> stored files, and what goes wrong."""
+
+import hashlib
+import signal
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+from PIL import Image
+
+from gallery.models import Generation
+from gallery.services import endpoint
+from gallery.services import generation as pipeline
+from gallery.standin.draw import render
+from tests.conftest import stored_files
+
+pytestmark = pytest.mark.django_db
+
+Status = Generation.Status
+
+
+class FakeSleep:
+    def __init__(self):
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+def submit(prompt="a lighthouse at dusk", negative="fog") -> Generation:
+    return Generation.objects.create(prompt=prompt, negative_prompt=negative, queued_at=timezone.now())
+
+
+def run(item, client, attempts=4, sleep=None):
+    policy = endpoint.RetryPolicy(max_attempts=attempts, base_delay=1, max_delay=8)
+    pipeline.run(item.pk, client=client, policy=policy, sleep=sleep or FakeSleep())
+    item.refresh_from_db()
+    return item
+
+
+# --- submit ---------------------------------------------------------------------------------
+
+
+def test_submit_trims_creates_a_queued_row_and_enqueues_after_commit(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        item = pipeline.submit(prompt="  a red fox \n", negative_prompt="  blur ")
+
+    item.refresh_from_db()
+    assert (item.prompt, item.negative_prompt, item.status) == ("a red fox", "blur", Status.QUEUED)
+    assert len(callbacks) == 1
+    task = DBTaskResult.objects.get(id=item.task_id)
+    assert task.args_kwargs["args"] == [item.pk]
+    assert task.task_path == "gallery.tasks.run_generation"
+
+
+def test_submit_does_not_enqueue_before_the_commit(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        pipeline.submit(prompt="a red fox")
+    # The task is enqueued by the on-commit hook only: a rolled-back submit enqueues nothing.
+    assert len(callbacks) == 1
+    assert DBTaskResult.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("prompt", "negative", "field"),
+    [("", "", "prompt"), ("   \n ", "", "prompt"), ("x" * 1001, "", "prompt"),
+     ("ok", "y" * 1001, "negative_prompt")],
+)
+def test_submit_refuses_bad_prompts_and_writes_nothing(prompt, negative, field):
+    with pytest.raises(ValidationError) as caught:
+        pipeline.submit(prompt=prompt, negative_prompt=negative)
+    assert field in caught.value.message_dict
+    assert Generation.objects.count() == 0
+
+
+# --- run ------------------------------------------------------------------------------------
+
+
+def test_run_stores_the_original_byte_exact_and_webp_thumbnails(client_for, media_root):
+    item = run(submit(), client_for())
+
+    assert item.status == Status.SUCCEEDED
+    expected = render("a lighthouse at dusk", "fog")
+    assert item.original.read() == expected
+    assert item.sha256 == hashlib.sha256(expected).hexdigest()
+    assert (item.width, item.height, item.format, item.byte_size) == (1024, 1024, "JPEG", len(expected))
+    for field, size in (("thumbnail", 256), ("thumbnail_2x", 512)):
+        with Image.open(getattr(item, field).path) as thumb:
+            assert (thumb.format, thumb.size) == ("WEBP", (size, size))
+    assert item.placeholder_color.startswith("#") and len(item.placeholder_color) == 7
+    assert (item.attempts, item.claim_token, item.lease_expires_at) == (1, "", None)
+    assert item.started_at <= item.finished_at
+    assert item.endpoint_label == "Test stand-in"
+    assert len(stored_files(media_root)) == 3
+
+
+def test_transient_errors_are_retried_with_backoff_then_succeed(client_for, standin, media_root):
+    standin.retry_after = 3
+    standin.script("503", "429-retry-after", "timeout", "ok")
+    sleep = FakeSleep()
+
+    item = run(submit(), client_for(), sleep=sleep)
+
+    assert item.status == Status.SUCCEEDED
+    assert item.attempts == 4
+    assert len(sleep.calls) == 3
+    assert sleep.calls[1] >= 3  # the endpoint's Retry-After is honoured
+    assert 2 <= sleep.calls[2] <= 4  # exponential: third wait of base 1 s is 2..4 s
+    assert len(stored_files(media_root)) == 3
+
+
+def test_retries_exhausted_fail_with_a_plain_reason_and_no_files(client_for, standin, media_root):
+    standin.script("500", "502", "503", "500")
+
+    item = run(submit(), client_for())
+
+    assert item.status == Status.FAILED
+    assert item.attempts == 4
+    assert "failed on its side" in item.failure_reason
+    assert "Gave up after 4 attempts" in item.failure_reason
+    assert "HTTP 500" in item.failure_detail
+    assert not item.original
+    assert stored_files(media_root) == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("401", "rejected the access token"),
+        ("403", "refused the access token"),
+        ("404", "does not exist"),
+        ("html", "not an image"),
+        ("garbage", "not an image"),
+        ("truncated", "damaged or incomplete"),
+        ("oversized", "larger than this gallery accepts"),
+        ("bomb", "too many pixels"),
+    ],
+)
+def test_permanent_errors_fail_at_once_and_store_nothing(
+    client_for, standin, media_root, fault, reason
+):
+    standin.script(fault, "ok")
+
+    item = run(submit(), client_for(token="s3cret-token"))
+
+    assert item.status == Status.FAILED
+    assert item.attempts == 1
+    assert reason in item.failure_reason
+    assert "s3cret-token" not in item.failure_reason + item.failure_detail
+    assert stored_files(media_root) == []
+
+
+def test_a_failed_generation_can_be_retried_and_then_succeeds(
+    client_for, standin, media_root, django_capture_on_commit_callbacks
+):
+    standin.script("404")
+    item = run(submit(), client_for())
+    assert item.status == Status.FAILED
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pipeline.retry(item)
+    item.refresh_from_db()
+    assert (item.status, item.failure_reason, item.attempts) == (Status.QUEUED, "", 0)
+    assert DBTaskResult.objects.filter(id=item.task_id).exists()
+
+    item = run(item, client_for())
+    assert item.status == Status.SUCCEEDED
+
+
+def test_only_failed_generations_can_be_retried(client_for, media_root):
+    item = run(submit(), client_for())
+    with pytest.raises(ValidationError):
+        pipeline.retry(item)
+
+
+def test_a_storage_failure_fails_the_row_and_leaves_no_files(
+    client_for, media_root, monkeypatch
+):
+    from django.core.files.storage import default_storage
+
+    real_save = default_storage.save
+    saved = []
+
+    def save_then_fail(name, content, **kwargs):
+        if len(saved) == 2:
+            raise OSError(28, "No space left on device")
+        saved.append(real_save(name, content, **kwargs))
+        return saved[-1]
+
+    monkeypatch.setattr(default_storage, "save", save_then_fail)
+    item = run(submit(), client_for())
+
+    assert item.status == Status.FAILED
+    assert item.failure_reason == "The image could not be saved on this server."
+    assert "No space left" in item.failure_detail
+    assert len(saved) == 2
+    assert stored_files(media_root) == []
+
+
+def test_deleting_a_generation_removes_its_files(
+    client_for, media_root, django_capture_on_commit_callbacks
+):
+    item = run(submit(), client_for())
+    assert len(stored_files(media_root)) == 3
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pipeline.delete(item)
+
+    assert not Generation.objects.filter(pk=item.pk).exists()
+    assert stored_files(media_root) == []
+
+
+# --- claims, dead workers, lost tasks -------------------------------------------------------
+
+
+def test_of_two_workers_claiming_the_same_job_exactly_one_wins():
+    item = submit()
+    first = pipeline.claim(item.pk, lease_seconds=60)
+    second = pipeline.claim(item.pk, lease_seconds=60)
+    assert first is not None and first.status == Status.RUNNING
+    assert second is None
+
+
+def test_a_job_whose_worker_died_completes_exactly_once_later(
+    client_for, media_root, django_capture_on_commit_callbacks
+):
+    item = submit()
+    # Worker A claims the job, writes its files, and dies before committing.
+    dead = pipeline.claim(item.pk, lease_seconds=60)
+    dead_names = pipeline.file_names(item.public_id, dead.claim_token, "jpg")
+    for name in (dead_names.original, *dead_names.thumbnails):
+        (media_root / name).parent.mkdir(parents=True, exist_ok=True)
+        (media_root / name).write_bytes(b"half-written")
+
+    # Nothing happens while its lease runs...
+    assert pipeline.recover_lost_work(now=timezone.now()) == 0
+    # ...then the sweep re-queues it, removes the dead claim's files and enqueues a task.
+    later = timezone.now() + timedelta(seconds=61)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pipeline.recover_lost_work(now=later) == 1
+    item.refresh_from_db()
+    assert item.status == Status.QUEUED
+    assert stored_files(media_root) == []
+    assert DBTaskResult.objects.filter(id=item.task_id).exists()
+
+    item = run(item, client_for())
+    assert item.status == Status.SUCCEEDED
+    assert item.claims == 2
+    assert len(stored_files(media_root)) == 3
+
+    # The task may be delivered twice (re-enqueued while the first was still pending): the
+    # second run finds nothing to do and changes nothing.
+    before = (item.sha256, item.original.name, item.finished_at)
+    item = run(item, client_for())
+    assert (item.sha256, item.original.name, item.finished_at) == before
+    assert len(stored_files(media_root)) == 3
+
+
+def test_a_zombie_worker_cannot_overwrite_the_result_of_the_worker_that_took_over(
+    client_for, media_root
+):
+    item = submit()
+    zombie = pipeline.claim(item.pk, lease_seconds=60)
+    pipeline.Generation.objects.filter(pk=item.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    item = run(item, client_for())  # the second worker claims the expired lease and finishes
+    assert item.status == Status.SUCCEEDED
+    files_after_success = stored_files(media_root)
+
+    # The first worker wakes up and tries to store its own image with its stale token.
+    image = client_for().text2image("something else")
+    pipeline._store(zombie, zombie.claim_token, image, client_for().config)
+
+    item.refresh_from_db()
+    assert item.sha256 == hashlib.sha256(render("a lighthouse at dusk", "fog")).hexdigest()
+    assert stored_files(media_root) == files_after_success
+
+
+def test_a_job_that_keeps_killing_its_worker_is_failed_not_retried_forever(settings):
+    settings.GALLERY_MAX_CLAIMS = 2
+    item = submit()
+    for _ in range(2):
+        assert pipeline.claim(item.pk, lease_seconds=-1) is not None  # lease already expired
+    assert pipeline.claim(item.pk, lease_seconds=60) is None
+    item.refresh_from_db()
+    assert item.status == Status.FAILED
+    assert "stopped unexpectedly" in item.failure_reason
+
+
+def test_a_queued_row_whose_task_was_lost_is_enqueued_again(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.GALLERY_QUEUED_GRACE = 60
+    lost = Generation.objects.create(
+        prompt="lost", queued_at=timezone.now() - timedelta(minutes=5)
+    )
+    fresh = Generation.objects.create(prompt="fresh", queued_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        alive = pipeline.submit(prompt="has a task")
+    Generation.objects.filter(pk=alive.pk).update(queued_at=timezone.now() - timedelta(minutes=5))
+
+    assert pipeline.recover_lost_work() == 1
+
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert DBTaskResult.objects.filter(id=lost.task_id, status="READY").exists()
+    assert fresh.task_id == ""  # still within its grace period
+    assert pipeline.recover_lost_work() == 0  # now every old queued row has a live task
+
+
+# The worker closes connections between tasks, as in production; that needs real commits.
+@pytest.mark.django_db(transaction=True)
+def test_the_real_worker_runs_queued_generations(
+    client_for, standin, media_root, settings, django_capture_on_commit_callbacks
+):
+    settings.SDXL_ENDPOINT_URL = standin.url
+    with django_capture_on_commit_callbacks(execute=True):
+        items = [pipeline.submit(prompt=f"picture {n}") for n in range(3)]
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        call_command("db_worker", batch=True, reload=False, startup_delay=False, verbosity=0)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+    for item in items:
+        item.refresh_from_db()
+        assert item.status == Status.SUCCEEDED
+    assert len(standin.received) == 3
+    assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
