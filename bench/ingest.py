@@ -92,13 +92,14 @@ def _bench(runs: int, breakdown: bool, database_url: str | None) -> int:
     from django.conf import settings
     from django.core.files.storage import default_storage
     from django.utils import timezone
+    from PIL import Image
 
     from gallery.models import Generation
-    from gallery.services import generation, images
+    from gallery.services import endpoint, generation, images
     from gallery.standin import draw
 
     data = draw.render(PROMPT)
-    config = generation.endpoint.EndpointConfig(
+    config = endpoint.EndpointConfig(
         url="http://127.0.0.1:1/api/text2image", token="", label="bench"
     )
     created: list[int] = []
@@ -126,8 +127,6 @@ def _bench(runs: int, breakdown: bool, database_url: str | None) -> int:
         return t2 - t0
 
     def floor_once(record: bool) -> float:
-        from PIL import Image
-
         t0 = time.perf_counter()
         img = Image.open(BytesIO(data))
         img.load()

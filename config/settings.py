@@ -120,9 +120,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-# Uploaded media is never served from a public URL prefix: every image goes through
-# gallery.views.media, which checks the row it belongs to.
-MEDIA_URL = None
+# Nothing is routed at MEDIA_URL: every image is served by gallery.views.media (/media/...),
+# which checks the row the file belongs to. Storage only needs a value here.
+MEDIA_URL = "/storage/"
 
 # Security. GALLERY_HTTPS=true is the production switch: the site is served over HTTPS
 # behind a proxy that sets X-Forwarded-Proto.

@@ -7,6 +7,7 @@ class GenerateForm(forms.Form):
     the submit service; here they only become the browser's maxlength and counter."""
 
     prompt = forms.CharField(
+        error_messages={"required": "Describe the image you want."},
         widget=forms.Textarea(
             attrs={"rows": 3, "placeholder": "A lighthouse on a cliff at dawn, watercolour"}
         ),

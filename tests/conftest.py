@@ -1,3 +1,4 @@
+import os
 import shutil
 
 import pytest
@@ -50,3 +51,41 @@ def media_root(settings, tmp_path):
 
 def stored_files(root) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+# --- Browser tests: Playwright driving Debian's Chromium ------------------------------------
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+_SKIP_REASON = "Chromium not found: install Debian's `chromium` package to run the browser tests"
+
+
+def pytest_collection_modifyitems(config, items):
+    if CHROMIUM:
+        return
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=_SKIP_REASON))
+
+
+def pytest_terminal_summary(terminalreporter):
+    skipped = terminalreporter.stats.get("skipped", [])
+    if any(_SKIP_REASON in str(getattr(r, "longrepr", "")) for r in skipped):
+        terminalreporter.write_line(f"NOTE: browser tests were SKIPPED. {_SKIP_REASON}.", yellow=True)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args, django_db_setup):
+    # Depending on django_db_setup makes the test database outlive Playwright's event loop,
+    # so its teardown is not refused as "async unsafe".
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }

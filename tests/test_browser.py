@@ -1,0 +1,86 @@
+"""End to end in a real browser: prompt -> live status -> image -> gallery."""
+
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django_tasks_db.management.commands.db_worker import Worker
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _allow_sync_db_beside_playwright():
+    # Playwright's sync API runs an event loop in the test thread; Django would then refuse
+    # the test's own (synchronous) database calls. For this module only.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def worker():
+    """The real django-tasks-db worker loop, in a thread of this process."""
+    loop = Worker(
+        queue_names=["default"], interval=0.1, batch=False, backend_name="default",
+        startup_delay=False, max_tasks=None, worker_id="browser-test", excluded_queue_names=[],
+    )
+
+    def run():
+        try:
+            loop.run()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    yield loop
+    loop.running = False
+    thread.join(10)
+
+
+@pytest.fixture
+def app(live_server, standin, settings, media_root, worker):
+    standin.latency = 1.5  # long enough to watch the status change
+    settings.SDXL_ENDPOINT_URL = standin.url
+    settings.GALLERY_STANDIN = True
+    return live_server.url
+
+
+def test_prompt_to_live_status_to_image_in_the_gallery(app, page):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(app + "/")
+    expect(page.get_by_text("No images yet")).to_be_visible()
+
+    page.get_by_label("Prompt").fill("A lighthouse at night, stars over the sea")
+    page.get_by_text("Negative prompt").click()
+    page.locator("textarea[name=negative_prompt]").fill("people")
+    page.get_by_role("button", name="Generate").click()
+
+    expect(page).to_have_url(re.compile(r"/g/[a-z0-9]+/$"))
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+    status = page.get_by_test_id("status")
+    expect(status).to_have_text("Generating", timeout=10_000)
+    expect(page.locator(".elapsed")).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "generation-running.png")
+
+    image = page.locator("figure.artwork img")
+    expect(image).to_be_visible(timeout=15_000)
+    expect(status).to_have_text("Done")
+    assert page.evaluate("window.__sameDocument") is True
+    assert page.evaluate("document.querySelector('figure.artwork img').naturalWidth") == 1024
+    expect(page.get_by_text("Offline stand-in (not SDXL)")).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "generation-done.png")
+
+    page.get_by_role("link", name="← Gallery").click()
+    first_tile = page.locator(".tile img").first
+    expect(first_tile).to_have_attribute("alt", "A lighthouse at night, stars over the sea")
+    page.wait_for_function("document.querySelector('.tile img').complete")
+    assert page.evaluate("document.querySelector('.tile img').naturalWidth") > 0
+    page.screenshot(path=ARTIFACTS / "gallery.png", full_page=True)
