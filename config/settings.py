@@ -29,7 +29,9 @@ if not SECRET_KEY:
         "in production set it in the environment."
     )
 if not DEBUG and (len(SECRET_KEY) < 40 or SECRET_KEY.startswith("django-insecure")):
-    raise ImproperlyConfigured("SECRET_KEY is too short or an insecure default; use 50 random characters.")
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too short or an insecure default; use 50 random characters."
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -85,9 +87,7 @@ TEMPLATES = [
 
 # Database: SQLite in the data dir unless DATABASE_URL says otherwise.
 DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'gallery.sqlite3'}"
-    )
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'gallery.sqlite3'}")
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -138,7 +138,7 @@ if env.bool("GALLERY_HTTPS", default=False):
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
 LOGGING = {
     "version": 1,
@@ -154,7 +154,9 @@ OVH_SDXL_URL = "https://stable-diffusion-xl.endpoints.kepler.ai.cloud.ovh.net/ap
 SDXL_ENDPOINT_URL = env.str("SDXL_ENDPOINT_URL", default=OVH_SDXL_URL)
 OVH_AI_ENDPOINTS_ACCESS_TOKEN = env.str("OVH_AI_ENDPOINTS_ACCESS_TOKEN", default="")
 # Whether the user chose an endpoint; if not, `manage.py up` starts the offline stand-in.
-GALLERY_ENDPOINT_CONFIGURED = bool(OVH_AI_ENDPOINTS_ACCESS_TOKEN or env.str("SDXL_ENDPOINT_URL", ""))
+GALLERY_ENDPOINT_CONFIGURED = bool(
+    OVH_AI_ENDPOINTS_ACCESS_TOKEN or env.str("SDXL_ENDPOINT_URL", "")
+)
 # Set by `manage.py up` when it starts the bundled offline stand-in, so the UI can say so.
 GALLERY_STANDIN = env.bool("GALLERY_STANDIN", default=False)
 

@@ -5,10 +5,13 @@ import os
 os.environ["GALLERY_ENV_FILE"] = ""
 os.environ.setdefault("SECRET_KEY", "test-only-key-" + "x" * 40)
 
-from config.settings import *  # noqa: E402, F403
-from config.settings import DATABASES, STORAGES  # noqa: E402
+from config.settings import *  # noqa: F403
+from config.settings import DATABASES, STORAGES
 
-STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests sleep through no backoff; the pipeline tests pass their own clock.
 GALLERY_RETRY_BASE_DELAY = 0.0

@@ -8,4 +8,3 @@ from gallery.services import generation
 @task()
 def run_generation(generation_id: int) -> None:
     generation.run(generation_id)
-

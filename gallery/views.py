@@ -82,9 +82,7 @@ def media(request: HttpRequest, public_id: str, filename: str) -> FileResponse:
     """Serve one file of a generation. Only names that belong to the row are served, so no
     other file under the media root can be reached, whatever the URL says."""
     item = get_object_or_404(Generation.objects.succeeded(), public_id=public_id)
-    field = next(
-        (f for f in item.file_fields() if f.name.rsplit("/", 1)[-1] == filename), None
-    )
+    field = next((f for f in item.file_fields() if f.name.rsplit("/", 1)[-1] == filename), None)
     if field is None:
         raise Http404("No such file.")
     try:

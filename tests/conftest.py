@@ -70,7 +70,9 @@ def pytest_collection_modifyitems(config, items):
 def pytest_terminal_summary(terminalreporter):
     skipped = terminalreporter.stats.get("skipped", [])
     if any(_SKIP_REASON in str(getattr(r, "longrepr", "")) for r in skipped):
-        terminalreporter.write_line(f"NOTE: browser tests were SKIPPED. {_SKIP_REASON}.", yellow=True)
+        terminalreporter.write_line(
+            f"NOTE: browser tests were SKIPPED. {_SKIP_REASON}.", yellow=True
+        )
 
 
 @pytest.fixture(scope="session")

@@ -28,8 +28,14 @@ def _allow_sync_db_beside_playwright():
 def worker():
     """The real django-tasks-db worker loop, in a thread of this process."""
     loop = Worker(
-        queue_names=["default"], interval=0.1, batch=False, backend_name="default",
-        startup_delay=False, max_tasks=None, worker_id="browser-test", excluded_queue_names=[],
+        queue_names=["default"],
+        interval=0.1,
+        batch=False,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="browser-test",
+        excluded_queue_names=[],
     )
 
     def run():

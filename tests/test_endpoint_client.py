@@ -109,4 +109,6 @@ def test_retry_policy_backs_off_and_honours_retry_after():
     assert 4 <= delays[2] <= 8
     assert all(d <= 60 for d in delays)
     assert policy.delay(1, endpoint.RateLimited("x", retry_after=30)) == 30
-    assert policy.delay(1, endpoint.RateLimited("x", retry_after=10_000)) == endpoint.RETRY_AFTER_LIMIT
+    assert (
+        policy.delay(1, endpoint.RateLimited("x", retry_after=10_000)) == endpoint.RETRY_AFTER_LIMIT
+    )

@@ -31,7 +31,9 @@ class FakeSleep:
 
 
 def submit(prompt="a lighthouse at dusk", negative="fog") -> Generation:
-    return Generation.objects.create(prompt=prompt, negative_prompt=negative, queued_at=timezone.now())
+    return Generation.objects.create(
+        prompt=prompt, negative_prompt=negative, queued_at=timezone.now()
+    )
 
 
 def run(item, client, attempts=4, sleep=None):
@@ -68,8 +70,12 @@ def test_submit_does_not_enqueue_before_the_commit(django_capture_on_commit_call
 
 @pytest.mark.parametrize(
     ("prompt", "negative", "field"),
-    [("", "", "prompt"), ("   \n ", "", "prompt"), ("x" * 1001, "", "prompt"),
-     ("ok", "y" * 1001, "negative_prompt")],
+    [
+        ("", "", "prompt"),
+        ("   \n ", "", "prompt"),
+        ("x" * 1001, "", "prompt"),
+        ("ok", "y" * 1001, "negative_prompt"),
+    ],
 )
 def test_submit_refuses_bad_prompts_and_writes_nothing(prompt, negative, field):
     with pytest.raises(ValidationError) as caught:
@@ -88,7 +94,12 @@ def test_run_stores_the_original_byte_exact_and_webp_thumbnails(client_for, medi
     expected = render("a lighthouse at dusk", "fog")
     assert item.original.read() == expected
     assert item.sha256 == hashlib.sha256(expected).hexdigest()
-    assert (item.width, item.height, item.format, item.byte_size) == (1024, 1024, "JPEG", len(expected))
+    assert (item.width, item.height, item.format, item.byte_size) == (
+        1024,
+        1024,
+        "JPEG",
+        len(expected),
+    )
     for field, size in (("thumbnail", 256), ("thumbnail_2x", 512)):
         with Image.open(getattr(item, field).path) as thumb:
             assert (thumb.format, thumb.size) == ("WEBP", (size, size))
@@ -178,9 +189,7 @@ def test_only_failed_generations_can_be_retried(client_for, media_root):
         pipeline.retry(item)
 
 
-def test_a_storage_failure_fails_the_row_and_leaves_no_files(
-    client_for, media_root, monkeypatch
-):
+def test_a_storage_failure_fails_the_row_and_leaves_no_files(client_for, media_root, monkeypatch):
     from django.core.files.storage import default_storage
 
     real_save = default_storage.save
@@ -297,9 +306,7 @@ def test_a_queued_row_whose_task_was_lost_is_enqueued_again(
     settings, django_capture_on_commit_callbacks
 ):
     settings.GALLERY_QUEUED_GRACE = 60
-    lost = Generation.objects.create(
-        prompt="lost", queued_at=timezone.now() - timedelta(minutes=5)
-    )
+    lost = Generation.objects.create(prompt="lost", queued_at=timezone.now() - timedelta(minutes=5))
     fresh = Generation.objects.create(prompt="fresh", queued_at=timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
         alive = pipeline.submit(prompt="has a task")

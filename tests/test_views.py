@@ -54,7 +54,9 @@ def test_home_shows_the_form_with_limits_and_an_empty_gallery(client):
     assert "csrfmiddlewaretoken" in page
 
 
-def test_submitting_a_prompt_queues_it_and_opens_its_page(client, django_capture_on_commit_callbacks):
+def test_submitting_a_prompt_queues_it_and_opens_its_page(
+    client, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/generate", {"prompt": " a red fox ", "negative_prompt": ""})
 
@@ -70,8 +72,14 @@ def test_submitting_a_prompt_queues_it_and_opens_its_page(client, django_capture
     [
         ({"prompt": "", "negative_prompt": ""}, "Describe the image you want."),
         ({"prompt": "   ", "negative_prompt": ""}, "Describe the image you want."),
-        ({"prompt": "x" * 1001, "negative_prompt": ""}, "Keep the prompt to 1000 characters (it has 1001)."),
-        ({"prompt": "ok", "negative_prompt": "n" * 1200}, "Keep the negative prompt to 1000 characters (it has 1200)."),
+        (
+            {"prompt": "x" * 1001, "negative_prompt": ""},
+            "Keep the prompt to 1000 characters (it has 1001).",
+        ),
+        (
+            {"prompt": "ok", "negative_prompt": "n" * 1200},
+            "Keep the negative prompt to 1000 characters (it has 1200).",
+        ),
     ],
 )
 def test_an_invalid_form_re_renders_with_the_error_and_keeps_the_input(client, data, message):
@@ -121,7 +129,9 @@ def test_status_fragment_stops_polling_and_shows_the_image_when_done(client, fin
     assert "1024 × 1024 JPEG" in fragment
 
 
-def test_a_failed_generation_says_why_and_offers_a_retry(client, django_capture_on_commit_callbacks):
+def test_a_failed_generation_says_why_and_offers_a_retry(
+    client, django_capture_on_commit_callbacks
+):
     item = Generation.objects.create(
         prompt="p", status=Status.FAILED, failure_reason="The endpoint rejected the access token."
     )
@@ -175,7 +185,9 @@ def test_gallery_pages_newest_first_without_gaps_or_duplicates_while_rows_arrive
     assert seen == [g.public_id for g in reversed(originals)]
 
 
-def test_the_gallery_runs_the_same_queries_on_every_page(client, settings, django_assert_num_queries):
+def test_the_gallery_runs_the_same_queries_on_every_page(
+    client, settings, django_assert_num_queries
+):
     settings.GALLERY_PAGE_SIZE = 10
     rows = [make_done(f"image {n}") for n in range(35)]
     with django_assert_num_queries(1):

@@ -31,8 +31,15 @@ def gallery_page(before: int | None = None, page_size: int | None = None) -> Gal
         rows = rows.filter(id__lt=before)
     rows = list(
         rows.only(
-            "id", "public_id", "prompt", "status", "thumbnail", "thumbnail_2x",
-            "width", "height", "placeholder_color",
+            "id",
+            "public_id",
+            "prompt",
+            "status",
+            "thumbnail",
+            "thumbnail_2x",
+            "width",
+            "height",
+            "placeholder_color",
         )[: page_size + 1]
     )
     has_more = len(rows) > page_size

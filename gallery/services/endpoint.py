@@ -186,9 +186,14 @@ class SDXLClient:
                 stream=True,
                 allow_redirects=False,  # a redirect must not carry the token anywhere else
             )
-        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                requests.exceptions.InvalidSchema) as exc:
-            raise RequestRejected("The endpoint URL is not valid.", _scrub(repr(exc), cfg)) from None
+        except (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+        ) as exc:
+            raise RequestRejected(
+                "The endpoint URL is not valid.", _scrub(repr(exc), cfg)
+            ) from None
         except requests.Timeout as exc:
             raise EndpointUnreachable(
                 "The endpoint did not answer in time.", _scrub(repr(exc), cfg)
@@ -254,9 +259,7 @@ def _error_for_status(response: requests.Response, cfg: EndpointConfig) -> Endpo
     detail = _scrub(f"HTTP {status}; body starts {snippet[:300]!r}", cfg)
     if status in (401, 403):
         if not cfg.token:
-            reason = (
-                "The endpoint requires an access token: set OVH_AI_ENDPOINTS_ACCESS_TOKEN."
-            )
+            reason = "The endpoint requires an access token: set OVH_AI_ENDPOINTS_ACCESS_TOKEN."
         elif status == 401:
             reason = "The endpoint rejected the access token (invalid or expired)."
         else:

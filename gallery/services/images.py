@@ -104,7 +104,9 @@ def make_thumbnails(image: VerifiedImage) -> list[Thumbnail]:
 
 def average_color(image: VerifiedImage) -> str:
     """The image's mean colour as #rrggbb, for the placeholder behind a loading thumbnail."""
-    r, g, b = image.pixels.convert("RGB").reduce(64).resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+    r, g, b = (
+        image.pixels.convert("RGB").reduce(64).resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+    )
     return f"#{r:02x}{g:02x}{b:02x}"
 
 

@@ -26,14 +26,40 @@ PALETTES = {
     "storm": ("#2b2d42", "#8d99ae", "#edf2f4", "#4a4e69", "#22223b"),
 }
 KEYWORDS = {
-    "night": "night", "moon": "night", "star": "night", "space": "night", "galaxy": "night",
-    "sunset": "sunset", "dusk": "sunset", "evening": "sunset", "fire": "sunset",
-    "dawn": "dawn", "morning": "dawn", "sunrise": "dawn",
-    "sea": "sea", "ocean": "sea", "beach": "sea", "lake": "sea", "water": "sea", "river": "sea",
-    "forest": "forest", "tree": "forest", "jungle": "forest", "garden": "forest",
-    "snow": "snow", "winter": "snow", "ice": "snow", "mountain": "snow",
-    "desert": "desert", "sand": "desert", "dune": "desert", "mars": "desert",
-    "storm": "storm", "rain": "storm", "fog": "storm", "city": "storm",
+    "night": "night",
+    "moon": "night",
+    "star": "night",
+    "space": "night",
+    "galaxy": "night",
+    "sunset": "sunset",
+    "dusk": "sunset",
+    "evening": "sunset",
+    "fire": "sunset",
+    "dawn": "dawn",
+    "morning": "dawn",
+    "sunrise": "dawn",
+    "sea": "sea",
+    "ocean": "sea",
+    "beach": "sea",
+    "lake": "sea",
+    "water": "sea",
+    "river": "sea",
+    "forest": "forest",
+    "tree": "forest",
+    "jungle": "forest",
+    "garden": "forest",
+    "snow": "snow",
+    "winter": "snow",
+    "ice": "snow",
+    "mountain": "snow",
+    "desert": "desert",
+    "sand": "desert",
+    "dune": "desert",
+    "mars": "desert",
+    "storm": "storm",
+    "rain": "storm",
+    "fog": "storm",
+    "city": "storm",
 }
 
 
@@ -72,8 +98,10 @@ def render(prompt: str, negative_prompt: str = "", quality: int = 90) -> bytes:
         colour = _mix(_mix(far, horizon, 0.35), near, t)
         base = horizon_y + int((SIZE - horizon_y) * (0.05 + 0.75 * t))
         amplitude = rng.randint(30, 110) * (1.2 - t * 0.6)
-        waves = [(rng.uniform(0.5, 3.5), rng.uniform(0, math.tau), rng.uniform(0.3, 1.0))
-                 for _ in range(3)]
+        waves = [
+            (rng.uniform(0.5, 3.5), rng.uniform(0, math.tau), rng.uniform(0.3, 1.0))
+            for _ in range(3)
+        ]
         points = [(0, SIZE)]
         for x in range(0, SIZE + 16, 16):
             u = x / SIZE * math.tau

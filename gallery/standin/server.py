@@ -25,14 +25,22 @@ from gallery.standin.draw import render
 PATH = "/api/text2image"
 
 FAULTS = (
-    "401", "403", "404", "429", "429-retry-after", "429-ratelimit-reset", "500", "502", "503",
-    "timeout",     # answer nothing for `hang_seconds`
-    "reset",       # drop the connection with a TCP reset
-    "html",        # 200 with an HTML error page
-    "garbage",     # 200 with random bytes
-    "truncated",   # 200 with the first half of a JPEG (and a matching Content-Length)
-    "oversized",   # 200 streaming far more bytes than any image, with no Content-Length
-    "bomb",        # 200 with a small PNG that decodes to 144 megapixels
+    "401",
+    "403",
+    "404",
+    "429",
+    "429-retry-after",
+    "429-ratelimit-reset",
+    "500",
+    "502",
+    "503",
+    "timeout",  # answer nothing for `hang_seconds`
+    "reset",  # drop the connection with a TCP reset
+    "html",  # 200 with an HTML error page
+    "garbage",  # 200 with random bytes
+    "truncated",  # 200 with the first half of a JPEG (and a matching Content-Length)
+    "oversized",  # 200 streaming far more bytes than any image, with no Content-Length
+    "bomb",  # 200 with a small PNG that decodes to 144 megapixels
 )
 # What a random failure (fail_rate) picks from: the transient faults a real endpoint has.
 RANDOM_FAULTS = ("500", "502", "503", "429", "429-retry-after")
@@ -221,4 +229,3 @@ def decompression_bomb() -> bytes:
             out.write(struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
         _bomb = out.getvalue()
     return _bomb
-

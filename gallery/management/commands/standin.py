@@ -9,19 +9,33 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8765)
-        parser.add_argument("--latency", type=float, default=1.5,
-                            help="seconds to wait before answering, like a real model (1.5)")
-        parser.add_argument("--fail-rate", type=float, default=0.0,
-                            help="share of requests answered with a transient error (0..1)")
-        parser.add_argument("--token", default="",
-                            help="require this Bearer token (default: accept anonymous calls)")
-        parser.add_argument("--fault", action="append", default=[], choices=FAULTS,
-                            help="play this fault on the next request (repeatable)")
+        parser.add_argument(
+            "--latency",
+            type=float,
+            default=1.5,
+            help="seconds to wait before answering, like a real model (1.5)",
+        )
+        parser.add_argument(
+            "--fail-rate",
+            type=float,
+            default=0.0,
+            help="share of requests answered with a transient error (0..1)",
+        )
+        parser.add_argument(
+            "--token",
+            default="",
+            help="require this Bearer token (default: accept anonymous calls)",
+        )
+        parser.add_argument(
+            "--fault",
+            action="append",
+            default=[],
+            choices=FAULTS,
+            help="play this fault on the next request (repeatable)",
+        )
 
     def handle(self, *args, host, port, latency, fail_rate, token, fault, **options):
-        server = StandinServer(
-            (host, port), latency=latency, fail_rate=fail_rate, token=token
-        )
+        server = StandinServer((host, port), latency=latency, fail_rate=fail_rate, token=token)
         server.script(*fault)
         self.stdout.write(f"Offline stand-in endpoint on {server.url} (latency {latency} s)")
         try:
