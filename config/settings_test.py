@@ -18,3 +18,6 @@ GALLERY_RETRY_BASE_DELAY = 0.0
 GALLERY_RETRY_MAX_DELAY = 0.0
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
+# Static files straight from the source folders: no collectstatic before a test run.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True

@@ -2,8 +2,11 @@ import os
 import shutil
 
 import pytest
+from django.utils import timezone
 
+from gallery.models import Generation
 from gallery.services import endpoint
+from gallery.services import generation as pipeline
 from gallery.standin.server import StandinServer
 
 
@@ -49,6 +52,16 @@ def media_root(settings, tmp_path):
     shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture
+def finished(client_for, media_root) -> Generation:
+    """A generation that really went through the pipeline, files and all."""
+    item = Generation.objects.create(prompt="a quiet harbour", queued_at=timezone.now())
+    pipeline.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
+    item.refresh_from_db()
+    assert item.status == Generation.Status.SUCCEEDED
+    return item
+
+
 def stored_files(root) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
@@ -60,6 +73,9 @@ _SKIP_REASON = "Chromium not found: install Debian's `chromium` package to run t
 
 
 def pytest_collection_modifyitems(config, items):
+    # Browser tests run last: Playwright's event loop stays up in the main thread for the
+    # rest of the session, and Django refuses database calls beside a running loop.
+    items.sort(key=lambda item: "browser" in item.keywords)
     if CHROMIUM:
         return
     for item in items:

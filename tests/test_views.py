@@ -10,8 +10,6 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from gallery.models import Generation
-from gallery.services import endpoint
-from gallery.services import generation as pipeline
 
 pytestmark = pytest.mark.django_db
 Status = Generation.Status
@@ -30,16 +28,6 @@ def make_done(prompt: str = "done", **fields) -> Generation:
         height=1024,
         **fields,
     )
-
-
-@pytest.fixture
-def finished(client_for, media_root) -> Generation:
-    """A generation that really went through the pipeline, files and all."""
-    item = Generation.objects.create(prompt="a quiet harbour", queued_at=timezone.now())
-    pipeline.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
-    item.refresh_from_db()
-    assert item.status == Status.SUCCEEDED
-    return item
 
 
 # --- the form -------------------------------------------------------------------------------

@@ -104,9 +104,10 @@ def make_thumbnails(image: VerifiedImage) -> list[Thumbnail]:
 
 def average_color(image: VerifiedImage) -> str:
     """The image's mean colour as #rrggbb, for the placeholder behind a loading thumbnail."""
-    r, g, b = (
-        image.pixels.convert("RGB").reduce(64).resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
-    )
+    pixels = image.pixels
+    # Shrink first (cheap box reduction), then convert only the few remaining pixels.
+    small = pixels.reduce(max(1, min(pixels.size) // 16)).convert("RGB")
+    r, g, b = small.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
     return f"#{r:02x}{g:02x}{b:02x}"
 
 

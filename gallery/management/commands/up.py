@@ -42,8 +42,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, workers, dev, **options):
         call_command("migrate", interactive=False, verbosity=0)
-        if not dev:
-            call_command("collectstatic", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
 
         env = dict(os.environ)
         if dev:
@@ -79,6 +78,8 @@ class Command(BaseCommand):
                 "-",
                 "--graceful-timeout",
                 "5",
+                # Its control socket lives in $HOME: two galleries on one machine would clash.
+                "--no-control-socket",
             ]
         commands.append(("web", web))
 
