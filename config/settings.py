@@ -179,5 +179,7 @@ GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=48)
 # and how long a queued row may wait without a live task before it is enqueued again.
 GALLERY_SWEEP_INTERVAL = env.float("GALLERY_SWEEP_INTERVAL", default=30.0)
 GALLERY_QUEUED_GRACE = env.float("GALLERY_QUEUED_GRACE", default=60.0)
+# Slack on top of the endpoint's time budget before a silent worker is presumed dead.
+GALLERY_LEASE_MARGIN = env.float("GALLERY_LEASE_MARGIN", default=60.0)
 # A generation whose worker died this many times is failed instead of retried again.
 GALLERY_MAX_CLAIMS = env.int("GALLERY_MAX_CLAIMS", default=3)

@@ -30,8 +30,6 @@ from gallery.services import endpoint, images
 logger = logging.getLogger(__name__)
 
 Status = Generation.Status
-# Margin on top of the endpoint's own time budget before a silent worker is presumed dead.
-LEASE_MARGIN = 60.0
 
 
 @dataclass(frozen=True)
@@ -127,16 +125,32 @@ def run(
     """
     client = client or endpoint.get_client()
     policy = policy or endpoint.RetryPolicy.from_settings()
-    lease = client.config.connect_timeout + client.config.read_timeout + LEASE_MARGIN
+    config = client.config
+    lease = config.connect_timeout + config.read_timeout + settings.GALLERY_LEASE_MARGIN
 
     generation = claim(generation_id, lease_seconds=lease)
     if generation is None:
         return
-    token = generation.claim_token
+    try:
+        _attempt_until_done(generation, client, policy, sleep, lease)
+    except (KeyboardInterrupt, SystemExit):
+        # The worker is being stopped (Ctrl-C, SIGTERM twice): hand the job back now rather
+        # than leave it to wait for its lease to run out.
+        _release(generation)
+        raise
 
+
+def _attempt_until_done(
+    generation: Generation,
+    client: endpoint.SDXLClient,
+    policy: endpoint.RetryPolicy,
+    sleep: Callable[[float], None],
+    lease: float,
+) -> None:
+    pk, token = generation.pk, generation.claim_token
     for attempt in range(1, policy.max_attempts + 1):
-        if not _start_attempt(generation_id, token, lease):
-            logger.warning("Generation %s: lost its claim; another worker has it", generation_id)
+        if not _start_attempt(pk, token, lease):
+            logger.warning("Generation %s: lost its claim; another worker has it", pk)
             return
         try:
             image = client.text2image(generation.prompt, generation.negative_prompt)
@@ -147,22 +161,22 @@ def run(
                     f"{err.reason} Trying again in {delay:.0f} s "
                     f"(attempt {attempt + 1} of {policy.max_attempts})."
                 )
-                logger.info("Generation %s: %s (%s)", generation_id, note, err.detail)
-                if not _hold(generation_id, token, delay + lease, note):
+                logger.info("Generation %s: %s (%s)", pk, note, err.detail)
+                if not _hold(pk, token, delay + lease, note):
                     return
                 sleep(delay)
                 continue
             reason = err.reason
             if err.transient:
                 reason += f" Gave up after {attempt} attempts; you can retry later."
-            _fail(generation_id, token, reason, err.detail)
+            _fail(pk, token, reason, err.detail)
             return
         try:
             _store(generation, token, image, client.config)
         except Exception as exc:
             # Disk full, storage down...: say so now rather than leave the row to its lease.
-            logger.exception("Generation %s: could not store the image", generation_id)
-            _fail(generation_id, token, "The image could not be saved on this server.", repr(exc))
+            logger.exception("Generation %s: could not store the image", pk)
+            _fail(pk, token, "The image could not be saved on this server.", repr(exc))
         return
 
 
@@ -225,6 +239,22 @@ def _fail(generation_id: int, token: str, reason: str, detail: str) -> None:
         lease_expires_at=None,
         finished_at=timezone.now(),
     )
+
+
+def _release(generation: Generation) -> None:
+    """Give a claimed job back to the queue, with a fresh task, as if never started."""
+    released = Generation.objects.filter(
+        pk=generation.pk, claim_token=generation.claim_token, status=Status.RUNNING
+    ).update(
+        status=Status.QUEUED,
+        claim_token="",
+        lease_expires_at=None,
+        status_note="",
+        queued_at=timezone.now(),
+    )
+    if released:
+        logger.warning("Generation %s: worker stopping; job handed back", generation.pk)
+        _enqueue(generation.pk)
 
 
 def _store(

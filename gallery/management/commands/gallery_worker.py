@@ -1,15 +1,18 @@
 """`manage.py gallery_worker`: django-tasks-db's db_worker, plus the recovery sweep.
 
 The queue has no retries, timeouts or recovery of a job whose worker died, so each worker
-also runs `recover_lost_work` every GALLERY_SWEEP_INTERVAL seconds in a background thread.
+also runs `recover_lost_work` every GALLERY_SWEEP_INTERVAL seconds in a background thread
+(and, hourly, prunes task results older than a week).
 Run as many of these as you like; claims on the Generation row keep every job single-run.
 """
 
 import logging
 import os
 import threading
+import time
 
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
@@ -17,6 +20,8 @@ from django_tasks_db.management.commands.db_worker import Command as DbWorkerCom
 from gallery.services.generation import recover_lost_work
 
 logger = logging.getLogger("gallery.worker")
+PRUNE_EVERY = 3600.0
+PRUNE_AFTER_DAYS = 7
 
 
 class Command(DbWorkerCommand):
@@ -31,10 +36,15 @@ class Command(DbWorkerCommand):
 
 def _sweep_forever() -> None:
     stop = threading.Event()
+    next_prune = 0.0
     while True:
         try:
             if count := recover_lost_work():
                 logger.warning("Recovered %d generation(s) that nobody was working on", count)
+            if time.monotonic() >= next_prune:
+                # Finished task results are only bookkeeping: keep the table small.
+                call_command("prune_db_task_results", min_age_days=PRUNE_AFTER_DAYS, verbosity=0)
+                next_prune = time.monotonic() + PRUNE_EVERY
         except Exception:
             logger.exception("The recovery sweep failed; trying again later")
         finally:

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-STOP_GRACE = 10.0
+STOP_GRACE = 30.0
 
 
 class Command(BaseCommand):
@@ -113,7 +113,11 @@ class Command(BaseCommand):
                     stopping = True
                     break
             time.sleep(0.3)
+        self.stdout.write(
+            "\nStopping: letting running generations finish (Ctrl-C again to force)..."
+        )
         _stop_all([proc for _, proc in children])
+        self.stdout.write("Stopped.")
         if exit_code:
             sys.exit(exit_code)
 
