@@ -1,6 +1,7 @@
 """Test settings: the real settings, minus the developer's .env and the static manifest."""
 
 import os
+import tempfile
 
 os.environ["GALLERY_ENV_FILE"] = ""
 os.environ.setdefault("SECRET_KEY", "test-only-key-" + "x" * 40)
@@ -17,7 +18,12 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 GALLERY_RETRY_BASE_DELAY = 0.0
 GALLERY_RETRY_MAX_DELAY = 0.0
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
+    # A file, not ":memory:": the browser test's live server, worker and test threads each
+    # have a connection, and a shared-cache memory database fails them with "database schema
+    # is locked" where a file in WAL mode just waits (busy timeout), as in production.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"sdxl-gallery-test-{os.getpid()}.sqlite3")
+    }
 # Static files straight from the source folders: no collectstatic before a test run.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True

@@ -64,9 +64,11 @@ def test_prompt_to_live_status_to_image_in_the_gallery(app, page):
     page.goto(app + "/")
     expect(page.get_by_text("No images yet")).to_be_visible()
 
-    page.get_by_label("Prompt").fill("A lighthouse at night, stars over the sea")
-    page.get_by_text("Negative prompt").click()
-    page.locator("textarea[name=negative_prompt]").fill("people")
+    prompt = page.get_by_label("Prompt", exact=True)
+    prompt.fill("A lighthouse at night, stars over the sea")
+    expect(page.get_by_text("41 / 1000")).to_be_visible()  # the live counter
+    page.get_by_text("Negative prompt").first.click()
+    page.get_by_label("Negative prompt").fill("people")
     page.get_by_role("button", name="Generate").click()
 
     expect(page).to_have_url(re.compile(r"/g/[a-z0-9]+/$"))

@@ -1,6 +1,7 @@
 """The generation pipeline: submit -> queue -> run -> stored files, and what goes wrong."""
 
 import hashlib
+import logging
 import signal
 from datetime import timedelta
 
@@ -164,6 +165,15 @@ def test_permanent_errors_fail_at_once_and_store_nothing(
     assert reason in item.failure_reason
     assert "s3cret-token" not in item.failure_reason + item.failure_detail
     assert stored_files(media_root) == []
+
+
+def test_the_token_never_reaches_the_logs(client_for, standin, media_root, caplog):
+    caplog.set_level(logging.DEBUG)  # urllib3's and requests' own debug lines included
+    standin.script("500", "401")
+    item = run(submit(), client_for(token="s3cret-token"))
+    assert item.status == Status.FAILED
+    assert "HTTP 500" in caplog.text and "HTTP 401" in caplog.text
+    assert "s3cret-token" not in caplog.text
 
 
 def test_a_failed_generation_can_be_retried_and_then_succeeds(
