@@ -38,11 +38,18 @@ def generate(request: HttpRequest) -> HttpResponse:
 
 
 def _render_index(request: HttpRequest, form: GenerateForm, status: int = 200) -> HttpResponse:
-    page = browse.gallery_page(before=browse.parse_cursor(request.GET.get("before")))
+    before = browse.parse_cursor(request.GET.get("before"))
+    page = browse.gallery_page(before=before)
     template = "gallery/index.html"
-    if request.htmx and request.GET.get("before"):
+    if request.htmx and before:
         template += "#grid-page"  # infinite scroll asks for the next page only
-    return render(request, template, {"form": form, "page": page}, status=status)
+    context = {
+        "form": form,
+        "page": page,
+        # Tiles in the first screenful load at once; the rest (and later pages) lazily.
+        "eager_tiles": 0 if before else 12,
+    }
+    return render(request, template, context, status=status)
 
 
 @require_GET

@@ -192,6 +192,15 @@ def test_htmx_asks_for_just_the_next_page(client, settings):
     assert rows[1].public_id in fragment and rows[0].public_id in fragment
 
 
+def test_only_the_first_screenful_of_tiles_loads_eagerly(client, settings):
+    settings.GALLERY_PAGE_SIZE = 20
+    rows = [make_done(f"image {n}") for n in range(25)]
+    first = client.get("/").content.decode()
+    assert first.count('loading="lazy"') == 20 - 12
+    older = client.get(f"/?before={rows[5].pk}").content.decode()
+    assert older.count('loading="lazy"') == 5
+
+
 def test_a_malformed_cursor_shows_the_first_page(client):
     make_done("first")
     assert "first" in client.get("/?before=abc").content.decode()

@@ -23,6 +23,8 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django_tasks_db import DatabaseBackend
+from django_tasks_db.models import DBTaskResult
 
 from gallery.models import Generation
 from gallery.services import endpoint, images
@@ -341,11 +343,9 @@ def recover_lost_work(now: datetime | None = None) -> int:
     recovered = 0
 
     for generation in Generation.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now):
-        dead = file_names(generation.public_id, generation.claim_token, "")
-        _delete_files(
-            [dead.original + ext for ext in images.EXTENSIONS.values()] + list(dead.thumbnails)
-        )
         with transaction.atomic():
+            # Revoke the dead claim first: from here on its holder can no longer commit, so
+            # the files it may have written are safe to remove.
             if Generation.objects.filter(
                 pk=generation.pk, claim_token=generation.claim_token, status=Status.RUNNING
             ).update(
@@ -356,25 +356,49 @@ def recover_lost_work(now: datetime | None = None) -> int:
                 queued_at=now,
             ):
                 logger.warning("Generation %s: its worker died; queued again", generation.pk)
+                dead_files = _possible_files(generation.public_id, generation.claim_token)
+                transaction.on_commit(partial(_delete_files, dead_files), robust=True)
                 transaction.on_commit(partial(_enqueue, generation.pk), robust=True)
                 recovered += 1
 
     grace = now - timedelta(seconds=settings.GALLERY_QUEUED_GRACE)
-    for generation in Generation.objects.filter(status=Status.QUEUED, queued_at__lt=grace)[:500]:
-        if not _task_is_alive(generation.task_id):
-            logger.warning("Generation %s: queued without a task; enqueued again", generation.pk)
-            _enqueue(generation.pk)
-            recovered += 1
+    waiting = list(
+        Generation.objects.filter(status=Status.QUEUED, queued_at__lt=grace).values_list(
+            "pk", "task_id"
+        )
+    )
+    for start in range(0, len(waiting), 500):
+        batch = waiting[start : start + 500]
+        alive = _live_tasks([task_id for _, task_id in batch if task_id])
+        for pk, task_id in batch:
+            if task_id not in alive:
+                logger.warning("Generation %s: queued without a live task; enqueued again", pk)
+                _enqueue(pk)
+                recovered += 1
     return recovered
 
 
-def _task_is_alive(task_id: str) -> bool:
+def _possible_files(public_id: str, token: str) -> list[str]:
+    """Every name one claim's files can have, whatever the original's format."""
+    names = [file_names(public_id, token, ext) for ext in images.EXTENSIONS.values()]
+    return sorted({name for n in names for name in (n.original, *n.thumbnails)})
+
+
+def _live_tasks(task_ids: list[str]) -> set[str]:
+    """Which of these tasks are still waiting or running in the queue."""
     from gallery.tasks import run_generation
 
-    if not task_id:
-        return False
-    try:
-        result = run_generation.get_result(task_id)
-    except Exception:  # TaskResultDoesNotExist, or a pruned or foreign id
-        return False
-    return result.status in ("READY", "RUNNING")
+    if not task_ids:
+        return set()
+    if isinstance(run_generation.get_backend(), DatabaseBackend):
+        # One query for the whole batch on the default (database) queue.
+        live = DBTaskResult.objects.filter(id__in=task_ids, status__in=("READY", "RUNNING"))
+        return {str(pk) for pk in live.values_list("id", flat=True)}
+    alive = set()
+    for task_id in task_ids:
+        try:
+            if run_generation.get_result(task_id).status in ("READY", "RUNNING"):
+                alive.add(task_id)
+        except Exception:  # noqa: S112  (unknown, pruned or foreign id: not alive)
+            continue
+    return alive
