@@ -245,18 +245,25 @@ def _fail(generation_id: int, token: str, reason: str, detail: str) -> None:
 
 def _release(generation: Generation) -> None:
     """Give a claimed job back to the queue, with a fresh task, as if never started."""
-    released = Generation.objects.filter(
-        pk=generation.pk, claim_token=generation.claim_token, status=Status.RUNNING
-    ).update(
-        status=Status.QUEUED,
-        claim_token="",
-        lease_expires_at=None,
-        status_note="",
-        queued_at=timezone.now(),
-    )
-    if released:
+    if _requeue(generation, timezone.now()):
         logger.warning("Generation %s: worker stopping; job handed back", generation.pk)
         _enqueue(generation.pk)
+
+
+def _requeue(generation: Generation, now: datetime) -> bool:
+    """Revoke the generation's current claim and mark it queued again. From then on the
+    claim's holder can no longer commit a result."""
+    return bool(
+        Generation.objects.filter(
+            pk=generation.pk, claim_token=generation.claim_token, status=Status.RUNNING
+        ).update(
+            status=Status.QUEUED,
+            claim_token="",
+            lease_expires_at=None,
+            status_note="",
+            queued_at=now,
+        )
+    )
 
 
 def _store(
@@ -344,17 +351,8 @@ def recover_lost_work(now: datetime | None = None) -> int:
 
     for generation in Generation.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now):
         with transaction.atomic():
-            # Revoke the dead claim first: from here on its holder can no longer commit, so
-            # the files it may have written are safe to remove.
-            if Generation.objects.filter(
-                pk=generation.pk, claim_token=generation.claim_token, status=Status.RUNNING
-            ).update(
-                status=Status.QUEUED,
-                claim_token="",
-                lease_expires_at=None,
-                status_note="",
-                queued_at=now,
-            ):
+            # Revoke the dead claim first; only then are its files safe to remove.
+            if _requeue(generation, now):
                 logger.warning("Generation %s: its worker died; queued again", generation.pk)
                 dead_files = _possible_files(generation.public_id, generation.claim_token)
                 transaction.on_commit(partial(_delete_files, dead_files), robust=True)
