@@ -255,3 +255,9 @@ def test_the_stand_in_is_labelled_and_the_token_never_rendered(client, settings,
 
     settings.GALLERY_STANDIN = False
     assert "Offline stand-in" not in client.get("/").content.decode()
+
+
+def test_a_missing_page_gets_the_sites_own_404(client):
+    response = client.get("/g/nope/")
+    assert response.status_code == 404
+    assert "Back to the gallery" in response.content.decode()
