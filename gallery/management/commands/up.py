@@ -83,6 +83,11 @@ class Command(BaseCommand):
             ]
         commands.append(("web", web))
 
+        # Install the handlers before starting anything, so no signal is missed.
+        received: list[int] = []
+        signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+        signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+
         children = []
         for name, argv in commands:
             # Our own interpreter and fixed arguments: no untrusted input.
@@ -96,43 +101,48 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"\n  SDXL Gallery: http://{host}:{port}/\n"))
         self.stdout.write(f"  Images come from {endpoint}; {workers} worker(s). Ctrl-C stops.\n\n")
 
-        stopping = False
-
-        def stop(signum, frame):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
         exit_code = 0
-        while not stopping:
+        while not received and not exit_code:
             for name, proc in children:
                 if proc.poll() is not None:
                     self.stderr.write(f"{name} exited with status {proc.returncode}; stopping.")
                     exit_code = proc.returncode or 1
-                    stopping = True
                     break
             time.sleep(0.3)
         self.stdout.write(
             "\nStopping: letting running generations finish (Ctrl-C again to force)..."
         )
-        _stop_all([proc for _, proc in children])
+        # A Ctrl-C in the terminal has reached every child already (one process group), and
+        # a second signal would tell the workers to abandon their job: do not add one.
+        told = received[:1] == [signal.SIGINT]
+        _stop_all([proc for _, proc in children], already_told=told, received=received)
         self.stdout.write("Stopped.")
         if exit_code:
             sys.exit(exit_code)
 
 
-def _stop_all(procs: list[subprocess.Popen]) -> None:
+def _stop_all(procs: list[subprocess.Popen], *, already_told: bool, received: list[int]) -> None:
+    """Ask every child to stop gracefully, force them after a second signal or STOP_GRACE."""
+    if not already_told:
+        _terminate(procs)
+    signals_seen = len(received)
+    deadline = time.monotonic() + STOP_GRACE
+    while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+        if len(received) > max(1, signals_seen):  # asked again: stop now
+            _terminate(procs)
+            signals_seen = len(received)
+            deadline = min(deadline, time.monotonic() + 5)
+        time.sleep(0.1)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def _terminate(procs: list[subprocess.Popen]) -> None:
     for proc in procs:
         if proc.poll() is None:
             proc.terminate()
-    deadline = time.monotonic() + STOP_GRACE
-    for proc in procs:
-        try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _free_port() -> int:
