@@ -126,16 +126,30 @@ def test_transient_errors_are_retried_with_backoff_then_succeed(client_for, stan
     assert len(stored_files(media_root)) == 3
 
 
-def test_retries_exhausted_fail_with_a_plain_reason_and_no_files(client_for, standin, media_root):
-    standin.script("500", "502", "503", "500")
+@pytest.mark.parametrize(
+    ("fault", "reason", "detail"),
+    [
+        ("429", "rate limit was reached", "HTTP 429"),
+        ("429-retry-after", "rate limit was reached", "HTTP 429"),
+        ("500", "failed on its side", "HTTP 500"),
+        ("502", "failed on its side", "HTTP 502"),
+        ("503", "failed on its side", "HTTP 503"),
+        ("timeout", "did not answer in time", "Timeout"),
+        ("reset", "Could not reach the endpoint", "Connection"),
+    ],
+)
+def test_retries_exhausted_fail_with_a_plain_reason_and_no_files(
+    client_for, standin, media_root, fault, reason, detail
+):
+    standin.script(fault, fault, fault)
 
-    item = run(submit(), client_for())
+    item = run(submit(), client_for(), attempts=3)
 
     assert item.status == Status.FAILED
-    assert item.attempts == 4
-    assert "failed on its side" in item.failure_reason
-    assert "Gave up after 4 attempts" in item.failure_reason
-    assert "HTTP 500" in item.failure_detail
+    assert item.attempts == 3
+    assert reason in item.failure_reason
+    assert "Gave up after 3 attempts" in item.failure_reason
+    assert detail in item.failure_detail
     assert not item.original
     assert stored_files(media_root) == []
 
