@@ -17,9 +17,11 @@ dev: $(VENV)/.installed .env  ## The same with DEBUG on and auto-reload
 test: $(VENV)/.installed  ## Run the whole test suite (browser tests need Debian's chromium)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed  ## ruff format and lint, and no model change without its migration
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	GALLERY_ENV_FILE= SECRET_KEY=lint-only-$$($(BIN)/python -c 'print("x" * 40)') \
+	$(BIN)/python manage.py makemigrations --check --dry-run
 
 fmt: $(VENV)/.installed
 	$(BIN)/ruff format .
