@@ -31,7 +31,7 @@ class FakeSleep:
         self.calls.append(seconds)
 
 
-def submit(prompt="a lighthouse at dusk", negative="fog") -> Generation:
+def queued_row(prompt="a lighthouse at dusk", negative="fog") -> Generation:
     return Generation.objects.create(
         prompt=prompt, negative_prompt=negative, queued_at=timezone.now()
     )
@@ -89,7 +89,7 @@ def test_submit_refuses_bad_prompts_and_writes_nothing(prompt, negative, field):
 
 
 def test_run_stores_the_original_byte_exact_and_webp_thumbnails(client_for, media_root):
-    item = run(submit(), client_for())
+    item = run(queued_row(), client_for())
 
     assert item.status == Status.SUCCEEDED
     expected = render("a lighthouse at dusk", "fog")
@@ -116,7 +116,7 @@ def test_transient_errors_are_retried_with_backoff_then_succeed(client_for, stan
     standin.script("503", "429-retry-after", "timeout", "ok")
     sleep = FakeSleep()
 
-    item = run(submit(), client_for(), sleep=sleep)
+    item = run(queued_row(), client_for(), sleep=sleep)
 
     assert item.status == Status.SUCCEEDED
     assert item.attempts == 4
@@ -143,7 +143,7 @@ def test_retries_exhausted_fail_with_a_plain_reason_and_no_files(
 ):
     standin.script(fault, fault, fault)
 
-    item = run(submit(), client_for(), attempts=3)
+    item = run(queued_row(), client_for(), attempts=3)
 
     assert item.status == Status.FAILED
     assert item.attempts == 3
@@ -172,7 +172,7 @@ def test_permanent_errors_fail_at_once_and_store_nothing(
 ):
     standin.script(fault, "ok")
 
-    item = run(submit(), client_for(token="s3cret-token"))
+    item = run(queued_row(), client_for(token="s3cret-token"))
 
     assert item.status == Status.FAILED
     assert item.attempts == 1
@@ -184,7 +184,7 @@ def test_permanent_errors_fail_at_once_and_store_nothing(
 def test_the_token_never_reaches_the_logs(client_for, standin, media_root, caplog):
     caplog.set_level(logging.DEBUG)  # urllib3's and requests' own debug lines included
     standin.script("500", "401")
-    item = run(submit(), client_for(token="s3cret-token"))
+    item = run(queued_row(), client_for(token="s3cret-token"))
     assert item.status == Status.FAILED
     assert "HTTP 500" in caplog.text and "HTTP 401" in caplog.text
     assert "s3cret-token" not in caplog.text
@@ -194,7 +194,7 @@ def test_a_failed_generation_can_be_retried_and_then_succeeds(
     client_for, standin, media_root, django_capture_on_commit_callbacks
 ):
     standin.script("404")
-    item = run(submit(), client_for())
+    item = run(queued_row(), client_for())
     assert item.status == Status.FAILED
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -208,7 +208,7 @@ def test_a_failed_generation_can_be_retried_and_then_succeeds(
 
 
 def test_only_failed_generations_can_be_retried(client_for, media_root):
-    item = run(submit(), client_for())
+    item = run(queued_row(), client_for())
     with pytest.raises(ValidationError):
         pipeline.retry(item)
 
@@ -226,7 +226,7 @@ def test_a_storage_failure_fails_the_row_and_leaves_no_files(client_for, media_r
         return saved[-1]
 
     monkeypatch.setattr(default_storage, "save", save_then_fail)
-    item = run(submit(), client_for())
+    item = run(queued_row(), client_for())
 
     assert item.status == Status.FAILED
     assert item.failure_reason == "The image could not be saved on this server."
@@ -238,7 +238,7 @@ def test_a_storage_failure_fails_the_row_and_leaves_no_files(client_for, media_r
 def test_deleting_a_generation_removes_its_files(
     client_for, media_root, django_capture_on_commit_callbacks
 ):
-    item = run(submit(), client_for())
+    item = run(queued_row(), client_for())
     assert len(stored_files(media_root)) == 3
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -252,7 +252,7 @@ def test_deleting_a_generation_removes_its_files(
 
 
 def test_of_two_workers_claiming_the_same_job_exactly_one_wins():
-    item = submit()
+    item = queued_row()
     first = pipeline.claim(item.pk, lease_seconds=60)
     second = pipeline.claim(item.pk, lease_seconds=60)
     assert first is not None and first.status == Status.RUNNING
@@ -262,7 +262,7 @@ def test_of_two_workers_claiming_the_same_job_exactly_one_wins():
 def test_a_job_whose_worker_died_completes_exactly_once_later(
     client_for, media_root, django_capture_on_commit_callbacks
 ):
-    item = submit()
+    item = queued_row()
     # Worker A claims the job, writes its files, and dies before committing.
     dead = pipeline.claim(item.pk, lease_seconds=60)
     dead_names = pipeline.file_names(item.public_id, dead.claim_token, "jpg")
@@ -297,7 +297,7 @@ def test_a_job_whose_worker_died_completes_exactly_once_later(
 def test_a_zombie_worker_cannot_overwrite_the_result_of_the_worker_that_took_over(
     client_for, media_root
 ):
-    item = submit()
+    item = queued_row()
     zombie = pipeline.claim(item.pk, lease_seconds=60)
     pipeline.Generation.objects.filter(pk=item.pk).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
@@ -317,13 +317,30 @@ def test_a_zombie_worker_cannot_overwrite_the_result_of_the_worker_that_took_ove
 
 def test_a_job_that_keeps_killing_its_worker_is_failed_not_retried_forever(settings):
     settings.GALLERY_MAX_CLAIMS = 2
-    item = submit()
+    item = queued_row()
     for _ in range(2):
         assert pipeline.claim(item.pk, lease_seconds=-1) is not None  # lease already expired
     assert pipeline.claim(item.pk, lease_seconds=60) is None
     item.refresh_from_db()
     assert item.status == Status.FAILED
     assert "stopped unexpectedly" in item.failure_reason
+
+
+def test_lost_tasks_are_found_on_a_queue_other_than_the_database(
+    settings, django_capture_on_commit_callbacks
+):
+    # Any django-tasks backend that can look results up works, not only django-tasks-db.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    with django_capture_on_commit_callbacks(execute=True):
+        alive = pipeline.submit(prompt="has a task")
+    lost = Generation.objects.create(prompt="lost", task_id="no-such-task")
+    old = timezone.now() - timedelta(minutes=5)
+    Generation.objects.filter(pk__in=[alive.pk, lost.pk]).update(queued_at=old)
+
+    assert pipeline.recover_lost_work() == 1
+
+    lost.refresh_from_db()
+    assert lost.task_id != "no-such-task"
 
 
 def test_a_queued_row_whose_task_was_lost_is_enqueued_again(

@@ -34,16 +34,6 @@ logger = logging.getLogger(__name__)
 Status = Generation.Status
 
 
-@dataclass(frozen=True)
-class PromptLimits:
-    prompt: int
-    negative_prompt: int
-
-    @classmethod
-    def from_settings(cls) -> PromptLimits:
-        return cls(settings.GALLERY_PROMPT_MAX_LENGTH, settings.GALLERY_NEGATIVE_PROMPT_MAX_LENGTH)
-
-
 # --- Submit ---------------------------------------------------------------------------------
 
 
@@ -52,15 +42,16 @@ def submit(*, prompt: str, negative_prompt: str = "") -> Generation:
     committed; if that enqueue is lost, the worker's sweep finds the row and enqueues it."""
     prompt = (prompt or "").strip()
     negative_prompt = (negative_prompt or "").strip()
-    limits = PromptLimits.from_settings()
+    prompt_max = settings.GALLERY_PROMPT_MAX_LENGTH
+    negative_max = settings.GALLERY_NEGATIVE_PROMPT_MAX_LENGTH
     errors = {}
     if not prompt:
         errors["prompt"] = "Describe the image you want."
-    elif len(prompt) > limits.prompt:
-        errors["prompt"] = f"Keep the prompt to {limits.prompt} characters (it has {len(prompt)})."
-    if len(negative_prompt) > limits.negative_prompt:
+    elif len(prompt) > prompt_max:
+        errors["prompt"] = f"Keep the prompt to {prompt_max} characters (it has {len(prompt)})."
+    if len(negative_prompt) > negative_max:
         errors["negative_prompt"] = (
-            f"Keep the negative prompt to {limits.negative_prompt} characters "
+            f"Keep the negative prompt to {negative_max} characters "
             f"(it has {len(negative_prompt)})."
         )
     if errors:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 
 # What an SDXL endpoint may answer with. Anything else (HTML, SVG, TIFF...) is rejected.
-CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
 # Grid thumbnails: a 256 px cell, drawn at 1x and 2x. WebP gives about a third of JPEG's
@@ -35,10 +34,6 @@ class VerifiedImage:
     pixels: Image.Image  # decoded once here, reused for the thumbnails
 
     @property
-    def content_type(self) -> str:
-        return CONTENT_TYPES[self.format]
-
-    @property
     def extension(self) -> str:
         return EXTENSIONS[self.format]
 
@@ -60,7 +55,7 @@ def verify(data: bytes, *, max_pixels: int) -> VerifiedImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=list(CONTENT_TYPES))
+            img = Image.open(io.BytesIO(data), formats=list(EXTENSIONS))
     except UnidentifiedImageError as exc:
         raise InvalidImageError("The endpoint returned something that is not an image.") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
