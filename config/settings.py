@@ -107,6 +107,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "gallery:index"
+LOGOUT_REDIRECT_URL = "gallery:index"
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True

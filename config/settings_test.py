@@ -24,6 +24,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": os.path.join(tempfile.gettempdir(), f"sdxl-gallery-test-{os.getpid()}.sqlite3")
     }
+else:
+    # One test database per run, so that runs side by side on one server do not collide.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_sdxl_gallery_{os.getpid()}"}
 # Static files straight from the source folders: no collectstatic before a test run.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True

@@ -7,13 +7,19 @@ from gallery.services import generation as pipeline
 
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
-    list_display = ("preview", "public_id", "short_prompt", "status", "attempts", "created_at")
-    list_filter = ("status",)
+    list_display = (
+        "preview", "public_id", "short_prompt", "owner", "visibility", "moderation", "status",
+        "created_at",
+    )  # fmt: skip
+    list_filter = ("status", "visibility", "moderation")
+    list_select_related = ("owner",)
     search_fields = ("prompt", "public_id")
     show_full_result_count = False  # no COUNT(*) over the whole table per page view
     list_per_page = 50
     fields = (
-        "large_preview", "prompt", "negative_prompt", "public_id", "status", "status_note",
+        "large_preview", "prompt", "negative_prompt", "public_id", "owner", "visibility",
+        "moderation", "moderation_reason", "moderated_by", "moderated_at", "source", "status",
+        "status_note",
         "failure_reason", "failure_detail", "attempts", "claims", "width", "height", "format",
         "byte_size", "sha256", "endpoint_label", "endpoint_url", "created_at", "queued_at",
         "started_at", "finished_at",

@@ -2,6 +2,7 @@
 
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -15,9 +16,63 @@ def new_public_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
 
 
+class SiteSettings(models.Model):
+    """The site-wide choices an administrator makes in the admin. One row (pk=1)."""
+
+    class SignupMode(models.TextChoices):
+        CLOSED = "closed", "Closed: staff create accounts"
+        INVITE = "invite", "By invitation link"
+        OPEN = "open", "Open to anyone"
+
+    class ModerationMode(models.TextChoices):
+        POST = "post", "Post-moderation: public at once, staff can hide"
+        PRE = "pre", "Pre-moderation: public only once staff approve"
+
+    signup_mode = models.CharField(
+        max_length=8, choices=SignupMode.choices, default=SignupMode.CLOSED
+    )
+    moderation_mode = models.CharField(
+        max_length=8, choices=ModerationMode.choices, default=ModerationMode.POST
+    )
+    anonymous_browsing = models.BooleanField(
+        default=True, help_text="Visitors who are not signed in may browse the public gallery."
+    )
+    default_visibility = models.CharField(
+        max_length=8,
+        choices=[("public", "Public"), ("private", "Private")],
+        default="public",
+        help_text="Visibility of new images for users who have not chosen their own default.",
+    )
+    report_threshold = models.PositiveSmallIntegerField(
+        default=3, help_text="Open reports that hide an image until staff review it."
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "site settings"
+
+    def __str__(self) -> str:
+        return "Site settings"
+
+    def save(self, *args, **kwargs):
+        self.pk = 1  # a singleton
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls) -> "SiteSettings":
+        return cls.objects.get_or_create(pk=1)[0]
+
+
 class GenerationQuerySet(models.QuerySet):
     def succeeded(self) -> "GenerationQuerySet":
         return self.filter(status=Generation.Status.SUCCEEDED)
+
+    def public(self) -> "GenerationQuerySet":
+        """What anyone allowed to browse may see: done, public and not moderated away."""
+        return self.filter(
+            status=Generation.Status.SUCCEEDED,
+            visibility=Generation.Visibility.PUBLIC,
+            moderation=Generation.Moderation.VISIBLE,
+        )
 
 
 class Generation(models.Model):
@@ -29,9 +84,48 @@ class Generation(models.Model):
         SUCCEEDED = "succeeded", "Done"
         FAILED = "failed", "Failed"
 
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", "Public"
+        PRIVATE = "private", "Private"
+
+    class Moderation(models.TextChoices):
+        VISIBLE = "visible", "Visible"
+        PENDING = "pending", "Pending review"
+        HIDDEN = "hidden", "Hidden"
+        REMOVED = "removed", "Removed"
+
     public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
     prompt = models.TextField()
     negative_prompt = models.TextField(blank=True)
+    # Null once an account is deleted with its images kept, anonymised.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="generations",
+    )
+    visibility = models.CharField(
+        max_length=8, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    # "Generate again": the image whose prompt this one started from.
+    source = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derivatives"
+    )
+
+    # Moderation: the last decision, who took it, when and why (the owner sees the reason).
+    moderation = models.CharField(
+        max_length=8, choices=Moderation.choices, default=Moderation.VISIBLE
+    )
+    moderation_reason = models.CharField(max_length=300, blank=True)
+    moderated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    moderated_at = models.DateTimeField(null=True, blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # What the user is told when it failed, and what staff need to find out why.
@@ -75,11 +169,22 @@ class Generation(models.Model):
         indexes = [
             # The gallery: succeeded rows, newest first, keyset-paginated on id.
             models.Index(fields=["status", "-id"], name="generation_status_id"),
+            # The public gallery, newest first: only the rows it can show are in the index.
+            models.Index(
+                fields=["-id"],
+                name="generation_public_feed",
+                condition=Q(status="succeeded", visibility="public", moderation="visible"),
+            ),
+            # "Mine" and the history page.
+            models.Index(fields=["owner", "-id"], name="generation_owner_id"),
         ]
         constraints = [
             models.CheckConstraint(
                 name="generation_succeeded_has_image",
-                condition=~Q(status="succeeded") | (~Q(original="") & ~Q(sha256="")),
+                # A removed image's files are deleted; its row stays to tell the owner why.
+                condition=~Q(status="succeeded")
+                | Q(moderation="removed")
+                | (~Q(original="") & ~Q(sha256="")),
             ),
             models.CheckConstraint(
                 name="generation_failed_has_reason",
@@ -96,6 +201,11 @@ class Generation(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def has_image(self) -> bool:
+        """Done, and its files not deleted by a moderator's removal."""
+        return self.status == self.Status.SUCCEEDED and self.moderation != self.Moderation.REMOVED
 
     @property
     def elapsed_seconds(self) -> int:
@@ -122,3 +232,52 @@ class Generation(models.Model):
 
     def file_fields(self) -> list[models.fields.files.FieldFile]:
         return [f for f in (self.original, self.thumbnail, self.thumbnail_2x) if f]
+
+
+class Preferences(models.Model):
+    """A user's own choices. Created on first use, so every user has defaults without a row."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+    )
+    # Blank: the site's default.
+    default_visibility = models.CharField(
+        max_length=8, choices=Generation.Visibility.choices, blank=True
+    )
+    embed_metadata = models.BooleanField(
+        default=True,
+        help_text="Write the prompt and where the image came from into downloaded files.",
+    )
+
+    class Meta:
+        verbose_name_plural = "preferences"
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.user}"
+
+    @classmethod
+    def for_user(cls, user) -> "Preferences":
+        if not user.is_authenticated:
+            return cls()
+        return cls.objects.get_or_create(user=user)[0]
+
+
+class Favourite(models.Model):
+    """A user starred an image."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourites"
+    )
+    generation = models.ForeignKey(
+        Generation, on_delete=models.CASCADE, related_name="favourited_by"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "generation"], name="favourite_once"),
+        ]
+        indexes = [models.Index(fields=["user", "-generation"], name="favourite_user_gen")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ★ {self.generation_id}"

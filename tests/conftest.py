@@ -43,6 +43,12 @@ def client_for(endpoint_config):
 
 
 @pytest.fixture
+def member(django_user_model):
+    """A signed-up user without staff rights."""
+    return django_user_model.objects.create_user("ada", password="ada-password-123")
+
+
+@pytest.fixture
 def media_root(settings, tmp_path):
     """A fresh, empty MEDIA_ROOT for the test."""
     root = tmp_path / "media"

@@ -59,9 +59,17 @@ def app(live_server, standin, settings, media_root, worker):
     return live_server.url
 
 
-def test_prompt_to_live_status_to_image_in_the_gallery(app, page):
+def sign_in(page, app: str, username: str, password: str) -> None:
+    page.goto(app + "/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def test_prompt_to_live_status_to_image_in_the_gallery(app, page, member):
     ARTIFACTS.mkdir(exist_ok=True)
-    page.goto(app + "/")
+    sign_in(page, app, "ada", "ada-password-123")
     expect(page.get_by_text("No images yet")).to_be_visible()
 
     prompt = page.get_by_label("Prompt", exact=True)

@@ -80,6 +80,21 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+
+def _sign_in(app: App, username: str, password: str) -> str:
+    """Sign in through the login form; returns the home page it lands on."""
+    form = app.http.get(app.url + "/accounts/login/").text
+    response = app.http.post(
+        app.url + "/accounts/login/",
+        data={"csrfmiddlewaretoken": _csrf(form), "username": username, "password": password},
+    )
+    assert response.ok and 'name="prompt"' in response.text
+    return response.text
+
+
 def test_run_generate_stop_and_run_again(env, tmp_path):
     log = tmp_path / "up.log"
     app = App(env, log)
@@ -89,7 +104,15 @@ def test_run_generate_stop_and_run_again(env, tmp_path):
         children = app.children()
         assert len(children) == 3  # stand-in, one worker, gunicorn
 
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', home).group(1)
+        subprocess.run(
+            [sys.executable, "manage.py", "createsuperuser", "--noinput"],
+            cwd=ROOT, check=True, capture_output=True,
+            env={**env, "DJANGO_SUPERUSER_USERNAME": "admin",
+                 "DJANGO_SUPERUSER_EMAIL": "admin@example.com",
+                 "DJANGO_SUPERUSER_PASSWORD": "admin-password-123"},
+        )  # fmt: skip
+        home = _sign_in(app, "admin", "admin-password-123")
+        token = _csrf(home)
         page = app.http.post(
             app.url + "/generate",
             data={

@@ -15,6 +15,13 @@ pytestmark = pytest.mark.django_db
 Status = Generation.Status
 
 
+@pytest.fixture
+def client(client, member):
+    """Most of these pages are used signed in; the anonymous cases make their own Client."""
+    client.force_login(member)
+    return client
+
+
 def make_done(prompt: str = "done", **fields) -> Generation:
     """A succeeded row without running the pipeline (the listing never opens the files)."""
     return Generation.objects.create(
@@ -81,8 +88,27 @@ def test_an_invalid_form_re_renders_with_the_error_and_keeps_the_input(client, d
     assert Generation.objects.count() == 0
 
 
-def test_posting_without_a_csrf_token_is_refused():
+def test_anonymous_visitors_are_asked_to_sign_in_before_generating():
+    anonymous = Client()
+    page = anonymous.get("/").content.decode()
+    assert 'name="prompt"' not in page
+    assert "Sign in to generate images" in page
+    response = anonymous.post("/generate", {"prompt": "a red fox"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert Generation.objects.count() == 0
+
+
+def test_submitting_records_the_owner_and_the_sites_default_visibility(client, member):
+    client.post("/generate", {"prompt": "mine"})
+    item = Generation.objects.get()
+    assert item.owner == member
+    assert item.visibility == Generation.Visibility.PUBLIC
+
+
+def test_posting_without_a_csrf_token_is_refused(member):
     csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(member)
     assert csrf_client.post("/generate", {"prompt": "a red fox"}).status_code == 403
     assert Generation.objects.count() == 0
 
@@ -95,8 +121,8 @@ def test_posting_without_a_csrf_token_is_refused():
 # --- the generation page and its live status ------------------------------------------------
 
 
-def test_status_fragment_keeps_polling_while_queued_or_running(client):
-    item = Generation.objects.create(prompt="waiting", queued_at=timezone.now())
+def test_status_fragment_keeps_polling_while_queued_or_running(client, member):
+    item = Generation.objects.create(prompt="waiting", owner=member, queued_at=timezone.now())
     fragment = client.get(f"/g/{item.public_id}/status").content.decode()
     assert 'hx-trigger="every 1s"' in fragment
     assert "Queued" in fragment
@@ -118,10 +144,13 @@ def test_status_fragment_stops_polling_and_shows_the_image_when_done(client, fin
 
 
 def test_a_failed_generation_says_why_and_offers_a_retry(
-    client, django_capture_on_commit_callbacks
+    client, member, django_capture_on_commit_callbacks
 ):
     item = Generation.objects.create(
-        prompt="p", status=Status.FAILED, failure_reason="The endpoint rejected the access token."
+        prompt="p",
+        owner=member,
+        status=Status.FAILED,
+        failure_reason="The endpoint rejected the access token.",
     )
     page = client.get(item.get_absolute_url()).content.decode()
     assert "The endpoint rejected the access token." in page
@@ -178,9 +207,10 @@ def test_the_gallery_runs_the_same_queries_on_every_page(
 ):
     settings.GALLERY_PAGE_SIZE = 10
     rows = [make_done(f"image {n}") for n in range(35)]
-    with django_assert_num_queries(1):
+    # The session, the signed-in user, then one query for the page itself.
+    with django_assert_num_queries(3):
         client.get("/")
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(3):
         client.get(f"/?before={rows[20].pk}")
 
 
@@ -226,6 +256,24 @@ def test_media_serves_nothing_that_is_not_one_of_the_rows_files(client, finished
     assert client.get(f"/media/{finished.public_id}/{filename}").status_code == 404
 
 
+def test_a_private_image_and_its_files_are_404_to_everyone_but_its_owner_and_staff(
+    client, member, finished
+):
+    Generation.objects.filter(pk=finished.pk).update(visibility=Generation.Visibility.PRIVATE)
+    urls = [finished.get_absolute_url(), finished.original_url, finished.thumbnail_url]
+    other = Client()
+    other.force_login(User.objects.create_user("bob"))
+    for url in urls:
+        assert other.get(url).status_code == 404
+        assert Client().get(url).status_code == 404
+    assert finished.public_id not in other.get("/").content.decode()
+
+    Generation.objects.filter(pk=finished.pk).update(owner=member)
+    for url in urls:
+        assert client.get(url).status_code == 200
+    assert finished.public_id in client.get("/").content.decode()
+
+
 def test_media_of_an_unfinished_generation_is_404(client, finished):
     Generation.objects.filter(pk=finished.pk).update(status=Status.RUNNING)
     assert client.get(finished.original_url).status_code == 404
@@ -234,11 +282,24 @@ def test_media_of_an_unfinished_generation_is_404(client, finished):
 # --- staff actions and secrets --------------------------------------------------------------
 
 
-def test_only_staff_can_delete(client, finished, django_capture_on_commit_callbacks):
+def test_only_the_owner_and_staff_can_delete(
+    client, member, finished, django_capture_on_commit_callbacks
+):
     url = reverse("gallery:delete", args=[finished.public_id])
-    assert client.post(url).status_code == 302  # to the login page
+    assert Client().post(url).status_code == 302  # to the login page
+    assert client.post(url).status_code == 404  # someone else's image
+    assert "Delete" not in client.get(finished.get_absolute_url()).content.decode()
     assert Generation.objects.filter(pk=finished.pk).exists()
 
+    Generation.objects.filter(pk=finished.pk).update(owner=member)
+    assert "Delete" in client.get(finished.get_absolute_url()).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url).status_code == 302
+    assert not Generation.objects.filter(pk=finished.pk).exists()
+
+
+def test_staff_can_delete_anyones_image(client, finished, django_capture_on_commit_callbacks):
+    url = reverse("gallery:delete", args=[finished.public_id])
     client.force_login(User.objects.create_user("staff", is_staff=True))
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(url).status_code == 302

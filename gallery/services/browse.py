@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from gallery.models import Generation
+from gallery.services import access
 
 
 @dataclass(frozen=True)
@@ -24,9 +25,11 @@ def parse_cursor(value: str | None) -> int | None:
     return None
 
 
-def gallery_page(before: int | None = None, page_size: int | None = None) -> GalleryPage:
+def gallery_page(
+    user: access.AnyUser, before: int | None = None, page_size: int | None = None
+) -> GalleryPage:
     page_size = page_size or settings.GALLERY_PAGE_SIZE
-    rows = Generation.objects.succeeded().order_by("-id")
+    rows = access.listable(user).order_by("-id")
     if before is not None:
         rows = rows.filter(id__lt=before)
     rows = list(

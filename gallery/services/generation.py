@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -26,7 +27,7 @@ from django.utils import timezone
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
-from gallery.models import Generation
+from gallery.models import Generation, Preferences, SiteSettings
 from gallery.services import endpoint, images
 
 logger = logging.getLogger(__name__)
@@ -37,9 +38,19 @@ Status = Generation.Status
 # --- Submit ---------------------------------------------------------------------------------
 
 
-def submit(*, prompt: str, negative_prompt: str = "") -> Generation:
+def submit(
+    *,
+    prompt: str,
+    negative_prompt: str = "",
+    owner: User | None = None,
+    visibility: str = "",
+    source: Generation | None = None,
+) -> Generation:
     """Record a new generation and queue it. The task is enqueued only once the row is
-    committed; if that enqueue is lost, the worker's sweep finds the row and enqueues it."""
+    committed; if that enqueue is lost, the worker's sweep finds the row and enqueues it.
+
+    `visibility` blank means the owner's default, else the site's. Under pre-moderation a
+    public image waits for staff approval (staff's own are approved at once)."""
     prompt = (prompt or "").strip()
     negative_prompt = (negative_prompt or "").strip()
     prompt_max = settings.GALLERY_PROMPT_MAX_LENGTH
@@ -57,9 +68,23 @@ def submit(*, prompt: str, negative_prompt: str = "") -> Generation:
     if errors:
         raise ValidationError(errors)
 
+    site = SiteSettings.load()
+    if not visibility:
+        preferences = Preferences.for_user(owner) if owner else None
+        visibility = (preferences and preferences.default_visibility) or site.default_visibility
+    moderation = Generation.Moderation.VISIBLE
+    if site.moderation_mode == SiteSettings.ModerationMode.PRE and not (owner and owner.is_staff):
+        moderation = Generation.Moderation.PENDING
+
     with transaction.atomic():
         generation = Generation.objects.create(
-            prompt=prompt, negative_prompt=negative_prompt, queued_at=timezone.now()
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            owner=owner,
+            visibility=visibility,
+            moderation=moderation,
+            source=source,
+            queued_at=timezone.now(),
         )
         transaction.on_commit(partial(_enqueue, generation.pk), robust=True)
     return generation
