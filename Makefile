@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run dev test lint fmt bench check-deploy clean
+.PHONY: run dev test lint fmt bench bench-prod serve-prod worker check-deploy clean
 
 run: $(VENV)/.installed .env  ## Run the gallery with its workers (and, offline, the stand-in)
 	$(BIN)/python manage.py up
@@ -30,16 +30,37 @@ fmt: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/ingest.py
 
+# Fault, load and memory evidence for production (minutes; see docs/PERFORMANCE.md).
+bench-prod: $(VENV)/.installed
+	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/memory.py
+
+# Production web server: migrate, collect static files, then gunicorn (config/gunicorn.conf.py:
+# gthread, 2 processes per CPU x 4 threads). Settings from the environment or .env; run the
+# workers beside it (make worker, or systemd units as in docs/deploy.md).
+serve-prod: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python -m gunicorn -c config/gunicorn.conf.py config.wsgi
+
+# One generation worker for the configured queue (database or rq).
+worker: $(VENV)/.installed
+	@if [ "$${GALLERY_TASK_BACKEND:-database}" = rq ]; then \
+		exec $(BIN)/python manage.py gallery_rqworker; \
+	else exec $(BIN)/python manage.py gallery_worker --no-reload; fi
+
 # Production settings must pass Django's deployment checklist.
 check-deploy: $(VENV)/.installed
 	GALLERY_ENV_FILE= DEBUG=false GALLERY_HTTPS=true ALLOWED_HOSTS=gallery.example.org \
+	GALLERY_LOG_FORMAT=json \
 	SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON))"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet '.[dev]'
 	@touch $@

@@ -51,11 +51,15 @@ INSTALLED_APPS = [
     "template_partials",
     "django_tasks",
     "django_tasks_db",
+    "csp",
     "gallery",
 ]
 
 MIDDLEWARE = [
+    # First, so every log line of the request (and the response) carries its id.
+    "gallery.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -99,13 +103,48 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "GALLERY_DB_POOL", default=False
+):
+    # psycopg's own pool in each process (Django 5.1+): connections are reused across
+    # requests and threads without a pgbouncer. Django refuses CONN_MAX_AGE beside it.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("GALLERY_DB_POOL_MIN", default=2),
+        "max_size": env.int("GALLERY_DB_POOL_MAX", default=10),
+        "timeout": env.float("GALLERY_DB_POOL_TIMEOUT", default=10.0),
+    }
 else:
+    # Persistent connections, checked before reuse (a restarted server costs one error-free
+    # reconnect, not a failed request). Behind pgbouncer in transaction mode set
+    # CONN_MAX_AGE=0 and DISABLE_SERVER_SIDE_CURSORS=true (see docs/deploy.md).
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False):
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# The task queue. "database" (the default): django-tasks-db in the same database, workers are
+# `manage.py gallery_worker`. "rq": Redis via django-tasks-rq, workers are
+# `manage.py gallery_rqworker`; for fleets whose queue traffic should not load the database.
+GALLERY_TASK_BACKEND = env.str("GALLERY_TASK_BACKEND", default="database")
+if GALLERY_TASK_BACKEND == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+elif GALLERY_TASK_BACKEND == "rq":
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {
+        "default": {
+            "URL": env.str("REDIS_URL", default="redis://127.0.0.1:6379/0"),
+            # RQ's own job timeout; our pipeline keeps to the endpoint's time budget.
+            "DEFAULT_TIMEOUT": env.int("GALLERY_RQ_JOB_TIMEOUT", default=3600),
+        }
+    }
+else:
+    raise ImproperlyConfigured(
+        f"GALLERY_TASK_BACKEND must be 'database' or 'rq', not {GALLERY_TASK_BACKEND!r}."
+    )
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "gallery:index"
@@ -124,6 +163,43 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Object storage: originals and thumbnails in an S3-compatible bucket (django-storages).
+# Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or an instance role).
+GALLERY_S3_BUCKET = env.str("GALLERY_S3_BUCKET", default="")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="")
+if GALLERY_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": GALLERY_S3_BUCKET,
+            "endpoint_url": AWS_S3_ENDPOINT_URL or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("GALLERY_S3_PREFIX", default=""),
+            # Private objects; a URL to one is only ever a short-lived signed one.
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": env.int("GALLERY_MEDIA_URL_EXPIRY", default=300),
+            # Names carry the claim token: never silently rename, never overwrite another's.
+            "file_overwrite": True,
+        },
+    }
+# How the media view hands over the bytes, once it has authorised the request:
+#   ""       stream them through the app (works everywhere; the default)
+#   "nginx"  X-Accel-Redirect to an internal location (local files only)
+#   "apache" X-Sendfile with the file's path (mod_xsendfile; local files only)
+# and, on S3, GALLERY_MEDIA_REDIRECT=true answers with a 302 to a presigned URL instead.
+GALLERY_MEDIA_ACCEL = env.str("GALLERY_MEDIA_ACCEL", default="")
+GALLERY_MEDIA_ACCEL_PREFIX = env.str("GALLERY_MEDIA_ACCEL_PREFIX", default="/protected-media/")
+GALLERY_MEDIA_REDIRECT = env.bool("GALLERY_MEDIA_REDIRECT", default=False)
+if GALLERY_MEDIA_ACCEL not in ("", "nginx", "apache"):
+    raise ImproperlyConfigured("GALLERY_MEDIA_ACCEL must be '', 'nginx' or 'apache'.")
+if GALLERY_MEDIA_ACCEL and GALLERY_S3_BUCKET:
+    raise ImproperlyConfigured(
+        "GALLERY_MEDIA_ACCEL serves local files; with GALLERY_S3_BUCKET use "
+        "GALLERY_MEDIA_REDIRECT=true instead."
+    )
 # Nothing is routed at MEDIA_URL: every image is served by gallery.views.media (/media/...),
 # which checks the row the file belongs to. Storage only needs a value here.
 MEDIA_URL = "/storage/"
@@ -143,12 +219,56 @@ if env.bool("GALLERY_HTTPS", default=False):
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    # Load balancers probe over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# Content-Security-Policy (django-csp): no inline script anywhere, nothing from elsewhere.
+# style-src-attr allows only inline style *attributes*: the templates paint each tile's
+# placeholder colour with style="--ph: #rrggbb" (no script, no <style> element).
+_img_src = ["'self'", "data:"]
+if GALLERY_S3_BUCKET and GALLERY_MEDIA_REDIRECT:
+    # Presigned URLs point at the bucket's host.
+    _img_src.append(
+        env.str("GALLERY_S3_PUBLIC_ORIGIN", default="")
+        or AWS_S3_ENDPOINT_URL
+        or f"https://{GALLERY_S3_BUCKET}.s3.amazonaws.com"
+    )
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": _img_src,
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# GALLERY_LOG_FORMAT=json: one JSON object a line (python-json-logger), for log shippers.
+# Every line carries the request id and, inside the pipeline, the generation's public id.
+GALLERY_LOG_FORMAT = env.str("GALLERY_LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "gallery.logcontext.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(generation)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if GALLERY_LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

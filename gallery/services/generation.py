@@ -27,6 +27,7 @@ from django.utils import timezone
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
+from gallery import logcontext
 from gallery.models import Generation, Preferences, SiteSettings
 from gallery.services import endpoint, images
 
@@ -149,13 +150,14 @@ def run(
     generation = claim(generation_id, lease_seconds=lease)
     if generation is None:
         return
-    try:
-        _attempt_until_done(generation, client, policy, sleep, lease)
-    except (KeyboardInterrupt, SystemExit):
-        # The worker is being stopped (Ctrl-C, SIGTERM twice): hand the job back now rather
-        # than leave it to wait for its lease to run out.
-        _release(generation)
-        raise
+    with logcontext.bound(logcontext.generation, generation.public_id):
+        try:
+            _attempt_until_done(generation, client, policy, sleep, lease)
+        except (KeyboardInterrupt, SystemExit):
+            # The worker is being stopped (Ctrl-C, SIGTERM twice): hand the job back now
+            # rather than leave it to wait for its lease to run out.
+            _release(generation)
+            raise
 
 
 def _attempt_until_done(

@@ -1,19 +1,18 @@
 """Image files. Every file goes through here, so the same access rules guard the pages and
 the bytes: a private or hidden image's URL is useless to anyone else."""
 
-import mimetypes
-
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from gallery.models import Generation
 from gallery.services import access
+from gallery.services import media as media_files
 
 
 @require_GET
-def media(request: HttpRequest, public_id: str, filename: str) -> FileResponse:
+def media(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBase:
     """Serve one file of a generation. Only names that belong to the row are served, so no
     other file under the media root can be reached, whatever the URL says."""
     item = get_object_or_404(Generation, public_id=public_id)
@@ -22,19 +21,10 @@ def media(request: HttpRequest, public_id: str, filename: str) -> FileResponse:
     field = next((f for f in item.file_fields() if f.name.rsplit("/", 1)[-1] == filename), None)
     if field is None:
         raise Http404("No such file.")
-    try:
-        handle = default_storage.open(field.name, "rb")
-    except FileNotFoundError:
-        raise Http404("The file is missing from storage.") from None
-    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     download = request.GET.get("download") == "1" and field.name == item.original.name
-    response = FileResponse(
-        handle,
-        content_type=content_type,
-        as_attachment=download,
-        filename=f"{item.public_id}.{filename.rsplit('.', 1)[-1]}",
+    # Authorised: hand over the bytes (streamed, X-Accel/X-Sendfile, or a presigned redirect).
+    return media_files.file_response(
+        field,
+        download_name=f"{item.public_id}.{filename.rsplit('.', 1)[-1]}",
+        download=download,
     )
-    # Names carry the claim token, so a URL's content never changes. "private": shared
-    # caches must not keep an image whose visibility can change.
-    response["Cache-Control"] = "private, max-age=31536000, immutable"
-    return response
