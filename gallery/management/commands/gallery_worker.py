@@ -30,18 +30,25 @@ class Command(DbWorkerCommand):
     def handle(self, *args, **options):
         # With --reload, only the reloaded child runs tasks, so only it sweeps.
         if not options.get("reload") or os.environ.get(DJANGO_AUTORELOAD_ENV) == "true":
-            threading.Thread(target=_sweep_forever, name="gallery-sweeper", daemon=True).start()
+            start_sweeper(prune=True)
         return super().handle(*args, **options)
 
 
-def _sweep_forever() -> None:
+def start_sweeper(*, prune: bool) -> None:
+    """Run the recovery sweep in a daemon thread of this worker process."""
+    threading.Thread(
+        target=_sweep_forever, kwargs={"prune": prune}, name="gallery-sweeper", daemon=True
+    ).start()
+
+
+def _sweep_forever(*, prune: bool) -> None:
     stop = threading.Event()
     next_prune = 0.0
     while True:
         try:
             if count := recover_lost_work():
                 logger.warning("Recovered %d generation(s) that nobody was working on", count)
-            if time.monotonic() >= next_prune:
+            if prune and time.monotonic() >= next_prune:
                 # Finished task results are only bookkeeping: keep the table small.
                 call_command("prune_db_task_results", min_age_days=PRUNE_AFTER_DAYS, verbosity=0)
                 next_prune = time.monotonic() + PRUNE_EVERY

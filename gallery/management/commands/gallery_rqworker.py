@@ -1,0 +1,27 @@
+"""`manage.py gallery_rqworker`: django-rq's `rqworker` for the Redis queue
+(GALLERY_TASK_BACKEND=rq), plus our recovery sweep.
+
+It defaults to what django-tasks-rq needs (`--job-class django_tasks_rq.Job`) and to the
+"default" queue. RQ forks a fresh process per job (a crash or leak dies with it); the sweep
+runs in the parent as a thread, as in `gallery_worker`, and re-enqueues lost work through
+the same backend.
+"""
+
+from django.conf import settings
+from django.core.management.base import CommandError
+from django_rq.management.commands.rqworker import Command as RQWorkerCommand
+
+from gallery.management.commands.gallery_worker import start_sweeper
+
+
+class Command(RQWorkerCommand):
+    help = "Run a background worker for generations on the Redis queue (rqworker plus recovery)"
+
+    def handle(self, *args, **options):
+        if getattr(settings, "GALLERY_TASK_BACKEND", "database") != "rq":
+            raise CommandError(
+                "GALLERY_TASK_BACKEND is not 'rq': run `manage.py gallery_worker` instead."
+            )
+        options["job_class"] = options.get("job_class") or "django_tasks_rq.Job"
+        start_sweeper(prune=False)
+        return super().handle(*(args or ("default",)), **options)
