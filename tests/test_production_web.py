@@ -215,3 +215,46 @@ def test_every_mode_authorises_first(finished, settings, mode, owner_client):
         response = client.get(finished.original_url)
         assert response.status_code == 404
         assert "X-Accel-Redirect" not in response and "X-Sendfile" not in response
+
+
+# --- Settings from the environment ----------------------------------------------------------
+
+
+def test_production_settings_come_from_the_environment():
+    """S3, the Redis queue, psycopg's pool and the CSP's bucket origin, as a deployment sets
+    them (a fresh process: settings are read once)."""
+    import subprocess
+    import sys
+
+    env = {
+        **{k: v for k, v in __import__("os").environ.items() if k != "DATABASE_URL"},
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "GALLERY_ENV_FILE": "",
+        "SECRET_KEY": "settings-test-" + "k" * 40,
+        "DATABASE_URL": "postgres://gallery@db.internal:5432/gallery",
+        "GALLERY_DB_POOL": "true",
+        "GALLERY_DB_POOL_MAX": "20",
+        "GALLERY_TASK_BACKEND": "rq",
+        "REDIS_URL": "redis://queue.internal:6379/3",
+        "GALLERY_S3_BUCKET": "media-bucket",
+        "AWS_S3_ENDPOINT_URL": "https://s3.example.net",
+        "GALLERY_MEDIA_REDIRECT": "true",
+    }
+    code = (
+        "import json; from django.conf import settings as s; print(json.dumps(["
+        "s.DATABASES['default']['OPTIONS'], s.DATABASES['default']['CONN_MAX_AGE'],"
+        "s.TASKS['default']['BACKEND'], s.RQ_QUEUES['default']['URL'],"
+        "s.STORAGES['default'], s.CONTENT_SECURITY_POLICY['DIRECTIVES']['img-src']]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    options, max_age, backend, redis_url, storage, img_src = json.loads(out)
+    assert options["pool"]["max_size"] == 20 and max_age == 0
+    assert backend == "django_tasks_rq.RQBackend" and redis_url.endswith("/3")
+    assert storage["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert storage["OPTIONS"]["bucket_name"] == "media-bucket"
+    assert storage["OPTIONS"]["default_acl"] == "private"
+    assert storage["OPTIONS"]["querystring_auth"] is True
+    assert img_src == ["'self'", "data:", "https://s3.example.net"]
