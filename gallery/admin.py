@@ -1,5 +1,7 @@
 """The admin: thin, on the same services as the site, and fast on a table of a million rows."""
 
+import re
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
@@ -19,6 +21,8 @@ from gallery.models import (
 )
 from gallery.services import generation as pipeline
 from gallery.services import moderation
+
+_PUBLIC_ID = re.compile(r"[a-z0-9]{12}")
 
 # --- Scale helpers --------------------------------------------------------------------------
 
@@ -99,7 +103,7 @@ class GenerationAdmin(admin.ModelAdmin):
     )  # fmt: skip
     list_select_related = ("owner",)
     # "=": an exact id uses the unique index; the prompt is a substring search.
-    search_fields = ("prompt", "=public_id")
+    search_fields = ("prompt",)
     search_help_text = "Words of the prompt, or an exact image id."
     show_full_result_count = False  # no COUNT(*) over the whole table per page view
     paginator = CappedCountPaginator
@@ -118,6 +122,13 @@ class GenerationAdmin(admin.ModelAdmin):
     raw_id_fields = ("owner", "source")
     action_form = ModerationActionForm
     actions = ["approve_selected", "hide_selected", "remove_selected", "retry_failed"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # An image id alone: the unique index, not a substring scan of every prompt.
+        term = search_term.strip()
+        if _PUBLIC_ID.fullmatch(term) and queryset.filter(public_id=term).exists():
+            return queryset.filter(public_id=term), False
+        return super().get_search_results(request, queryset, search_term)
 
     def get_queryset(self, request) -> QuerySet:
         open_reports = Report.objects.filter(generation=OuterRef("pk"), resolved_at__isnull=True)
