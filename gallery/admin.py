@@ -36,7 +36,8 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list.values("pk")[: self.CAP].count()
+        # Unordered: with ORDER BY the database may sort every match before the LIMIT.
+        return self.object_list.order_by().values("pk")[: self.CAP].count()
 
 
 class OwnerFilter(admin.SimpleListFilter):
