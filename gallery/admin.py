@@ -1,20 +1,113 @@
-from django.contrib import admin
+"""The admin: thin, on the same services as the site, and fast on a table of a million rows."""
+
+import re
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from gallery.models import Generation
+from gallery.models import (
+    BlockedAttempt,
+    BlockedTerm,
+    Generation,
+    ModerationEvent,
+    Report,
+    SiteSettings,
+)
 from gallery.services import generation as pipeline
+from gallery.services import moderation
+
+_PUBLIC_ID = re.compile(r"[a-z0-9]{12}")
+
+# --- Scale helpers --------------------------------------------------------------------------
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most CAP rows: COUNT(*) over a million rows costs a full index scan on every
+    page view, a capped count stops early. Past the cap the admin offers CAP / per_page pages;
+    filters and search narrow the rest."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        # Unordered: with ORDER BY the database may sort every match before the LIMIT.
+        return self.object_list.order_by().values("pk")[: self.CAP].count()
+
+
+class OwnerFilter(admin.SimpleListFilter):
+    """The owner by username, typed: a dropdown of every user does not scale."""
+
+    title = "owner (username)"
+    parameter_name = "owner"
+    template = "admin/gallery/input_filter.html"
+
+    def lookups(self, request, model_admin):
+        return [("", "")]  # the filter is shown only when it has a choice
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(owner__username=self.value().strip())
+        return queryset
+
+    def choices(self, changelist):
+        # The other filters' parameters, kept as hidden fields of the little form.
+        query = changelist.get_filters_params()
+        query.pop(self.parameter_name, None)
+        yield {
+            "value": self.value() or "",
+            "parameter_name": self.parameter_name,
+            "hidden": [(k, v) for k, values in query.items() for v in values],
+        }
+
+
+class ReportedFilter(admin.SimpleListFilter):
+    title = "reports"
+    parameter_name = "reported"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Has open reports")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            # Few open reports: their ids come from the report index, then rows by primary key.
+            open_ids = Report.objects.filter(resolved_at__isnull=True).values("generation_id")
+            return queryset.filter(pk__in=open_ids)
+        return queryset
+
+
+class ModerationActionForm(ActionForm):
+    reason = forms.CharField(
+        required=False,
+        max_length=moderation.REASON_MAX,
+        label="Reason (shown to owners)",
+        widget=forms.TextInput(attrs={"size": 40}),
+    )
+
+
+# --- Generations ----------------------------------------------------------------------------
 
 
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
     list_display = (
-        "preview", "public_id", "short_prompt", "owner", "visibility", "moderation", "status",
-        "created_at",
+        "preview", "public_id", "short_prompt", "owner", "visibility", "moderation", "reported",
+        "status", "created_at",
     )  # fmt: skip
-    list_filter = ("status", "visibility", "moderation")
+    list_filter = (
+        "status", "moderation", "visibility", ReportedFilter, OwnerFilter, "created_at",
+    )  # fmt: skip
     list_select_related = ("owner",)
-    search_fields = ("prompt", "public_id")
+    # "=": an exact id uses the unique index; the prompt is a substring search.
+    search_fields = ("prompt",)
+    search_help_text = "Words of the prompt, or an exact image id."
     show_full_result_count = False  # no COUNT(*) over the whole table per page view
+    paginator = CappedCountPaginator
     list_per_page = 50
     fields = (
         "large_preview", "prompt", "negative_prompt", "public_id", "owner", "visibility",
@@ -24,9 +117,23 @@ class GenerationAdmin(admin.ModelAdmin):
         "byte_size", "sha256", "endpoint_label", "endpoint_url", "created_at", "queued_at",
         "started_at", "finished_at",
     )  # fmt: skip
-    # Only the prompts are editable; everything else is what the pipeline recorded.
+    # Only the prompts are editable; everything else is what the pipeline recorded, and the
+    # moderation state changes only through the actions (audited, reports closed).
     readonly_fields = tuple(f for f in fields if f not in ("prompt", "negative_prompt"))
-    actions = ["retry_failed"]
+    raw_id_fields = ("owner", "source")
+    action_form = ModerationActionForm
+    actions = ["approve_selected", "hide_selected", "remove_selected", "retry_failed"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # An image id alone: the unique index, not a substring scan of every prompt.
+        term = search_term.strip()
+        if _PUBLIC_ID.fullmatch(term) and queryset.filter(public_id=term).exists():
+            return queryset.filter(public_id=term), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def get_queryset(self, request) -> QuerySet:
+        open_reports = Report.objects.filter(generation=OuterRef("pk"), resolved_at__isnull=True)
+        return super().get_queryset(request).annotate(has_reports=Exists(open_reports))
 
     @admin.display(description="")
     def preview(self, obj: Generation) -> str:
@@ -52,6 +159,36 @@ class GenerationAdmin(admin.ModelAdmin):
     def short_prompt(self, obj: Generation) -> str:
         return obj.prompt[:80]
 
+    @admin.display(description="Reported", boolean=True)
+    def reported(self, obj: Generation) -> bool:
+        return getattr(obj, "has_reports", False)
+
+    def _decide(self, request, queryset, action: str) -> None:
+        reason = request.POST.get("reason", "")
+        done, refused = 0, []
+        for item in queryset:
+            try:
+                moderation.decide(item, action, actor=request.user, reason=reason)
+                done += 1
+            except ValidationError as exc:
+                refused.append(f"{item.public_id}: {exc.messages[0]}")
+        if done:
+            self.message_user(request, f"{done} image(s): {action} done.", messages.SUCCESS)
+        for line in refused[:10]:
+            self.message_user(request, line, messages.ERROR)
+
+    @admin.action(description="Approve (or restore) selected images")
+    def approve_selected(self, request, queryset):
+        self._decide(request, queryset, ModerationEvent.Action.APPROVE)
+
+    @admin.action(description="Hide selected images (give a reason)")
+    def hide_selected(self, request, queryset):
+        self._decide(request, queryset, ModerationEvent.Action.HIDE)
+
+    @admin.action(description="Remove selected images and delete their files (give a reason)")
+    def remove_selected(self, request, queryset):
+        self._decide(request, queryset, ModerationEvent.Action.REMOVE)
+
     @admin.action(description="Retry selected failed generations")
     def retry_failed(self, request, queryset):
         for item in queryset.filter(status=Generation.Status.FAILED):
@@ -67,3 +204,86 @@ class GenerationAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             pipeline.delete(obj)
+
+
+# --- Site settings (one row) ----------------------------------------------------------------
+
+
+@admin.register(SiteSettings)
+class SiteSettingsAdmin(admin.ModelAdmin):
+    fieldsets = (
+        ("Accounts", {"fields": ("signup_mode", "anonymous_browsing", "default_visibility")}),
+        ("Moderation", {"fields": ("moderation_mode", "report_threshold")}),
+    )
+
+    def has_add_permission(self, request) -> bool:
+        return not SiteSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# --- Reports, the blocklist, the decision log -----------------------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by the services: to read, never to edit by hand."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Report)
+class ReportAdmin(ReadOnlyAdmin):
+    list_display = ("generation", "category", "reporter", "created_at", "resolution", "resolved_by")
+    list_filter = ("category", "resolution", "created_at")
+    list_select_related = ("generation", "reporter", "resolved_by")
+    search_fields = ("note", "=generation__public_id", "=reporter__username")
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+
+@admin.register(ModerationEvent)
+class ModerationEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "generation_public_id", "action", "from_state", "to_state",
+                    "actor", "reason")  # fmt: skip
+    list_filter = ("action", "to_state", "created_at")
+    list_select_related = ("actor",)
+    search_fields = ("=generation_public_id", "reason")
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+
+@admin.register(BlockedTerm)
+class BlockedTermAdmin(admin.ModelAdmin):
+    list_display = ("term", "kind", "reason", "active", "created_by", "created_at")
+    list_filter = ("kind", "active")
+    list_editable = ("active",)
+    search_fields = ("term", "reason")
+    readonly_fields = ("created_by", "created_at")
+    fields = ("term", "kind", "reason", "active", "created_by", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(BlockedAttempt)
+class BlockedAttemptAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "user", "short_prompt", "reason", "matched")
+    list_filter = ("reason", "created_at")
+    list_select_related = ("user",)
+    search_fields = ("prompt", "=user__username")
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    @admin.display(description="Prompt")
+    def short_prompt(self, obj: BlockedAttempt) -> str:
+        return obj.prompt[:80]

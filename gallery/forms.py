@@ -1,6 +1,8 @@
 from django import forms
 from django.conf import settings
 
+from gallery.models import Report
+
 
 class GenerateForm(forms.Form):
     """The prompt form. Its field names are the endpoint's own. The limits are enforced by
@@ -24,3 +26,20 @@ class GenerateForm(forms.Form):
         self.fields["negative_prompt"].widget.attrs["maxlength"] = (
             settings.GALLERY_NEGATIVE_PROMPT_MAX_LENGTH
         )
+
+
+class ReportForm(forms.Form):
+    """What a user tells the moderators about an image."""
+
+    category = forms.ChoiceField(
+        label="What is wrong with it?",
+        choices=Report.Category.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose what is wrong with the image."},
+    )
+    note = forms.CharField(
+        label="Anything a moderator should know?",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Optional"}),
+    )

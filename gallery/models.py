@@ -177,6 +177,8 @@ class Generation(models.Model):
             ),
             # "Mine" and the history page.
             models.Index(fields=["owner", "-id"], name="generation_owner_id"),
+            # The review queue (pending, oldest first) and the admin's moderation filter.
+            models.Index(fields=["moderation", "-id"], name="generation_moderation_id"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -281,3 +283,156 @@ class Favourite(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ★ {self.generation_id}"
+
+
+# --- Moderation -----------------------------------------------------------------------------
+
+
+class ModerationEvent(models.Model):
+    """One moderation decision, appended and never edited: who moved which image from which
+    state to which, and why. Kept when the image is deleted (the public id stays)."""
+
+    class Action(models.TextChoices):
+        APPROVE = "approve", "Approved"
+        RESTORE = "restore", "Restored"
+        HIDE = "hide", "Hidden"
+        REMOVE = "remove", "Removed"
+        HOLD = "hold", "Held for review"  # the system, when reports reach the threshold
+
+    generation = models.ForeignKey(
+        Generation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    generation_public_id = models.CharField(max_length=16, db_index=True)
+    # Null: the system took the decision (or the moderator's account was deleted).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    action = models.CharField(max_length=8, choices=Action.choices)
+    from_state = models.CharField(max_length=8, choices=Generation.Moderation.choices)
+    to_state = models.CharField(max_length=8, choices=Generation.Moderation.choices)
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["generation", "-id"], name="modevent_generation_id")]
+
+    def __str__(self) -> str:
+        return f"{self.generation_public_id}: {self.from_state} → {self.to_state}"
+
+
+class Report(models.Model):
+    """A user flagged a public image. Open until a moderator decides about the image."""
+
+    class Category(models.TextChoices):
+        SEXUAL = "sexual", "Sexual content"
+        VIOLENCE = "violence", "Violence or gore"
+        HATE = "hate", "Hate or harassment"
+        ILLEGAL = "illegal", "Illegal content"
+        SPAM = "spam", "Spam"
+        OTHER = "other", "Something else"
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports"
+    )
+    category = models.CharField(max_length=10, choices=Category.choices)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set when a moderator decides about the image: the decision closes every open report.
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    resolution = models.CharField(max_length=8, choices=ModerationEvent.Action.choices, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # One open report per user and image. Its index also serves "open reports of
+            # this image" and the review queue (open reports by image id).
+            models.UniqueConstraint(
+                fields=["generation", "reporter"],
+                condition=Q(resolved_at__isnull=True),
+                name="report_one_open_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()} on {self.generation_id} by {self.reporter_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+class BlockedTerm(models.Model):
+    """A word, phrase or regular expression that prompts may not contain."""
+
+    class Kind(models.TextChoices):
+        WORD = "word", "Word or phrase (whole words, any case, punctuation ignored)"
+        PATTERN = "pattern", "Regular expression"
+
+    term = models.CharField(max_length=200)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.WORD)
+    reason = models.CharField(
+        max_length=200, help_text='Shown to the user whose prompt is refused, e.g. "violence".'
+    )
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["term"]
+
+    def __str__(self) -> str:
+        return self.term
+
+    def save(self, *args, **kwargs):
+        # Never store a pattern that cannot compile, whoever saves it (admin, shell, fixture).
+        self.clean()
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from gallery.services import blocklist  # the service owns matching rules
+
+        blocklist.validate_term(self.term, self.kind)
+
+
+class BlockedAttempt(models.Model):
+    """A prompt refused by the blocklist: what was asked, by whom, and which term matched."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    prompt = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    term = models.ForeignKey(BlockedTerm, null=True, blank=True, on_delete=models.SET_NULL)
+    # Copied: the attempt stays readable after its term is edited or deleted.
+    matched = models.CharField(max_length=200)
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user or 'anonymous'}: {self.prompt[:60]}"

@@ -29,7 +29,7 @@ from django_tasks_db.models import DBTaskResult
 
 from gallery import logcontext
 from gallery.models import Generation, Preferences, SiteSettings
-from gallery.services import endpoint, images
+from gallery.services import blocklist, endpoint, images
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ def submit(
         )
     if errors:
         raise ValidationError(errors)
+    # Before anything is written or spent: a refused prompt leaves only its attempt log.
+    blocklist.check(prompt, negative_prompt, user=owner)
 
     site = SiteSettings.load()
     if not visibility:

@@ -1,0 +1,246 @@
+"""Who may do what to an image: every cell of the matrix, asserted one by one.
+
+Users: a visitor (anonymous), another signed-in user, the owner, a moderator (staff with the
+admin's generation permissions). Images: public, private, hidden by a moderator, pending
+review (all done, with real files made once by the pipeline and shared by every row).
+
+Outcomes:
+    listed / absent   the image's tile is or is not in the gallery grid
+    200               the page, or the file's exact bytes (download: as an attachment)
+    404               not found, whether it exists or not
+    login             redirected to sign in (nothing done)
+    admin-login       redirected to the admin's sign-in (nothing shown)
+    deleted           the row is gone, back to the gallery
+    reported          the report is recorded
+    400               refused with a message (own image, or one that isn't public)
+"""
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.test import Client
+from django.urls import reverse
+
+from gallery.models import Generation, Report
+
+pytestmark = pytest.mark.django_db
+
+USERS = ("anonymous", "other", "owner", "staff")
+
+MATRIX = """
+action        state     anonymous    other     owner     staff
+listing       public    listed       listed    listed    listed
+listing       private   absent       absent    listed    listed
+listing       hidden    absent       absent    listed    listed
+listing       pending   absent       absent    listed    listed
+detail        public    200          200       200       200
+detail        private   404          404       200       200
+detail        hidden    404          404       200       200
+detail        pending   404          404       200       200
+original      public    200          200       200       200
+original      private   404          404       200       200
+original      hidden    404          404       200       200
+original      pending   404          404       200       200
+thumbnail     public    200          200       200       200
+thumbnail     private   404          404       200       200
+thumbnail     hidden    404          404       200       200
+thumbnail     pending   404          404       200       200
+thumbnail_2x  public    200          200       200       200
+thumbnail_2x  private   404          404       200       200
+thumbnail_2x  hidden    404          404       200       200
+thumbnail_2x  pending   404          404       200       200
+download      public    200          200       200       200
+download      private   404          404       200       200
+download      hidden    404          404       200       200
+download      pending   404          404       200       200
+delete        public    login        404       deleted   deleted
+delete        private   login        404       deleted   deleted
+delete        hidden    login        404       deleted   deleted
+delete        pending   login        404       deleted   deleted
+report        public    login        reported  400       reported
+report        private   login        404       400       400
+report        hidden    login        404       400       400
+report        pending   login        404       400       400
+admin         public    admin-login  admin-login  admin-login  200
+admin         private   admin-login  admin-login  admin-login  200
+admin         hidden    admin-login  admin-login  admin-login  200
+admin         pending   admin-login  admin-login  admin-login  200
+"""
+
+
+def _cells() -> list[tuple[str, str, str, str]]:
+    rows = [line.split() for line in MATRIX.strip().splitlines()]
+    header, body = rows[0], rows[1:]
+    assert header[2:] == list(USERS)
+    return [(action, state, user, outcome) for action, state, *outcomes in body
+            for user, outcome in zip(USERS, outcomes, strict=True)]  # fmt: skip
+
+
+STATES = {
+    "public": {"visibility": "public", "moderation": "visible"},
+    "private": {"visibility": "private", "moderation": "visible"},
+    "hidden": {"visibility": "public", "moderation": "hidden", "moderation_reason": "r"},
+    "pending": {"visibility": "public", "moderation": "pending"},
+}
+
+# The pipeline's output, made once for the whole module and written into each test's
+# fresh media root: one real generation instead of one per cell.
+_MADE: dict = {}
+
+
+@pytest.fixture
+def files(request, media_root) -> dict:
+    if not _MADE:
+        made = request.getfixturevalue("finished")
+        for field in ("original", "thumbnail", "thumbnail_2x"):
+            name = getattr(made, field).name
+            _MADE[field] = (name, (media_root / name).read_bytes())
+        for field in ("width", "height", "format", "byte_size", "sha256", "placeholder_color"):
+            _MADE[field] = getattr(made, field)
+        Generation.objects.filter(pk=made.pk).delete()  # the row only; its files stay
+    else:
+        for field in ("original", "thumbnail", "thumbnail_2x"):
+            name, data = _MADE[field]
+            (media_root / name).parent.mkdir(parents=True, exist_ok=True)
+            (media_root / name).write_bytes(data)
+    return _MADE
+
+
+@pytest.fixture
+def people(django_user_model) -> dict[str, User | None]:
+    staff = django_user_model.objects.create_user("mod", password="pw", is_staff=True)
+    staff.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="gallery", codename__in=["view_generation", "change_generation"]
+        )
+    )
+    return {
+        "anonymous": None,
+        "other": django_user_model.objects.create_user("other", password="pw"),
+        "owner": django_user_model.objects.create_user("owner", password="pw"),
+        "staff": staff,
+    }
+
+
+@pytest.mark.parametrize(("action", "state", "user", "expected"), _cells())
+def test_matrix(action, state, user, expected, files, people):
+    item = Generation.objects.create(
+        prompt="a lighthouse",
+        owner=people["owner"],
+        status=Generation.Status.SUCCEEDED,
+        original=files["original"][0],
+        thumbnail=files["thumbnail"][0],
+        thumbnail_2x=files["thumbnail_2x"][0],
+        **{k: files[k] for k in ("width", "height", "format", "byte_size", "sha256")},
+        **STATES[state],
+    )
+    client = Client()
+    if people[user]:
+        client.force_login(people[user])
+
+    if action == "listing":
+        page = client.get(reverse("gallery:index"))
+        assert page.status_code == 200
+        shown = item.get_absolute_url() in page.content.decode()
+        assert ("listed" if shown else "absent") == expected
+        return
+
+    if action in ("original", "thumbnail", "thumbnail_2x", "download"):
+        field = "original" if action == "download" else action
+        url = item.media_url(field) + ("?download=1" if action == "download" else "")
+        response = client.get(url)
+        assert str(response.status_code) == expected
+        if response.status_code == 200:
+            assert b"".join(response.streaming_content) == files[field][1]
+            attachment = response["Content-Disposition"].startswith("attachment")
+            assert attachment is (action == "download")
+        return
+
+    if action == "detail":
+        response = client.get(item.get_absolute_url())
+        assert str(response.status_code) == expected
+        if expected == "200":
+            assert "a lighthouse" in response.content.decode()
+        return
+
+    if action == "delete":
+        response = client.post(reverse("gallery:delete", args=[item.public_id]))
+        outcome = _redirect_or_status(response)
+        gone = not Generation.objects.filter(pk=item.pk).exists()
+        if outcome == "index" and gone:
+            outcome = "deleted"
+        assert outcome == expected
+        assert gone is (expected == "deleted")
+        return
+
+    if action == "report":
+        response = client.post(
+            reverse("gallery:report", args=[item.public_id]), {"category": "spam"}
+        )
+        outcome = _redirect_or_status(response)
+        recorded = Report.objects.filter(generation=item).exists()
+        if outcome in ("detail", "index") and recorded:
+            outcome = "reported"
+        assert outcome == expected
+        assert recorded is (expected == "reported")
+        return
+
+    if action == "admin":
+        response = client.get(reverse("admin:gallery_generation_change", args=[item.pk]))
+        outcome = _redirect_or_status(response)
+        assert outcome == expected
+        if expected == "200":
+            assert item.thumbnail_2x_url in response.content.decode()
+        return
+
+    raise AssertionError(f"no such action: {action}")
+
+
+def _redirect_or_status(response) -> str:
+    if response.status_code != 302:
+        return str(response.status_code)
+    location = response["Location"]
+    if location.startswith(reverse("admin:login")):
+        return "admin-login"
+    if location.startswith(reverse("login")):
+        return "login"
+    if location == reverse("gallery:index"):
+        return "index"
+    if location.startswith("/g/"):
+        return "detail"
+    return f"302 {location}"
+
+
+def test_the_matrix_covers_every_cell():
+    cells = {(a, s, u) for a, s, u, _ in _cells()}
+    actions = {a for a, _, _, _ in _cells()}
+    assert len(cells) == len(_cells()) == len(actions) * len(STATES) * len(USERS) == 144
+
+
+@pytest.mark.parametrize("action", ["listing", "detail", "original", "thumbnail", "download"])
+def test_without_anonymous_browsing_visitors_see_no_public_image(action, files, people):
+    from gallery.models import SiteSettings
+
+    SiteSettings.objects.update_or_create(pk=1, defaults={"anonymous_browsing": False})
+    item = Generation.objects.create(
+        prompt="a lighthouse",
+        owner=people["owner"],
+        status=Generation.Status.SUCCEEDED,
+        original=files["original"][0],
+        thumbnail=files["thumbnail"][0],
+        thumbnail_2x=files["thumbnail_2x"][0],
+        sha256=files["sha256"],
+    )
+    client = Client()
+    if action == "listing":
+        assert item.get_absolute_url() not in client.get("/").content.decode()
+        return
+    url = {
+        "detail": item.get_absolute_url(),
+        "original": item.original_url,
+        "thumbnail": item.thumbnail_url,
+        "download": item.original_url + "?download=1",
+    }[action]
+    assert client.get(url).status_code == 404
+    # ...and the same image for a signed-in user:
+    client.force_login(people["other"])
+    assert client.get(url).status_code == 200
