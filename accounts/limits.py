@@ -12,8 +12,10 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, transaction
@@ -138,9 +140,11 @@ def client_ip(request: HttpRequest) -> str:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return address[:64] or "unknown"
-    if ip.version == 6 and not ip.ipv4_mapped:
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip.ipv4_mapped or ip)
+    return str(ip)
 
 
 def check_ip(action: str, ip: str, now: datetime | None = None) -> None:
@@ -161,19 +165,30 @@ def check_ip(action: str, ip: str, now: datetime | None = None) -> None:
 # --- Generation quotas ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class QuotaStatus:
-    """What the prompt form tells a user about their limits."""
+    """What the pages tell a user about their limits."""
 
+    user: AbstractBaseUser
     daily_limit: int | None
     remaining_today: int | None
     resets_at: datetime | None
-    in_flight: int
     max_in_flight: int | None
 
     @property
     def resets_in(self) -> str:
         return in_words((self.resets_at - timezone.now()).total_seconds()) if self.resets_at else ""
+
+    @cached_property
+    def in_flight(self) -> int:
+        # Only counted where a page shows it (the prompt form shows the daily quota only).
+        return _in_flight(self.user)
+
+
+def _in_flight(user: AbstractBaseUser) -> int:
+    return Generation.objects.filter(
+        owner=user, status__in=(Generation.Status.QUEUED, Generation.Status.RUNNING)
+    ).count()
 
 
 def _exempt(user: AbstractBaseUser | AnonymousUser | None) -> bool:
@@ -192,14 +207,11 @@ def quota_status(user: AbstractBaseUser | AnonymousUser) -> QuotaStatus | None:
         return None
     rate = _daily_rate()
     usage = peek(f"quota:{user.pk}", rate) if rate else None
-    in_flight = Generation.objects.filter(
-        owner=user, status__in=(Generation.Status.QUEUED, Generation.Status.RUNNING)
-    ).count()
     return QuotaStatus(
+        user=user,
         daily_limit=rate.count if rate else None,
         remaining_today=usage.remaining if usage else None,
         resets_at=usage.resets_at if usage else None,
-        in_flight=in_flight,
         max_in_flight=settings.GALLERY_MAX_IN_FLIGHT or None,
     )
 
@@ -221,10 +233,8 @@ def charge_submission(owner: AbstractBaseUser | None, ip: str | None = None) -> 
     max_in_flight = settings.GALLERY_MAX_IN_FLIGHT
     if max_in_flight:
         # Lock the user's row: two submissions of one user are counted one after the other.
-        type(owner).objects.select_for_update().filter(pk=owner.pk).first()
-        in_flight = Generation.objects.filter(
-            owner=owner, status__in=(Generation.Status.QUEUED, Generation.Status.RUNNING)
-        ).count()
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+        in_flight = _in_flight(owner)
         if in_flight >= max_in_flight:
             raise ValidationError(
                 f"You already have {in_flight} images in progress (the most at once is "
