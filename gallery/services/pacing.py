@@ -19,6 +19,9 @@ from django.conf import settings
 from gallery.models import EndpointPace
 from gallery.services import endpoint
 
+# The clock pacers read unless given one; tests replace it.
+_clock: Callable[[], float] = time.time
+
 # The hosted endpoint's own limits (per IP without a token, per project with one).
 HOSTED_ANONYMOUS_RATE = 2.0
 HOSTED_TOKEN_RATE = 400.0
@@ -47,11 +50,11 @@ class Pacer:
     so any number of them, in any number of processes, pace together."""
 
     def __init__(
-        self, key: str, per_minute: float, *, now: Callable[[], float] = time.time
+        self, key: str, per_minute: float, *, now: Callable[[], float] | None = None
     ) -> None:
         self.key = hashlib.sha256(key.encode()).hexdigest()
         self.per_minute = per_minute
-        self.now = now
+        self.now = now or _clock
 
     @classmethod
     def for_endpoint(cls, config: endpoint.EndpointConfig, **kwargs) -> Pacer:
