@@ -26,6 +26,12 @@ from django.utils import timezone
 from accounts.models import RateCounter
 from gallery.models import Generation
 
+
+def _now() -> datetime:
+    """The limits' clock; tests replace it."""
+    return timezone.now()
+
+
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|min|m|h|d)\s*$")
 
@@ -80,7 +86,7 @@ def _window(rate: Rate, now: datetime) -> tuple[datetime, datetime]:
 def consume(key: str, rate: Rate, now: datetime | None = None) -> Usage:
     """Count one hit against `key` unless its window is full. Exact under concurrency: the
     increment and the "not full yet" check are one UPDATE."""
-    now = now or timezone.now()
+    now = now or _now()
     start, end = _window(rate, now)
     row = RateCounter.objects.filter(key=key, window_start=start)
     with transaction.atomic():
@@ -100,7 +106,7 @@ def consume(key: str, rate: Rate, now: datetime | None = None) -> Usage:
 
 def peek(key: str, rate: Rate, now: datetime | None = None) -> Usage:
     """The usage of `key`'s current window, without counting a hit."""
-    now = now or timezone.now()
+    now = now or _now()
     start, end = _window(rate, now)
     used = (
         RateCounter.objects.filter(key=key, window_start=start)
@@ -152,7 +158,7 @@ def check_ip(action: str, ip: str, now: datetime | None = None) -> None:
     rate = Rate.parse(settings.GALLERY_IP_RATES.get(action, ""))
     if rate is None or not ip:
         return
-    now = now or timezone.now()
+    now = now or _now()
     usage = consume(f"ip:{action}:{ip}", rate, now)
     if not usage.allowed:
         wait = in_words((usage.resets_at - now).total_seconds())
@@ -177,7 +183,7 @@ class QuotaStatus:
 
     @property
     def resets_in(self) -> str:
-        return in_words((self.resets_at - timezone.now()).total_seconds()) if self.resets_at else ""
+        return in_words((self.resets_at - _now()).total_seconds()) if self.resets_at else ""
 
     @cached_property
     def in_flight(self) -> int:
@@ -223,7 +229,7 @@ def charge_submission(owner: AbstractBaseUser | None, ip: str | None = None) -> 
     and when to try again."""
     if _exempt(owner):
         return
-    now = timezone.now()
+    now = _now()
     if ip:
         try:
             check_ip("submit", ip, now)
