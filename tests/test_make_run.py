@@ -52,8 +52,8 @@ class App:
             try:
                 if self.http.get(self.url + "/", timeout=2).ok:
                     return
-            except requests.ConnectionError:
-                time.sleep(0.2)
+            except (requests.ConnectionError, requests.Timeout):  # still starting (or a busy
+                time.sleep(0.2)  # machine): ask again until the deadline
         self.ctrl_c()
         raise AssertionError("the app did not come up")
 
