@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "csp",
     "gallery",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -84,6 +85,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "gallery.context_processors.endpoint",
+                "accounts.context_processors.accounts",
             ],
         },
     }
@@ -145,10 +147,31 @@ else:
     raise ImproperlyConfigured(
         f"GALLERY_TASK_BACKEND must be 'database' or 'rq', not {GALLERY_TASK_BACKEND!r}."
     )
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "gallery:index"
 LOGOUT_REDIRECT_URL = "gallery:index"
+
+# Email (password resets): printed to the console unless configured, e.g.
+# EMAIL_URL=smtp+tls://user:password@smtp.example.org:587, or EMAIL_HOST and friends.
+if env.str("EMAIL_URL", default="") or not env.str("EMAIL_HOST", default=""):
+    vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env.str("EMAIL_HOST")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SDXL Gallery <gallery@localhost>")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -307,3 +330,25 @@ GALLERY_QUEUED_GRACE = env.float("GALLERY_QUEUED_GRACE", default=60.0)
 GALLERY_LEASE_MARGIN = env.float("GALLERY_LEASE_MARGIN", default=60.0)
 # A generation whose worker died this many times is failed instead of retried again.
 GALLERY_MAX_CLAIMS = env.int("GALLERY_MAX_CLAIMS", default=3)
+
+# --- Accounts, quotas and rate limits -------------------------------------------------------
+# Days an invitation link stays valid.
+GALLERY_INVITE_DAYS = env.int("GALLERY_INVITE_DAYS", default=7)
+# Images a user (not staff) may request per day (UTC), and have queued or running at once.
+# 0 turns a limit off.
+GALLERY_DAILY_QUOTA = env.int("GALLERY_DAILY_QUOTA", default=50)
+GALLERY_MAX_IN_FLIGHT = env.int("GALLERY_MAX_IN_FLIGHT", default=3)
+# Per client address: "<count>/<period>" with s, m, h or d ("10/5m"); "0" turns one off.
+# The sign-in rate also applies, counted separately, to sign-ups and password resets.
+GALLERY_IP_RATES = {
+    "signin": env.str("GALLERY_SIGNIN_RATE", default="10/5m"),
+    "signup": env.str("GALLERY_SIGNIN_RATE", default="10/5m"),
+    "reset": env.str("GALLERY_SIGNIN_RATE", default="10/5m"),
+    "submit": env.str("GALLERY_SUBMIT_RATE", default="30/m"),
+}
+# Behind a reverse proxy: the header it puts the client's address in (X-Forwarded-For,
+# X-Real-IP). Empty: REMOTE_ADDR. Only set it behind a proxy that overwrites the header.
+GALLERY_TRUSTED_PROXY_HEADER = env.str("GALLERY_TRUSTED_PROXY_HEADER", default="")
+# Calls per minute to the endpoint, shared by every worker. Empty: 400 with a token, 2 on
+# the hosted endpoint without one, unlimited for the stand-in and other servers.
+GALLERY_ENDPOINT_RATE_PER_MINUTE = env.str("GALLERY_ENDPOINT_RATE_PER_MINUTE", default="")

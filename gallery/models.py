@@ -24,6 +24,10 @@ class SiteSettings(models.Model):
         INVITE = "invite", "By invitation link"
         OPEN = "open", "Open to anyone"
 
+    class AccountDeletion(models.TextChoices):
+        DELETE_IMAGES = "delete", "Delete its images"
+        ANONYMISE_IMAGES = "anonymise", "Keep its public images, without an owner"
+
     class ModerationMode(models.TextChoices):
         POST = "post", "Post-moderation: public at once, staff can hide"
         PRE = "pre", "Pre-moderation: public only once staff approve"
@@ -45,6 +49,13 @@ class SiteSettings(models.Model):
     )
     report_threshold = models.PositiveSmallIntegerField(
         default=3, help_text="Open reports that hide an image until staff review it."
+    )
+    account_deletion = models.CharField(
+        max_length=10,
+        choices=AccountDeletion.choices,
+        default=AccountDeletion.DELETE_IMAGES,
+        help_text="What happens to the images of an account that is deleted. Anonymised "
+        "images stay public without an owner; private ones are deleted either way.",
     )
 
     class Meta:
@@ -436,3 +447,15 @@ class BlockedAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user or 'anonymous'}: {self.prompt[:60]}"
+
+
+class EndpointPace(models.Model):
+    """The next moment one endpoint may be called, shared by every worker on every machine
+    (see gallery.services.pacing). One row per endpoint URL."""
+
+    key = models.CharField(max_length=64, unique=True)
+    # Microseconds since the epoch: an exact integer, compared in a conditional UPDATE.
+    next_slot_us = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Pace {self.key[:12]}: next slot {self.next_slot_us}"

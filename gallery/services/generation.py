@@ -22,14 +22,15 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
+from accounts import limits
 from gallery import logcontext
 from gallery.models import Generation, Preferences, SiteSettings
-from gallery.services import blocklist, endpoint, images
+from gallery.services import blocklist, endpoint, images, pacing
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +47,17 @@ def submit(
     owner: User | None = None,
     visibility: str = "",
     source: Generation | None = None,
+    client_ip: str | None = None,
 ) -> Generation:
     """Record a new generation and queue it. The task is enqueued only once the row is
     committed; if that enqueue is lost, the worker's sweep finds the row and enqueues it.
 
     `visibility` blank means the owner's default, else the site's. Under pre-moderation a
-    public image waits for staff approval (staff's own are approved at once)."""
+    public image waits for staff approval (staff's own are approved at once).
+
+    The owner's quotas and the per-address rate (`client_ip`, when the request came from
+    the web) are checked and counted in the same transaction as the row is created: a
+    refused submission raises ValidationError and counts nothing."""
     prompt = (prompt or "").strip()
     negative_prompt = (negative_prompt or "").strip()
     prompt_max = settings.GALLERY_PROMPT_MAX_LENGTH
@@ -80,6 +86,7 @@ def submit(
         moderation = Generation.Moderation.PENDING
 
     with transaction.atomic():
+        limits.charge_submission(owner, client_ip)
         generation = Generation.objects.create(
             prompt=prompt,
             negative_prompt=negative_prompt,
@@ -121,6 +128,17 @@ def delete(generation: Generation) -> None:
     with transaction.atomic():
         generation.delete()
         transaction.on_commit(partial(_delete_files, names), robust=True)
+
+
+def delete_many(generations: QuerySet[Generation]) -> int:
+    """Delete these rows, then their files once the deletion has committed. Returns the
+    number of generations deleted."""
+    with transaction.atomic():
+        rows = list(generations.only("pk", "original", "thumbnail", "thumbnail_2x"))
+        names = [f.name for row in rows for f in row.file_fields()]
+        Generation.objects.filter(pk__in=[row.pk for row in rows]).delete()
+        transaction.on_commit(partial(_delete_files, names), robust=True)
+    return len(rows)
 
 
 def _enqueue(generation_id: int) -> None:
@@ -171,6 +189,10 @@ def _attempt_until_done(
 ) -> None:
     pk, token = generation.pk, generation.claim_token
     for attempt in range(1, policy.max_attempts + 1):
+        # Wait for a slot under the endpoint's rate limit, shared by every worker.
+        if not _wait_for_slot(pk, token, client.config, lease, sleep):
+            logger.warning("Generation %s: lost its claim; another worker has it", pk)
+            return
         if not _start_attempt(pk, token, lease):
             logger.warning("Generation %s: lost its claim; another worker has it", pk)
             return
@@ -240,6 +262,26 @@ def _start_attempt(generation_id: int, token: str, lease: float) -> bool:
             status_note="",
         )
     )
+
+
+def _wait_for_slot(
+    generation_id: int,
+    token: str,
+    config: endpoint.EndpointConfig,
+    lease: float,
+    sleep: Callable[[float], None],
+) -> bool:
+    """Sleep until this worker's turn to call the endpoint, keeping the claim's lease alive
+    and telling the user why it waits. False if the claim was lost meanwhile."""
+    wait = pacing.reserve(config)
+    if wait <= 0:
+        return True
+    note = f"Waiting for the endpoint's rate limit, starting in {wait:.0f} s."
+    logger.info("Generation %s: %s", generation_id, note)
+    if not _hold(generation_id, token, wait + lease, note):
+        return False
+    sleep(wait)
+    return True
 
 
 def _hold(generation_id: int, token: str, seconds: float, note: str) -> bool:

@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import limits
 from gallery.forms import GenerateForm
 from gallery.models import Generation
 from gallery.services import access
@@ -40,6 +41,7 @@ def generate(request: HttpRequest) -> HttpResponse:
                 prompt=form.cleaned_data["prompt"],
                 negative_prompt=form.cleaned_data["negative_prompt"],
                 owner=request.user,
+                client_ip=limits.client_ip(request),
             )
         except ValidationError as exc:
             form.add_error(None, exc)

@@ -18,6 +18,9 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connection
+
+from accounts.services import needs_setup
 
 STOP_GRACE = 30.0
 
@@ -99,6 +102,14 @@ class Command(BaseCommand):
             else (env.get("SDXL_ENDPOINT_URL") or settings.SDXL_ENDPOINT_URL)
         )
         self.stdout.write(self.style.SUCCESS(f"\n  SDXL Gallery: http://{host}:{port}/\n"))
+        first_run = needs_setup()
+        connection.close()  # the supervisor needs no connection of its own from here on
+        if first_run:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"  First run: create the administrator at http://{host}:{port}/setup/\n"
+                )
+            )
         self.stdout.write(f"  Images come from {endpoint}; {workers} worker(s). Ctrl-C stops.\n\n")
 
         exit_code = 0

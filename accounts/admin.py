@@ -1,0 +1,60 @@
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.html import format_html
+
+from accounts import services
+from accounts.models import Invite
+
+User = get_user_model()
+
+
+@admin.register(Invite)
+class InviteAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "state", "link", "created_by", "expires_at", "used_by", "used_at")
+    list_select_related = ("created_by", "used_by")
+    fields = ("note", "expires_at", "link", "created_by", "created_at", "used_by", "used_at")
+    readonly_fields = ("link", "created_by", "created_at", "used_by", "used_at")
+
+    def get_changeform_initial_data(self, request) -> dict:
+        return {"expires_at": Invite._meta.get_field("expires_at").get_default()}
+
+    def save_model(self, request, obj: Invite, form, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="Invitation link")
+    def link(self, obj: Invite) -> str:
+        if not obj.pk:
+            return "Shown once saved."
+        # A relative link: "Copy link address" gives the full URL on whatever host serves
+        # the admin, with no need to know it here.
+        return format_html('<a href="{0}">{0}</a>', obj.get_absolute_url())
+
+    @admin.display(description="State")
+    def state(self, obj: Invite) -> str:
+        if obj.used_at:
+            return "Used"
+        return "Expired" if obj.expires_at <= timezone.now() else "Open"
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class AccountAdmin(UserAdmin):
+    """Deleting a user here follows the site's account-deletion policy for their images,
+    exactly as when they delete their own account."""
+
+    def delete_model(self, request, obj) -> None:
+        try:
+            services.delete_account(obj)
+        except ValidationError as exc:
+            self.message_user(request, exc.messages[0], messages.ERROR)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for user in queryset:
+            self.delete_model(request, user)

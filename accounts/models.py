@@ -1,0 +1,89 @@
+"""Accounts: invitations, the first-run guard and the counters behind quotas and rate limits."""
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+def new_invite_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def default_invite_expiry():
+    return timezone.now() + timedelta(days=settings.GALLERY_INVITE_DAYS)
+
+
+class Invite(models.Model):
+    """A sign-up link staff hand to one person. It works once, until it expires."""
+
+    token = models.CharField(max_length=64, unique=True, default=new_invite_token, editable=False)
+    note = models.CharField(
+        max_length=200, blank=True, help_text="Who it is for, to recognise it later."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invites_created",
+        editable=False,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(default=default_invite_expiry)
+    used_by = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invite_used",
+        editable=False,
+    )
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.note or f"Invite {self.token[:8]}…"
+
+    def get_absolute_url(self) -> str:
+        return reverse("accounts:signup_invite", args=[self.token])
+
+    @property
+    def is_usable(self) -> bool:
+        return self.used_at is None and self.expires_at > timezone.now()
+
+
+class SetupLock(models.Model):
+    """One row, locked while the first administrator is created, so that two people
+    submitting the first-run form at once cannot both create one."""
+
+    class Meta:
+        verbose_name = "first-run lock"
+
+    def __str__(self) -> str:
+        return "First-run lock"
+
+
+class RateCounter(models.Model):
+    """Hits of one key (an IP and an action, or a user's daily quota) in one fixed window.
+
+    Incremented with a conditional UPDATE, so the count is exact across processes and
+    machines sharing the database (no cache needed)."""
+
+    key = models.CharField(max_length=200)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField(db_index=True)
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"], name="ratecounter_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.window_start:%Y-%m-%d %H:%M}: {self.hits}"

@@ -1,0 +1,140 @@
+"""Account rules: the first-run administrator, sign-up modes and invitations, deleting an
+account. Views and the admin call these; nothing else decides them."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Invite, SetupLock
+from gallery.models import Generation, SiteSettings
+from gallery.services import generation as pipeline
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+
+# --- First run ------------------------------------------------------------------------------
+
+
+def needs_setup() -> bool:
+    """True while nobody has an account: the site offers to create the administrator."""
+    return not User.objects.exists()
+
+
+def create_first_admin(*, username: str, email: str, password: str) -> AbstractBaseUser:
+    """Create the first account, a superuser, if there is still none. Of two people
+    submitting at once exactly one succeeds: the check and the creation run in one
+    transaction holding the setup lock (PostgreSQL: a row lock; SQLite: the write lock
+    that `transaction_mode=IMMEDIATE` takes at the start of every transaction)."""
+    SetupLock.objects.get_or_create(pk=1)
+    with transaction.atomic():
+        SetupLock.objects.select_for_update().get(pk=1)
+        if User.objects.exists():
+            raise PermissionDenied("The administrator account exists already.")
+        return User.objects.create_superuser(username=username, email=email, password=password)
+
+
+# --- Sign-up --------------------------------------------------------------------------------
+
+
+class SignupClosed(Exception):
+    """Sign-up is not possible: `message` says why, for the page."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def signup_allowed(token: str | None = None) -> Invite | None:
+    """Whether someone may sign up now, with this invitation token if any. Returns the
+    invitation to use up (None in open mode without one); raises SignupClosed with the
+    reason otherwise."""
+    mode = SiteSettings.load().signup_mode
+    if mode == SiteSettings.SignupMode.CLOSED:
+        raise SignupClosed(
+            "Sign-up is closed on this gallery: accounts are created by its administrators. "
+            "Ask one of them for an account."
+        )
+    if token:
+        invite = Invite.objects.filter(token=token).first()
+        if invite is None:
+            raise SignupClosed("This invitation link is not valid. Check that it is complete.")
+        if invite.used_at is not None:
+            raise SignupClosed("This invitation link has been used already; each works once.")
+        if invite.expires_at <= timezone.now():
+            raise SignupClosed(
+                "This invitation link has expired. Ask whoever sent it for a new one."
+            )
+        return invite
+    if mode == SiteSettings.SignupMode.INVITE:
+        raise SignupClosed(
+            "Sign-up on this gallery is by invitation. Ask an administrator for an invitation link."
+        )
+    return None
+
+
+def sign_up(
+    *, username: str, email: str, password: str, token: str | None = None
+) -> AbstractBaseUser:
+    """Create an account under the current sign-up mode. An invitation is used up in the
+    same transaction, with a conditional UPDATE: of two people using one link at once, one
+    gets the account and the other is told the link was used."""
+    with transaction.atomic():
+        invite = signup_allowed(token)
+        user = User.objects.create_user(username=username, email=email, password=password)
+        if invite is not None:
+            taken = Invite.objects.filter(
+                pk=invite.pk, used_at__isnull=True, expires_at__gt=timezone.now()
+            ).update(used_by=user, used_at=timezone.now())
+            if not taken:
+                transaction.set_rollback(True)
+                raise SignupClosed("This invitation link has been used already; each works once.")
+    return user
+
+
+def create_invite(*, created_by: AbstractBaseUser, note: str = "") -> Invite:
+    return Invite.objects.create(created_by=created_by, note=note)
+
+
+# --- Deleting an account --------------------------------------------------------------------
+
+
+def delete_account(user: AbstractBaseUser, policy: str | None = None) -> None:
+    """Delete `user` and, by the site's policy, their images:
+
+    - delete: every generation of theirs, files included;
+    - anonymise: finished public images stay, without an owner; everything else (private
+      images nobody else could see, work in progress, failures) is deleted.
+
+    Files are deleted once the transaction has committed."""
+    if user.is_superuser and not (
+        User.objects.filter(is_superuser=True, is_active=True).exclude(pk=user.pk).exists()
+    ):
+        raise ValidationError(
+            "You are the only administrator. Make someone else an administrator first, "
+            "so that the gallery is not left without one."
+        )
+    policy = policy or SiteSettings.load().account_deletion
+    rows = Generation.objects.filter(owner=user)
+    if policy == SiteSettings.AccountDeletion.ANONYMISE_IMAGES:
+        kept = rows.filter(
+            status=Generation.Status.SUCCEEDED, visibility=Generation.Visibility.PUBLIC
+        )
+        doomed = rows.exclude(pk__in=kept.values("pk"))
+    elif policy == SiteSettings.AccountDeletion.DELETE_IMAGES:
+        kept, doomed = rows.none(), rows
+    else:
+        raise ValidationError(f"Unknown account deletion policy: {policy!r}")
+    with transaction.atomic():
+        deleted = pipeline.delete_many(doomed)
+        anonymised = kept.update(owner=None)
+        user.delete()
+    logger.info(
+        "Account %s deleted: %s images deleted, %s kept anonymised", user.pk, deleted, anonymised
+    )

@@ -1,0 +1,141 @@
+"""Thin account views: first run, sign-in (rate-limited), sign-up, the account page."""
+
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import limits, services
+from accounts.forms import DeleteAccountForm, SignupForm
+from gallery.models import SiteSettings
+
+BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+class RateLimitedMixin:
+    """Counts each POST from the client's address; over the limit, the page says when to
+    try again (429) instead of processing the form."""
+
+    limit_action = ""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            limits.check_ip(self.limit_action, limits.client_ip(request))
+        except limits.RateLimited as exc:
+            form = self.get_form_class()(**self.get_limited_form_kwargs())
+            context = self.get_context_data(form=form, limit_error=exc.message)
+            return self.render_to_response(context, status=429)
+        return super().post(request, *args, **kwargs)
+
+    def get_limited_form_kwargs(self) -> dict:
+        return {}
+
+
+class LoginView(RateLimitedMixin, auth_views.LoginView):
+    limit_action = "signin"
+    redirect_authenticated_user = True
+
+    def get_limited_form_kwargs(self) -> dict:
+        return {"request": self.request, "initial": {"username": self.request.POST.get("username")}}
+
+    def get_context_data(self, **kwargs) -> dict:
+        mode = SiteSettings.load().signup_mode
+        return super().get_context_data(**kwargs, signup_open=mode == "open")
+
+
+class PasswordResetView(RateLimitedMixin, auth_views.PasswordResetView):
+    limit_action = "reset"
+
+
+@require_http_methods(["GET", "POST"])
+def setup(request: HttpRequest) -> HttpResponse:
+    """The one-time page that creates the administrator; gone once any account exists."""
+    if not services.needs_setup():
+        raise Http404("The site is set up.")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.create_first_admin(
+                username=form.cleaned_data["username"],
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password1"],
+            )
+        except PermissionDenied:
+            raise Http404("The site is set up.") from None
+        login(request, user, backend=BACKEND)
+        messages.success(
+            request,
+            "Welcome! You are the administrator. Site settings, invitations and moderation "
+            "are in the Admin.",
+        )
+        return redirect("gallery:index")
+    return render(request, "accounts/setup.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest, token: str | None = None) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("gallery:index")
+    try:
+        invite = services.signup_allowed(token)
+    except services.SignupClosed as exc:
+        return render(request, "accounts/signup.html", {"closed": exc.message}, status=403)
+    form = SignupForm(request.POST or None)
+    context = {"form": form, "invite": invite}
+    if request.method == "POST":
+        try:
+            limits.check_ip("signup", limits.client_ip(request))
+        except limits.RateLimited as exc:
+            return render(
+                request, "accounts/signup.html", {**context, "limit_error": exc.message}, 429
+            )
+        if form.is_valid():
+            try:
+                user = services.sign_up(
+                    username=form.cleaned_data["username"],
+                    email=form.cleaned_data["email"],
+                    password=form.cleaned_data["password1"],
+                    token=token,
+                )
+            except services.SignupClosed as exc:
+                return render(request, "accounts/signup.html", {"closed": exc.message}, 403)
+            login(request, user, backend=BACKEND)
+            messages.success(request, f"Welcome, {user.get_username()}! Your account is ready.")
+            return redirect("gallery:index")
+    return render(request, "accounts/signup.html", context)
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/account.html", _account_context(request))
+
+
+def _account_context(request: HttpRequest, delete_form: DeleteAccountForm | None = None) -> dict:
+    site = SiteSettings.load()
+    return {
+        "delete_form": delete_form or DeleteAccountForm(request.user),
+        "image_count": request.user.generations.count(),
+        "keeps_public_images": site.account_deletion == site.AccountDeletion.ANONYMISE_IMAGES,
+    }
+
+
+@require_POST
+@login_required
+def delete_account(request: HttpRequest) -> HttpResponse:
+    form = DeleteAccountForm(request.user, request.POST)
+    if not form.is_valid():
+        context = _account_context(request, delete_form=form)
+        return render(request, "accounts/account.html", context, status=400)
+    user = request.user
+    try:
+        services.delete_account(user)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+        return redirect("accounts:account")
+    logout(request)
+    messages.success(request, "Your account has been deleted.")
+    return redirect("gallery:index")
