@@ -126,9 +126,21 @@ class GalleryQuery:
             rows = rows.filter(created_at__gte=_start_of(self.since))
         if self.until:
             rows = rows.filter(created_at__lt=_start_of(self.until + dt.timedelta(days=1)))
-        if self.q:
-            rows = rows.filter(search.matches(search.parse(self.q)))
-        return rows
+        return search.narrow(rows, self.parsed)
+
+    @property
+    def parsed(self) -> search.SearchQuery:
+        return search.parse(self.q)
+
+    def ordered(self, user: access.AnyUser, after: int | None = None) -> QuerySet[Generation]:
+        """`rows` in this query's order, starting after the row with id `after` if given."""
+        rows = self.rows(user)
+        key = search.key(self.parsed)
+        if after is not None:
+            rows = rows.alias(_key=key).filter(
+                **{"_key__lt" if self.newest_first else "_key__gt": after}
+            )
+        return rows.order_by(key.desc() if self.newest_first else key.asc())
 
 
 @dataclass(frozen=True)
@@ -159,16 +171,7 @@ def gallery_page(
     query = query or GalleryQuery()
     cursor = cursor if cursor is not None else before
     page_size = page_size or settings.GALLERY_PAGE_SIZE
-    rows = query.rows(user)
-    if query.newest_first:
-        rows = rows.order_by("-id")
-        if cursor is not None:
-            rows = rows.filter(id__lt=cursor)
-    else:
-        rows = rows.order_by("id")
-        if cursor is not None:
-            rows = rows.filter(id__gt=cursor)
-    rows = list(rows.only(*TILE_FIELDS)[: page_size + 1])
+    rows = list(query.ordered(user, after=cursor).only(*TILE_FIELDS)[: page_size + 1])
     has_more = len(rows) > page_size
     items = rows[:page_size]
     return GalleryPage(items=items, next_cursor=items[-1].id if has_more else None)
@@ -179,9 +182,9 @@ def neighbours(
 ) -> tuple[Generation | None, Generation | None]:
     """The rows just newer and just older than `item` within `query`: two one-row queries
     on the same indexes as the grid. `item` itself need not match the query."""
-    rows = query.rows(user).only("id", "public_id")
-    newer = rows.filter(id__gt=item.id).order_by("id").first()
-    older = rows.filter(id__lt=item.id).order_by("-id").first()
+    newest, oldest = replace(query, sort="newest"), replace(query, sort="oldest")
+    older = newest.ordered(user, after=item.id).only("id", "public_id").first()
+    newer = oldest.ordered(user, after=item.id).only("id", "public_id").first()
     return newer, older
 
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import BooleanField, Q
-from django.db.models.expressions import RawSQL
+from django.db.models import BigIntegerField, BooleanField, F, Q, QuerySet
+from django.db.models.expressions import Expression, RawSQL
 
 FTS_TABLE = "gallery_generation_fts"
 PG_CONFIG = "english"
@@ -122,6 +122,40 @@ def matches(query: SearchQuery, vendor: str | None = None) -> Q:
     return _fallback(query)
 
 
+def narrow(rows: QuerySet, query: SearchQuery, vendor: str | None = None) -> QuerySet:
+    """`rows` narrowed to those matching `query`. Order and cut pages on `key(query)`."""
+    if not query:
+        return rows
+    vendor = vendor or connection.vendor
+    if vendor == "sqlite" and query.include:
+        # A join rather than `id IN (matches)`: FTS5 then streams its matches in rowid order
+        # and a page stops after its last row, instead of first collecting every match (at a
+        # million rows, 0.2 ms instead of 18 ms for a common word).
+        return rows.extra(
+            tables=["gallery_generation_fts"],
+            where=[
+                '"gallery_generation_fts" MATCH %s',
+                '"gallery_generation_fts"."rowid" = "gallery_generation"."id"',
+            ],
+            params=[_fts5_expression(query)],
+        )
+    return rows.filter(matches(query, vendor))
+
+
+def key(query: SearchQuery, vendor: str | None = None) -> Expression:
+    """The id to order and cut pages on: the row's own, or on SQLite when joined to the FTS
+    table, the FTS rowid (the same number), so that SQLite can use FTS5's own order."""
+    vendor = vendor or connection.vendor
+    if vendor == "sqlite" and query.include:
+        return RawSQL('"gallery_generation_fts"."rowid"', (), output_field=BigIntegerField())
+    return F("id")
+
+
+def _fts5_expression(query: SearchQuery) -> str:
+    expression = " AND ".join(_fts5_phrase(t) for t in query.include)
+    return expression + "".join(f" NOT {_fts5_phrase(t)}" for t in query.exclude)
+
+
 def _fts5_phrase(words: tuple[str, ...]) -> str:
     # Words hold only letters, digits and "_", so they need no escaping inside the quotes.
     return '"' + " ".join(words) + '"'
@@ -133,8 +167,7 @@ def _sqlite(query: SearchQuery) -> Q:
         "(SELECT rowid FROM gallery_generation_fts WHERE gallery_generation_fts MATCH %s)"
     )
     if query.include:
-        expression = " AND ".join(_fts5_phrase(t) for t in query.include)
-        expression += "".join(f" NOT {_fts5_phrase(t)}" for t in query.exclude)
+        expression = _fts5_expression(query)
         # The user's words travel as a parameter; the SQL around them is fixed.
         return Q(RawSQL(sub.format("IN"), [expression], output_field=BooleanField()))  # noqa: S611
     # FTS5 has no "everything but": leave out what matches any excluded term.
