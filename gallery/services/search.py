@@ -15,7 +15,8 @@ Indexes, made by migration 0003 for the engine in use:
 
 - SQLite: ``gallery_generation_fts``, an external-content FTS5 table over ``prompt`` (Porter
   stemming, accents folded), kept in step by triggers;
-- PostgreSQL: a GIN index on ``to_tsvector('english', prompt)``.
+- PostgreSQL: a stored generated ``tsvector`` column, ``prompt_search``
+  (``to_tsvector('english', prompt)``), with a GIN index.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from django.db.models.expressions import Expression, RawSQL
 
 FTS_TABLE = "gallery_generation_fts"
 PG_CONFIG = "english"
-# The exact expression the PostgreSQL GIN index is built on; queries must repeat it verbatim.
-PG_VECTOR = f'to_tsvector(\'{PG_CONFIG}\'::regconfig, "gallery_generation"."prompt")'
-PG_VECTOR_INDEX = f"to_tsvector('{PG_CONFIG}'::regconfig, prompt)"
+# A stored generated column: the ORM never names it, PostgreSQL keeps it in step, and a row
+# read while paging is checked without re-parsing its prompt.
+PG_VECTOR = '"gallery_generation"."prompt_search"'
 
 # Cap the work one query can ask for: a pasted essay is cut, not run.
 MAX_TERMS = 16
@@ -74,11 +75,16 @@ SQLITE_DROP = [
     "DROP TRIGGER IF EXISTS gallery_generation_fts_au",
     "DROP TABLE IF EXISTS gallery_generation_fts",
 ]
+POSTGRES_COLUMN = (
+    "ALTER TABLE gallery_generation ADD COLUMN IF NOT EXISTS prompt_search tsvector "
+    f"GENERATED ALWAYS AS (to_tsvector('{PG_CONFIG}'::regconfig, prompt)) STORED"
+)
 POSTGRES_CREATE = [
-    f"CREATE INDEX IF NOT EXISTS generation_prompt_fts ON gallery_generation "
-    f"USING gin ({PG_VECTOR_INDEX})"
+    "CREATE INDEX IF NOT EXISTS generation_prompt_fts ON gallery_generation "
+    "USING gin (prompt_search)"
 ]
 POSTGRES_DROP = ["DROP INDEX IF EXISTS generation_prompt_fts"]
+POSTGRES_DROP_COLUMN = "ALTER TABLE gallery_generation DROP COLUMN IF EXISTS prompt_search"
 
 
 @dataclass(frozen=True)
@@ -205,7 +211,7 @@ def install(conn: BaseDatabaseWrapper) -> None:
             for sql in [*SQLITE_CREATE, *SQLITE_TRIGGERS, SQLITE_REBUILD]:
                 cursor.execute(sql)
         elif conn.vendor == "postgresql":
-            for sql in POSTGRES_CREATE:
+            for sql in [POSTGRES_COLUMN, *POSTGRES_CREATE]:
                 cursor.execute(sql)
 
 
@@ -215,7 +221,7 @@ def uninstall(conn: BaseDatabaseWrapper) -> None:
             for sql in SQLITE_DROP:
                 cursor.execute(sql)
         elif conn.vendor == "postgresql":
-            for sql in POSTGRES_DROP:
+            for sql in [*POSTGRES_DROP, POSTGRES_DROP_COLUMN]:
                 cursor.execute(sql)
 
 
