@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from gallery.views.health import healthz
 from accounts import views as accounts_views
+from gallery.views.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -43,3 +43,59 @@ class ReportForm(forms.Form):
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Optional"}),
     )
+
+
+class GalleryFilterForm(forms.Form):
+    """The filter bar above the grid. It only renders the controls: the URL is parsed (and
+    anything invalid dropped) by `browse.GalleryQuery.from_params`."""
+
+    q = forms.CharField(
+        required=False,
+        label="Search prompts",
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "placeholder": 'Search prompts: lighthouse "oil painting" -people',
+                "autocomplete": "off",
+                "enterkeyhint": "search",
+            }
+        ),
+    )
+    mine = forms.BooleanField(required=False, label="Mine")
+    starred = forms.BooleanField(required=False, label="Starred")
+    status = forms.ChoiceField(
+        required=False,
+        label="Status",
+        choices=[
+            ("", "Any finished"),
+            ("succeeded", "Done"),
+            ("queued", "Queued"),
+            ("running", "Generating"),
+            ("failed", "Failed"),
+        ],
+    )
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        label="Sort",
+        choices=[("newest", "Newest"), ("oldest", "Oldest")],
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, signed_in: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not signed_in:
+            # "Mine", "Starred" and one's own statuses mean nothing to a visitor.
+            for name in ("mine", "starred", "status"):
+                del self.fields[name]
+
+    @classmethod
+    def for_query(cls, query, signed_in: bool) -> "GalleryFilterForm":
+        """The form showing `query` (a `browse.GalleryQuery`), normalised."""
+        initial = {**query.to_params(), "sort": query.sort}
+        return cls(initial=initial, signed_in=signed_in)

@@ -94,7 +94,7 @@ def test_prompt_to_live_status_to_image_in_the_gallery(app, page, member):
     expect(page.get_by_text("Offline stand-in (not SDXL)")).to_be_visible()
     page.screenshot(path=ARTIFACTS / "generation-done.png")
 
-    page.get_by_role("link", name="← Gallery").click()
+    page.get_by_role("link", name="← Back to the gallery").click()
     first_tile = page.locator(".tile img").first
     expect(first_tile).to_have_attribute("alt", "A lighthouse at night, stars over the sea")
     page.wait_for_function("document.querySelector('.tile img').complete")

@@ -1,10 +1,10 @@
-"""The gallery grid (the home page), with the prompt form above it."""
+"""The gallery grid (the home page), with the prompt form and the filter bar above it."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from gallery.forms import GenerateForm
+from gallery.forms import GalleryFilterForm, GenerateForm
 from gallery.services import browse
 
 
@@ -14,15 +14,24 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def render_index(request: HttpRequest, form: GenerateForm, status: int = 200) -> HttpResponse:
-    before = browse.parse_cursor(request.GET.get("before"))
-    page = browse.gallery_page(request.user, before=before)
+    # On a failed POST, request.GET is empty: the grid shows its unfiltered first page.
+    query = browse.GalleryQuery.from_params(request.GET, request.user)
+    cursor = browse.cursor_from(request.GET, query)
+    page = browse.gallery_page(request.user, query=query, cursor=cursor)
     template = "gallery/index.html"
-    if request.htmx and before:
+    if request.htmx and cursor:
         template += "#grid-page"  # infinite scroll asks for the next page only
     context = {
         "form": form,
+        "filter_form": GalleryFilterForm.for_query(query, request.user.is_authenticated),
+        "query": query,
         "page": page,
+        # Carried by every tile link, so the detail page knows its neighbours in this list.
+        "detail_qs": query.querystring(),
+        "next_qs": (
+            query.querystring(**{query.cursor_param: page.next_cursor}) if page.next_cursor else ""
+        ),
         # Tiles in the first screenful load at once; the rest (and later pages) lazily.
-        "eager_tiles": 0 if before else 12,
+        "eager_tiles": 0 if cursor else 12,
     }
     return render(request, template, context, status=status)

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import limits
 from gallery.forms import GenerateForm
 from gallery.models import Generation
-from gallery.services import access
+from gallery.services import access, browse
 from gallery.services import generation as pipeline
 from gallery.views.browse import render_index
 
@@ -53,7 +53,16 @@ def generate(request: HttpRequest) -> HttpResponse:
 @require_GET
 def generation(request: HttpRequest, public_id: str) -> HttpResponse:
     item = get_viewable(request, public_id)
-    return render(request, "gallery/generation.html", _detail_context(request, item))
+    context = {**_detail_context(request, item), "nav": _detail_nav(request, item)}
+    return render(request, "gallery/generation.html", context)
+
+
+def _detail_nav(request: HttpRequest, item: Generation) -> dict:
+    """Previous and next within the grid's current filters (carried in the query string)."""
+    query = browse.GalleryQuery.from_params(request.GET, request.user)
+    newer, older = browse.neighbours(request.user, query, item)
+    prev, next_ = (newer, older) if query.newest_first else (older, newer)
+    return {"qs": query.querystring(), "prev": prev, "next": next_}
 
 
 @require_GET

@@ -1,0 +1,463 @@
+"""Gallery browsing benchmark: does a page cost the same at 1,000 and at 1,000,000 images?
+
+The table grows in steps (1,000 -> 100,000 -> 1,000,000 rows by default). At each size it
+times, through Django's test client (server time: URL routing, queries, template rendering;
+no network), the pages a visitor actually opens:
+
+- grid: the first page of the public gallery, as a visitor;
+- deep page: a page from the middle of the table, by keyset cursor;
+- search: a common word with an exclusion (``castle -night``), and a rare phrase plus a word
+  (``"red fox" watercolour``), as a visitor;
+- mine: a signed-in user's own images (about 5% of the rows);
+- detail: one image's page, with its previous/next links (two one-row queries).
+
+Medians and p95 over --requests runs of each, and the ratio to the smallest size. The rows are
+seeded straight into the table (executemany on SQLite, COPY on PostgreSQL), the search index
+rebuilt once after each load; prompts come from a vocabulary so a search has realistic
+selectivity; owners, private, hidden, failed and queued rows are mixed in. It also reports the
+grid's transfer: 48 thumbnails at 2x made by the app's own thumbnailer from stand-in images.
+Figures are printed, never asserted.
+
+Run from the repository root:
+
+    .venv/bin/python bench/gallery.py                                  # SQLite, temp file
+    .venv/bin/python bench/gallery.py --sizes 1000,100000 --requests 200
+    .venv/bin/python bench/gallery.py --database-url postgres://postgres@127.0.0.1:5432/bench_gallery
+
+With --database-url the database must be empty and yours alone (create one for it): the
+benchmark migrates it and fills it; drop it afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GOAL_MEDIAN_MS = 25.0
+GOAL_RATIO = 1.5
+GOAL_TRANSFER = 1_000_000
+BATCH = 50_000
+
+SUBJECTS = [
+    "lighthouse",
+    "castle",
+    "fox",
+    "cat",
+    "owl",
+    "whale",
+    "harbour",
+    "forest",
+    "mountain",
+    "lake",
+    "city",
+    "street",
+    "market",
+    "garden",
+    "desert",
+    "bridge",
+    "train",
+    "robot",
+    "dragon",
+    "astronaut",
+    "samurai",
+    "knight",
+    "village",
+    "temple",
+    "island",
+    "waterfall",
+    "canyon",
+    "glacier",
+    "volcano",
+    "meadow",
+    "library",
+    "cathedral",
+    "lantern",
+    "ship",
+    "balloon",
+    "tiger",
+    "wolf",
+    "deer",
+    "horse",
+    "butterfly",
+    "koi",
+    "jellyfish",
+    "octopus",
+    "tree",
+    "cabin",
+    "windmill",
+    "tower",
+    "ruins",
+    "portrait",
+    "skyline",
+]
+ADJECTIVES = [
+    "red",
+    "blue",
+    "golden",
+    "silver",
+    "misty",
+    "quiet",
+    "ancient",
+    "futuristic",
+    "tiny",
+    "giant",
+    "glowing",
+    "frozen",
+    "abandoned",
+    "cozy",
+    "stormy",
+    "sunlit",
+    "moonlit",
+    "neon",
+    "rusty",
+    "overgrown",
+]
+SETTINGS = [
+    "at dawn",
+    "at sunset",
+    "at night",
+    "in the rain",
+    "in a storm",
+    "in autumn",
+    "in winter",
+    "under the stars",
+    "in the fog",
+    "by the sea",
+    "in spring",
+    "at noon",
+    "in the snow",
+    "underwater",
+    "in space",
+]
+STYLES = [
+    "watercolour",
+    "oil painting",
+    "pencil sketch",
+    "photograph",
+    "35mm film",
+    "digital art",
+    "ukiyo-e",
+    "low poly",
+    "pixel art",
+    "studio ghibli style",
+    "cinematic lighting",
+    "isometric",
+    "charcoal",
+    "gouache",
+    "long exposure",
+    "macro shot",
+    "matte painting",
+    "art nouveau",
+    "bauhaus poster",
+    "vaporwave",
+]
+EXTRAS = [
+    "highly detailed",
+    "8k",
+    "soft light",
+    "dramatic clouds",
+    "bokeh",
+    "volumetric light",
+    "wide angle",
+    "muted colours",
+    "vivid colours",
+    "symmetrical",
+    "award winning",
+    "trending",
+    "sharp focus",
+    "film grain",
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument(
+        "--sizes",
+        default="1000,100000,1000000",
+        help="table sizes, ascending (default %(default)s)",
+    )
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per page")
+    parser.add_argument("--database-url", help="an empty database of your own (else SQLite)")
+    parser.add_argument("--explain", action="store_true", help="print each page's query plan")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if sizes != sorted(sizes) or sizes[0] < 1000:
+        parser.error("--sizes must ascend, from at least 1000")
+
+    tmp = Path(tempfile.mkdtemp(prefix="gallery-bench-"))
+    try:
+        _setup_django(tmp, args.database_url)
+        return _bench(sizes, args.requests, args.explain)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _setup_django(tmp: Path, database_url: str | None) -> None:
+    sys.path.insert(0, str(REPO_ROOT))
+    os.environ["GALLERY_ENV_FILE"] = ""
+    os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 60)
+    # Test settings: static files from the source folders (no collectstatic), else the same.
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings_test"
+    os.environ["GALLERY_DATA_DIR"] = str(tmp)
+    os.environ["MEDIA_ROOT"] = str(tmp / "media")
+    os.environ["ALLOWED_HOSTS"] = "testserver"
+    os.environ.pop("DATABASE_URL", None)
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def _bench(sizes: list[int], requests: int, explain: bool) -> int:
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import Client
+
+    from gallery.models import Generation
+
+    vendor = connection.vendor
+    print(f"gallery benchmark on {vendor} ({settings.DATABASES['default']['NAME']})")
+    print(
+        f"{requests} timed requests per page after 10 warm-up; "
+        f"page size {settings.GALLERY_PAGE_SIZE}"
+    )
+    users = [User.objects.create_user(f"bench{n}") for n in range(20)]
+    me = users[0]
+    visitor, member = Client(), Client()
+    member.force_login(me)
+    thumbs = _shared_thumbnails()
+
+    results: dict[str, dict[int, list[float]]] = {}
+    rng = random.Random(1)
+    for size in sizes:
+        have = Generation.objects.count()
+        t0 = time.perf_counter()
+        _seed(have, size - have, users, thumbs, rng)
+        print(f"\nseeded {size - have:,} rows to {size:,} in {time.perf_counter() - t0:.1f} s")
+        middle = Generation.objects.public().filter(id__lte=size // 2).order_by("-id").first()
+        pages: dict[str, tuple[Client, str]] = {
+            "grid, first page": (visitor, "/"),
+            "grid, deep page (cursor)": (visitor, f"/?before={middle.id}"),
+            "search: castle -night": (visitor, "/?q=castle+-night"),
+            'search: "red fox" watercolour': (visitor, "/?q=%22red+fox%22+watercolour"),
+            "mine (signed in)": (member, "/?mine=1"),
+            "detail with prev/next": (visitor, f"/g/{middle.public_id}/"),
+        }
+        for name, (client, url) in pages.items():
+            response = client.get(url)
+            assert response.status_code == 200, (name, response.status_code)
+            times = _time(lambda c=client, u=url: c.get(u), requests)
+            results.setdefault(name, {})[size] = times
+            print(f"  {name:32} median {_ms(times, 50):7.2f} ms   p95 {_ms(times, 95):7.2f} ms")
+            if explain:
+                _explain(client, url)
+
+    _table(results, sizes)
+    _transfer(settings.GALLERY_PAGE_SIZE)
+    return 0
+
+
+def _time(request: Callable[[], object], runs: int) -> list[float]:
+    for _ in range(10):
+        request()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        request()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _ms(times: list[float], percentile: int) -> float:
+    ordered = sorted(times)
+    return 1000 * ordered[min(len(ordered) - 1, round(percentile / 100 * (len(ordered) - 1)))]
+
+
+def _prompt(rng: random.Random) -> str:
+    words = [rng.choice(ADJECTIVES), rng.choice(SUBJECTS)]
+    if rng.random() < 0.5:
+        words += ["and", "a", rng.choice(ADJECTIVES), rng.choice(SUBJECTS)]
+    words += [rng.choice(SETTINGS), rng.choice(STYLES)]
+    words += rng.sample(EXTRAS, rng.randint(0, 3))
+    return "a " + ", ".join([" ".join(words[:-1]), words[-1]])
+
+
+def _shared_thumbnails() -> tuple[str, str]:
+    """One tiny pair of files that every seeded row points at (the pages never open them)."""
+    return "thumbnails/bench/t-256.webp", "thumbnails/bench/t-512.webp"
+
+
+def _seed(start: int, count: int, users, thumbs: tuple[str, str], rng: random.Random) -> None:
+    """Append `count` rows: executemany on SQLite, COPY on PostgreSQL, with the search index
+    built once after the load instead of row by row."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from gallery.models import Generation
+    from gallery.services import search
+
+    fields = [f for f in Generation._meta.concrete_fields if not f.primary_key]
+    columns = [f.column for f in fields]
+    index = {f.attname: n for n, f in enumerate(fields)}
+    base = []
+    for f in fields:
+        default = f.get_default() if f.has_default() else (None if f.null else "")
+        base.append(default)
+    owners = [u.pk for u in users]
+    epoch = timezone.now() - dt.timedelta(days=730)
+    step = dt.timedelta(seconds=30)
+
+    def rows():
+        for n in range(start, start + count):
+            row = list(base)
+            roll = rng.random()
+            status = "succeeded" if roll < 0.97 else ("failed" if roll < 0.99 else "queued")
+            owner = owners[0] if rng.random() < 0.05 else rng.choice([*owners[1:], None])
+            when = epoch + step * n
+            row[index["public_id"]] = f"b{n:011d}"
+            row[index["prompt"]] = _prompt(rng)
+            row[index["owner_id"]] = owner
+            row[index["visibility"]] = "private" if rng.random() < 0.1 else "public"
+            row[index["moderation"]] = "hidden" if rng.random() < 0.01 else "visible"
+            row[index["status"]] = status
+            row[index["created_at"]] = when
+            if status == "failed":
+                row[index["failure_reason"]] = "The endpoint refused the prompt."
+            if status == "succeeded":
+                row[index["original"]] = f"originals/bench/{n}.jpg"
+                row[index["thumbnail"]], row[index["thumbnail_2x"]] = thumbs
+                row[index["sha256"]] = "0" * 64
+                row[index["width"]] = row[index["height"]] = 1024
+                row[index["format"]] = "jpeg"
+                row[index["byte_size"]] = 180_000
+                row[index["placeholder_color"]] = "#6a5f8c"
+                row[index["finished_at"]] = when
+            yield row
+
+    placeholders = ", ".join(["%s"] * len(columns))
+    column_list = ", ".join(columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            for sql in search.SQLITE_DROP[:3]:  # triggers off during the load
+                cursor.execute(sql)
+            cursor.execute("SELECT COALESCE(MAX(id), 0) FROM gallery_generation")
+            last_id = cursor.fetchone()[0]
+            generator = rows()
+            while True:
+                batch = [next(generator, None) for _ in range(BATCH)]
+                batch = [r for r in batch if r is not None]
+                if not batch:
+                    break
+                with transaction.atomic():
+                    cursor.executemany(
+                        f"INSERT INTO gallery_generation ({column_list}) VALUES ({placeholders})",
+                        batch,
+                    )
+            with transaction.atomic():
+                cursor.execute(
+                    "INSERT INTO gallery_generation_fts(rowid, prompt) "
+                    "SELECT id, prompt FROM gallery_generation WHERE id > %s",
+                    [last_id],
+                )
+                cursor.execute(
+                    "INSERT INTO gallery_generation_fts(gallery_generation_fts) VALUES ('optimize')"
+                )
+            search.restore_sqlite_triggers(connection)
+            cursor.execute("ANALYZE")
+        else:
+            for sql in search.POSTGRES_DROP:
+                cursor.execute(sql)
+            with transaction.atomic():
+                copy_sql = f"COPY gallery_generation ({column_list}) FROM STDIN"
+                with cursor.cursor.copy(copy_sql) as copy:
+                    for row in rows():
+                        copy.write_row(row)
+            cursor.execute("SET maintenance_work_mem = '256MB'")
+            for sql in search.POSTGRES_CREATE:
+                cursor.execute(sql)
+            cursor.execute("VACUUM ANALYZE gallery_generation")
+
+
+def _explain(client, url: str) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        client.get(url)
+    for query in captured.captured_queries:
+        sql = query["sql"]
+        if "gallery_generation" not in sql or "django_session" in sql:
+            continue
+        prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+        with connection.cursor() as cursor:
+            cursor.execute(prefix + sql)
+            plan = cursor.fetchall()
+        lines = [row[-1] for row in plan]
+        print("      plan: " + "\n            ".join(str(line) for line in lines))
+
+
+def _table(results: dict[str, dict[int, list[float]]], sizes: list[int]) -> None:
+    first, last = sizes[0], sizes[-1]
+    print()
+    header = f"{'page':32}" + "".join(f" {f'{s:,} rows':>22}" for s in sizes)
+    print(header + f" {'ratio':>8}")
+    print(
+        f"{'':32}"
+        + "".join(f" {'median / p95 ms':>22}" for _ in sizes)
+        + f" {f'{last:,}/{first:,}':>8}"
+    )
+    met = True
+    for name, by_size in results.items():
+        cells = "".join(
+            f" {f'{_ms(by_size[s], 50):.2f} / {_ms(by_size[s], 95):.2f}':>22}" for s in sizes
+        )
+        ratio = _ms(by_size[last], 50) / _ms(by_size[first], 50)
+        ok = _ms(by_size[last], 50) <= GOAL_MEDIAN_MS and ratio <= GOAL_RATIO
+        met &= ok
+        print(f"{name:32}{cells} {ratio:7.2f}{'' if ok else ' *'}")
+    print(
+        f"goal: median <= {GOAL_MEDIAN_MS:.0f} ms at {last:,} rows and <= {GOAL_RATIO}x the "
+        f"{first:,}-row median: {'MET' if met else 'NOT MET (rows marked *)'}"
+    )
+
+
+def _transfer(page_size: int) -> None:
+    """What a grid page's thumbnails weigh at 2x, made by the app's own thumbnailer."""
+    from gallery.services import images
+    from gallery.standin import draw
+
+    prompts = [_prompt(random.Random(n)) for n in range(12)]
+    sizes = []
+    for prompt in prompts:
+        verified = images.verify(draw.render(prompt), max_pixels=4096 * 4096)
+        by_size = {t.size: len(t.data) for t in images.make_thumbnails(verified)}
+        sizes.append(by_size[max(by_size)])
+    mean = statistics.mean(sizes)
+    total = mean * page_size
+    print()
+    print(
+        f"grid transfer at 2x: {page_size} thumbnails x {mean / 1024:.1f} KB mean "
+        f"(min {min(sizes) / 1024:.1f}, max {max(sizes) / 1024:.1f}; {len(sizes)} stand-in "
+        f"images) = {total / 1024:.0f} KB; goal <= {GOAL_TRANSFER / 1e6:.0f} MB: "
+        f"{'MET' if total <= GOAL_TRANSFER else 'NOT MET'}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
