@@ -202,7 +202,9 @@ def xmp_packet(fields: Provenance) -> bytes:
     xmlns:dc="http://purl.org/dc/elements/1.1/"
     xmlns:xmp="http://ns.adobe.com/xap/1.0/"
     xmlns:sdxl="{XMP_NS}">
-   <dc:description><rdf:Alt><rdf:li xml:lang="x-default">{text(fields.prompt)}</rdf:li></rdf:Alt></dc:description>
+   <dc:description><rdf:Alt>
+    <rdf:li xml:lang="x-default">{text(fields.prompt)}</rdf:li>
+   </rdf:Alt></dc:description>
    <dc:source>{text(fields.page_url)}</dc:source>
    <dc:identifier>{text(fields.public_id)}</dc:identifier>
    <xmp:CreatorTool>{SOFTWARE}</xmp:CreatorTool>
