@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gallery.views import browse, generations, media
+from gallery.views import browse, favourites, generations, history, media, preferences
 
 app_name = "gallery"
 
@@ -11,5 +11,10 @@ urlpatterns = [
     path("g/<slug:public_id>/status", generations.generation_status, name="status"),
     path("g/<slug:public_id>/retry", generations.retry, name="retry"),
     path("g/<slug:public_id>/delete", generations.delete, name="delete"),
+    path("g/<slug:public_id>/again", generations.generate_again, name="again"),
+    path("g/<slug:public_id>/star", favourites.star, name="star"),
+    path("history", history.history_page, name="history"),
+    path("history/bulk", history.bulk, name="history_bulk"),
+    path("account/preferences", preferences.preferences, name="preferences"),
     path("media/<slug:public_id>/<str:filename>", media.media, name="media"),
 ]
