@@ -181,7 +181,10 @@ document.addEventListener("DOMContentLoaded", () => {
   const openLightbox = async (tile, { push }) => {
     if (!box.dialog) buildDialog();
     const first = !box.dialog.open;
-    if (first) box.scrollY = window.scrollY;
+    if (first) {
+      box.scrollY = window.scrollY;
+      box.gridUrl = window.location.href;
+    }
     box.tile = tile;
     box.dialog.classList.add("is-loading");
     let html;
@@ -229,17 +232,35 @@ document.addEventListener("DOMContentLoaded", () => {
     box.pushed = false;
   };
 
+  // The grid's links are relative to the grid's URL, while the address bar shows an image's:
+  // resolve them against the grid, for our own requests and for htmx's infinite scroll.
+  const gridUrl = (path) => new URL(path, box.gridUrl || window.location.href).href;
+  document.addEventListener("htmx:configRequest", (event) => {
+    if (box.dialog?.open && event.detail.elt.closest?.("#grid")) {
+      event.detail.path = gridUrl(event.detail.path);
+    }
+  });
+
   const loadMore = async () => {
     const more = document.querySelector("#more");
     const link = more?.querySelector("a[href]");
     if (!link) return false;
-    const url = link.getAttribute("hx-get") || link.href;
-    if (window.htmx) {
-      await htmx.ajax("GET", url, { target: "#more", swap: "outerHTML" });
-    } else {
-      const response = await fetch(url, { headers: { "HX-Request": "true" } });
-      more.outerHTML = await response.text();
+    if (more.querySelector(".htmx-request") || more.classList.contains("htmx-request")) {
+      // Infinite scroll is already fetching it.
+      await new Promise((resolve) =>
+        document.addEventListener("htmx:afterSettle", resolve, { once: true }),
+      );
+      return true;
     }
+    const response = await fetch(gridUrl(link.getAttribute("href")), {
+      headers: { "HX-Request": "true" },
+    });
+    if (!response.ok) return false;
+    const template = document.createElement("template");
+    template.innerHTML = await response.text();
+    const added = [...template.content.children];
+    more.replaceWith(template.content);
+    if (window.htmx) for (const node of added) htmx.process(node);
     return true;
   };
 
