@@ -206,13 +206,15 @@ def test_theme_toggle_is_remembered_and_screenshots(site, page):
     page.screenshot(path=ARTIFACTS / "gallery-dark.png")
     page.locator("#grid a[data-lightbox]").nth(2).click()
     expect(page.get_by_role("dialog")).to_be_visible()
-    page.wait_for_function("document.querySelector('dialog .artwork img')?.complete")
+    page.wait_for_function("document.querySelector('dialog .artwork img')?.naturalWidth > 0")
+    page.evaluate("document.querySelector('dialog .artwork img').decode()")
     page.screenshot(path=ARTIFACTS / "lightbox-dark.png")
 
     page.get_by_role("button", name="Close (Esc)").click()
     page.get_by_role("button", name="Dark theme").click()
     page.locator("#grid a[data-lightbox]").nth(2).click()
-    page.wait_for_function("document.querySelector('dialog .artwork img')?.complete")
+    page.wait_for_function("document.querySelector('dialog .artwork img')?.naturalWidth > 0")
+    page.evaluate("document.querySelector('dialog .artwork img').decode()")
     page.screenshot(path=ARTIFACTS / "lightbox-light.png")
 
 
