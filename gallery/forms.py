@@ -20,6 +20,9 @@ class GenerateForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What to leave out: blurry, text"}),
     )
 
+    # "Generate again": the public id of the image the prompt came from (checked on submit).
+    source = forms.CharField(required=False, max_length=16, widget=forms.HiddenInput)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["prompt"].widget.attrs["maxlength"] = settings.GALLERY_PROMPT_MAX_LENGTH

@@ -158,6 +158,9 @@ class Generation(models.Model):
     original = models.FileField(upload_to="originals/", blank=True)
     thumbnail = models.FileField(upload_to="thumbnails/", blank=True)
     thumbnail_2x = models.FileField(upload_to="thumbnails/", blank=True)
+    # The detail page's image (WebP, 1024 px at most). Rows stored before it existed have
+    # none and show thumbnail_2x instead. (Not "preview": the admin has a column of that name.)
+    preview_image = models.FileField(upload_to="previews/", blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     format = models.CharField(max_length=8, blank=True)
@@ -243,8 +246,13 @@ class Generation(models.Model):
     def thumbnail_2x_url(self) -> str:
         return self.media_url("thumbnail_2x")
 
+    @property
+    def preview_url(self) -> str:
+        return self.media_url("preview_image" if self.preview_image else "thumbnail_2x")
+
     def file_fields(self) -> list[models.fields.files.FieldFile]:
-        return [f for f in (self.original, self.thumbnail, self.thumbnail_2x) if f]
+        files = (self.original, self.thumbnail, self.thumbnail_2x, self.preview_image)
+        return [f for f in files if f]
 
 
 class Preferences(models.Model):

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from gallery.views import browse, generations, media, moderation, reports
+from gallery.views import (
+    browse,
+    favourites,
+    generations,
+    history,
+    media,
+    moderation,
+    preferences,
+    reports,
+)
 
 app_name = "gallery"
 
@@ -14,5 +23,10 @@ urlpatterns = [
     path("g/<slug:public_id>/report", reports.report, name="report"),
     path("moderation/", moderation.queue, name="moderation"),
     path("moderation/<slug:public_id>/decide", moderation.decide, name="decide"),
+    path("g/<slug:public_id>/again", generations.generate_again, name="again"),
+    path("g/<slug:public_id>/star", favourites.star, name="star"),
+    path("history", history.history_page, name="history"),
+    path("history/bulk", history.bulk, name="history_bulk"),
+    path("account/preferences", preferences.preferences, name="preferences"),
     path("media/<slug:public_id>/<str:filename>", media.media, name="media"),
 ]

@@ -104,11 +104,13 @@ def test_run_stores_the_original_byte_exact_and_webp_thumbnails(client_for, medi
     for field, size in (("thumbnail", 256), ("thumbnail_2x", 512)):
         with Image.open(getattr(item, field).path) as thumb:
             assert (thumb.format, thumb.size) == ("WEBP", (size, size))
+    with Image.open(item.preview_image.path) as preview:
+        assert (preview.format, preview.size) == ("WEBP", (1024, 1024))
     assert item.placeholder_color.startswith("#") and len(item.placeholder_color) == 7
     assert (item.attempts, item.claim_token, item.lease_expires_at) == (1, "", None)
     assert item.started_at <= item.finished_at
     assert item.endpoint_label == "Test stand-in"
-    assert len(stored_files(media_root)) == 3
+    assert len(stored_files(media_root)) == 4  # original, 2 thumbnails, preview
 
 
 def test_transient_errors_are_retried_with_backoff_then_succeed(client_for, standin, media_root):
@@ -123,7 +125,7 @@ def test_transient_errors_are_retried_with_backoff_then_succeed(client_for, stan
     assert len(sleep.calls) == 3
     assert sleep.calls[1] >= 3  # the endpoint's Retry-After is honoured
     assert 2 <= sleep.calls[2] <= 4  # exponential: third wait of base 1 s is 2..4 s
-    assert len(stored_files(media_root)) == 3
+    assert len(stored_files(media_root)) == 4  # original, 2 thumbnails, preview
 
 
 @pytest.mark.parametrize(
@@ -239,7 +241,7 @@ def test_deleting_a_generation_removes_its_files(
     client_for, media_root, django_capture_on_commit_callbacks
 ):
     item = run(queued_row(), client_for())
-    assert len(stored_files(media_root)) == 3
+    assert len(stored_files(media_root)) == 4  # original, 2 thumbnails, preview
 
     with django_capture_on_commit_callbacks(execute=True):
         pipeline.delete(item)
@@ -266,7 +268,7 @@ def test_a_job_whose_worker_died_completes_exactly_once_later(
     # Worker A claims the job, writes its files, and dies before committing.
     dead = pipeline.claim(item.pk, lease_seconds=60)
     dead_names = pipeline.file_names(item.public_id, dead.claim_token, "jpg")
-    for name in (dead_names.original, *dead_names.thumbnails):
+    for name in (dead_names.original, *dead_names.thumbnails, dead_names.preview):
         (media_root / name).parent.mkdir(parents=True, exist_ok=True)
         (media_root / name).write_bytes(b"half-written")
 
@@ -284,14 +286,14 @@ def test_a_job_whose_worker_died_completes_exactly_once_later(
     item = run(item, client_for())
     assert item.status == Status.SUCCEEDED
     assert item.claims == 2
-    assert len(stored_files(media_root)) == 3
+    assert len(stored_files(media_root)) == 4  # original, 2 thumbnails, preview
 
     # The task may be delivered twice (re-enqueued while the first was still pending): the
     # second run finds nothing to do and changes nothing.
     before = (item.sha256, item.original.name, item.finished_at)
     item = run(item, client_for())
     assert (item.sha256, item.original.name, item.finished_at) == before
-    assert len(stored_files(media_root)) == 3
+    assert len(stored_files(media_root)) == 4  # original, 2 thumbnails, preview
 
 
 def test_a_zombie_worker_cannot_overwrite_the_result_of_the_worker_that_took_over(

@@ -106,7 +106,7 @@ def test_a_worker_killed_mid_generation_is_taken_over_and_the_job_runs_once(app_
 
     assert row["claims"] == 2
     assert len(standin.received) == 2
-    assert len(_files(app_env)) == 3  # one original, two thumbnails: nothing left from the dead
+    assert len(_files(app_env)) == 4  # original, two thumbnails, preview: nothing from the dead
 
 
 def test_a_worker_stopped_twice_with_ctrl_c_hands_its_job_back_at_once(app_env, standin):
@@ -128,7 +128,7 @@ def test_a_worker_stopped_twice_with_ctrl_c_hands_its_job_back_at_once(app_env, 
         _wait_for(lambda: _row(app_env)["status"] == "succeeded", 15, "the job to finish")
     finally:
         _stop(second)
-    assert len(_files(app_env)) == 3
+    assert len(_files(app_env)) == 4  # original, two thumbnails, preview
 
 
 def test_one_ctrl_c_lets_the_running_generation_finish(app_env, standin):

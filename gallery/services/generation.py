@@ -336,6 +336,7 @@ def _store(
 ) -> None:
     """Write the files, then commit the row; if the row does not commit, remove the files."""
     thumbs = images.make_thumbnails(image)
+    preview = images.make_preview(image)
     color = images.average_color(image)
     names = file_names(generation.public_id, token, image.extension)
     written: list[str] = []
@@ -343,6 +344,7 @@ def _store(
         written.append(default_storage.save(names.original, ContentFile(image.data)))
         for thumb, name in zip(thumbs, names.thumbnails, strict=True):
             written.append(default_storage.save(name, ContentFile(thumb.data)))
+        written.append(default_storage.save(names.preview, ContentFile(preview)))
         with transaction.atomic():
             done = Generation.objects.filter(
                 pk=generation.pk, claim_token=token, status=Status.RUNNING
@@ -351,6 +353,7 @@ def _store(
                 original=written[0],
                 thumbnail=written[1],
                 thumbnail_2x=written[2],
+                preview_image=written[3],
                 width=image.width,
                 height=image.height,
                 format=image.format,
@@ -382,6 +385,7 @@ class _LostClaim(Exception):
 class FileNames:
     original: str
     thumbnails: tuple[str, ...]
+    preview: str
 
 
 def file_names(public_id: str, token: str, extension: str) -> FileNames:
@@ -391,6 +395,7 @@ def file_names(public_id: str, token: str, extension: str) -> FileNames:
     return FileNames(
         original=f"originals/{stem}.{extension}",
         thumbnails=tuple(f"thumbnails/{stem}-{size}.webp" for size in images.THUMBNAIL_SIZES),
+        preview=f"previews/{stem}-{images.PREVIEW_SIZE}.webp",
     )
 
 
@@ -441,7 +446,7 @@ def recover_lost_work(now: datetime | None = None) -> int:
 def _possible_files(public_id: str, token: str) -> list[str]:
     """Every name one claim's files can have, whatever the original's format."""
     names = [file_names(public_id, token, ext) for ext in images.EXTENSIONS.values()]
-    return sorted({name for n in names for name in (n.original, *n.thumbnails)})
+    return sorted({name for n in names for name in (n.original, *n.thumbnails, n.preview)})
 
 
 def _live_tasks(task_ids: list[str]) -> set[str]:

@@ -5,12 +5,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import limits
 from gallery.forms import GenerateForm
 from gallery.models import Generation
-from gallery.services import access, browse
+from gallery.services import access, browse, favourites
 from gallery.services import generation as pipeline
 from gallery.views.browse import render_index
 
@@ -22,6 +23,25 @@ def get_viewable(request: HttpRequest, public_id: str) -> Generation:
     if not access.can_view(request.user, item):
         raise Http404("No such image.")
     return item
+
+
+def viewable_source(request: HttpRequest, public_id: str) -> Generation | None:
+    """The image a "Generate again" started from, if this user may see it; else none (a
+    forged or since-hidden id is dropped rather than recorded)."""
+    if not public_id:
+        return None
+    item = Generation.objects.filter(public_id=public_id).first()
+    return item if item and access.can_view(request.user, item) else None
+
+
+def redirect_back(request: HttpRequest, fallback) -> HttpResponse:
+    """To the posted `next` when it is a page of this site, else to `fallback`."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(fallback)
 
 
 def get_manageable(request: HttpRequest, public_id: str) -> Generation:
@@ -42,12 +62,29 @@ def generate(request: HttpRequest) -> HttpResponse:
                 negative_prompt=form.cleaned_data["negative_prompt"],
                 owner=request.user,
                 client_ip=limits.client_ip(request),
+                source=viewable_source(request, form.cleaned_data.get("source", "")),
             )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
             return redirect(created)
     return render_index(request, form, status=400)
+
+
+@require_GET
+@login_required
+def generate_again(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The home page with the prompt form filled in from another image."""
+    source = get_viewable(request, public_id)
+    form = GenerateForm(
+        initial={
+            "prompt": source.prompt,
+            "negative_prompt": source.negative_prompt,
+            "source": source.public_id,
+        }
+    )
+    form.source_item = source
+    return render_index(request, form)
 
 
 @require_GET
@@ -73,7 +110,11 @@ def generation_status(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, item: Generation) -> dict:
-    return {"item": item, "can_manage": access.can_manage(request.user, item)}
+    return {
+        "item": item,
+        "can_manage": access.can_manage(request.user, item),
+        "starred": favourites.is_starred(request.user, item),
+    }
 
 
 @require_POST
@@ -84,7 +125,7 @@ def retry(request: HttpRequest, public_id: str) -> HttpResponse:
         pipeline.retry(item)
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
-    return redirect(item)
+    return redirect_back(request, item)
 
 
 @require_POST

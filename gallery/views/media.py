@@ -1,13 +1,16 @@
 """Image files. Every file goes through here, so the same access rules guard the pages and
 the bytes: a private or hidden image's URL is useless to anyone else."""
 
-from django.http import Http404, HttpRequest
+import mimetypes
+
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from gallery.models import Generation
-from gallery.services import access
+from gallery.services import access, downloads
 from gallery.services import media as media_files
 
 
@@ -22,9 +25,26 @@ def media(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBa
     if field is None:
         raise Http404("No such file.")
     download = request.GET.get("download") == "1" and field.name == item.original.name
+    if download and downloads.embeds_metadata(item):
+        return _download_with_metadata(request, item)
     # Authorised: hand over the bytes (streamed, X-Accel/X-Sendfile, or a presigned redirect).
-    return media_files.file_response(
-        field,
-        download_name=f"{item.public_id}.{filename.rsplit('.', 1)[-1]}",
-        download=download,
+    name = f"{item.public_id}.{filename.rsplit('.', 1)[-1]}"
+    return media_files.file_response(field, download_name=name, download=download)
+
+
+def _download_with_metadata(request: HttpRequest, item: Generation) -> HttpResponse:
+    """The original as an attachment, with its prompt embedded: a copy made in memory, so it
+    always goes through the app, whatever the serving mode."""
+    page_url = request.build_absolute_uri(item.get_absolute_url())
+    try:
+        data = downloads.original_bytes(item, page_url)
+    except FileNotFoundError:
+        raise Http404("The file is missing from storage.") from None
+    content_type = mimetypes.guess_type(item.original.name)[0] or "application/octet-stream"
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=downloads.download_name(item)
     )
+    # The embedded metadata follows the owner's current preference: not immutable.
+    response["Cache-Control"] = "private, no-cache"
+    return response

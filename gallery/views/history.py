@@ -1,0 +1,48 @@
+"""My history: the signed-in user's own generations, with bulk delete and zip download."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from gallery.services import browse, history
+
+
+@require_GET
+@login_required
+def history_page(request: HttpRequest) -> HttpResponse:
+    before = browse.parse_cursor(request.GET.get("before"))
+    page = history.history_page(request.user, before=before)
+    context = {"page": page, "zip_max": history.ZIP_MAX_ITEMS, "is_first_page": before is None}
+    return render(request, "gallery/history.html", context)
+
+
+@require_POST
+@login_required
+def bulk(request: HttpRequest) -> HttpResponse:
+    ids = request.POST.getlist("ids")
+    action = request.POST.get("action")
+    back = request.POST.get("next") or ""
+    back = back if back.startswith("/history") else "/history"
+    if not ids:
+        messages.error(request, "Select at least one image first.")
+        return redirect(back)
+    if action == "delete":
+        count = history.bulk_delete(request.user, ids)
+        messages.success(request, f"Deleted {count} image{'s' if count != 1 else ''}.")
+        return redirect(back)
+    if action == "zip":
+        try:
+            archive, count = history.build_zip(
+                request.user, ids, lambda item: request.build_absolute_uri(item.get_absolute_url())
+            )
+        except history.TooManyItems as exc:
+            messages.error(request, str(exc))
+            return redirect(back)
+        if not count:
+            messages.error(request, "None of the selected items has an image to download.")
+            return redirect(back)
+        return FileResponse(archive, as_attachment=True, filename="sdxl-gallery-images.zip")
+    messages.error(request, "Choose delete or download.")
+    return redirect(back)
