@@ -250,9 +250,11 @@ class Generation(models.Model):
     def preview_url(self) -> str:
         return self.media_url("preview_image" if self.preview_image else "thumbnail_2x")
 
+    # Every file a generation owns; load them all (e.g. with `.only()`) before deleting rows.
+    FILE_FIELDS = ("original", "thumbnail", "thumbnail_2x", "preview_image")
+
     def file_fields(self) -> list[models.fields.files.FieldFile]:
-        files = (self.original, self.thumbnail, self.thumbnail_2x, self.preview_image)
-        return [f for f in files if f]
+        return [f for f in (getattr(self, name) for name in self.FILE_FIELDS) if f]
 
 
 class Preferences(models.Model):

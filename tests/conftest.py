@@ -1,5 +1,6 @@
 import os
 import shutil
+import time
 
 import pytest
 from django.utils import timezone
@@ -113,3 +114,13 @@ def browser_type_launch_args(browser_type_launch_args, django_db_setup):
             "--no-first-run",
         ],
     }
+
+
+def wait_for_js(page, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JavaScript expression until it is truthy. Playwright's own wait_for_function
+    polls through eval(), which the site's Content-Security-Policy rightly refuses."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for: {expression}")
+        page.wait_for_timeout(50)

@@ -256,10 +256,9 @@ def own_images(member, finished):
     private.visibility = Generation.Visibility.PRIVATE
     private.save()
     # Give the private copy files of its own, so that deleting one does not hide the other.
-    for field in ("original", "thumbnail", "thumbnail_2x"):
-        source = getattr(finished, field)
+    for source in finished.file_fields():
         copy = source.storage.save(source.name.replace(".", "-private."), source.open())
-        setattr(private, field, copy)
+        setattr(private, source.field.name, copy)
     private.save()
     return finished, private
 

@@ -150,7 +150,12 @@ def test_matrix(action, state, user, expected, files, people):
         response = client.get(url)
         assert str(response.status_code) == expected
         if response.status_code == 200:
-            assert b"".join(response.streaming_content) == files[field][1]
+            if action == "download":
+                # The original with its prompt embedded (test_detail checks the bytes).
+                assert response.content[:2] == files[field][1][:2]
+                assert b"a lighthouse" in response.content
+            else:
+                assert b"".join(response.streaming_content) == files[field][1]
             attachment = response["Content-Disposition"].startswith("attachment")
             assert attachment is (action == "download")
         return

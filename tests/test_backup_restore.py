@@ -14,6 +14,7 @@ import time
 import pytest
 import requests
 
+from gallery.models import Generation
 from tests import procs
 
 pytestmark = pytest.mark.skipif(
@@ -47,7 +48,7 @@ def test_a_backup_restores_into_a_fresh_data_dir_and_serves_every_image(tmp_path
     digests = {
         (r["public_id"], r[f].rsplit("/", 1)[-1]): _sha(live / "media" / r[f])
         for r in rows
-        for f in ("original", "thumbnail", "thumbnail_2x")
+        for f in Generation.FILE_FIELDS
     }
 
     # Back up (docs/deploy.md, "Backups"): the database first, then the media.

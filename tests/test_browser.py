@@ -10,6 +10,8 @@ from django.db import connection
 from django_tasks_db.management.commands.db_worker import Worker
 from playwright.sync_api import expect
 
+from tests.conftest import wait_for_js
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -97,6 +99,6 @@ def test_prompt_to_live_status_to_image_in_the_gallery(app, page, member):
     page.get_by_role("link", name="← Back to the gallery").click()
     first_tile = page.locator(".tile img").first
     expect(first_tile).to_have_attribute("alt", "A lighthouse at night, stars over the sea")
-    page.wait_for_function("document.querySelector('.tile img').complete")
+    wait_for_js(page, "document.querySelector('.tile img').complete")
     assert page.evaluate("document.querySelector('.tile img').naturalWidth") > 0
     page.screenshot(path=ARTIFACTS / "gallery.png", full_page=True)

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from gallery.models import Generation
 from gallery.services import endpoint
 from gallery.services import generation as pipeline
+from tests.conftest import wait_for_js
 from tests.test_browser import ARTIFACTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -110,7 +111,7 @@ def test_lightbox_walks_the_grid_with_arrows_and_esc_restores_the_scroll(site, p
     ids = tile_ids(page)
     assert len(ids) == 12
     page.mouse.wheel(0, 700)
-    page.wait_for_function("window.scrollY > 300")
+    wait_for_js(page, "window.scrollY > 300")
     scroll_before = page.evaluate("window.scrollY")
 
     page.locator(f'#grid a[href="/g/{ids[6]}/"]').click()
@@ -139,7 +140,7 @@ def test_the_lightbox_loads_the_next_page_at_the_end_of_the_grid(site, page):
     page.locator(f'#grid a[href="/g/{first_page[-1]}/"]').click()
     expect(page.get_by_role("dialog")).to_be_visible()
     page.keyboard.press("ArrowRight")
-    page.wait_for_function("document.querySelectorAll('#grid a[data-lightbox]').length > 12")
+    wait_for_js(page, "document.querySelectorAll('#grid a[data-lightbox]').length > 12")
     later = tile_ids(page)
     assert later[:12] == first_page
     expect(page).to_have_url(f"{site}/g/{later[12]}/")
@@ -202,18 +203,18 @@ def test_theme_toggle_is_remembered_and_screenshots(site, page):
     page.reload()
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
     expect(page.get_by_role("button", name="Dark theme")).to_have_attribute("aria-pressed", "true")
-    page.wait_for_function("[...document.images].every(i => i.complete)")
+    wait_for_js(page, "[...document.images].every(i => i.complete)")
     page.screenshot(path=ARTIFACTS / "gallery-dark.png")
     page.locator("#grid a[data-lightbox]").nth(2).click()
     expect(page.get_by_role("dialog")).to_be_visible()
-    page.wait_for_function("document.querySelector('dialog .artwork img')?.naturalWidth > 0")
+    wait_for_js(page, "document.querySelector('dialog .artwork img')?.naturalWidth > 0")
     page.evaluate("document.querySelector('dialog .artwork img').decode()")
     page.screenshot(path=ARTIFACTS / "lightbox-dark.png")
 
     page.get_by_role("button", name="Close (Esc)").click()
     page.get_by_role("button", name="Dark theme").click()
     page.locator("#grid a[data-lightbox]").nth(2).click()
-    page.wait_for_function("document.querySelector('dialog .artwork img')?.naturalWidth > 0")
+    wait_for_js(page, "document.querySelector('dialog .artwork img')?.naturalWidth > 0")
     page.evaluate("document.querySelector('dialog .artwork img').decode()")
     page.screenshot(path=ARTIFACTS / "lightbox-light.png")
 
@@ -223,11 +224,11 @@ def test_mobile_layouts(site, page):
     page.set_viewport_size({"width": 390, "height": 844})
     sign_in(page, site, "ada", "ada-password-123")
     page.goto(site + "/")
-    page.wait_for_function("[...document.images].slice(0, 4).every(i => i.complete)")
+    wait_for_js(page, "[...document.images].slice(0, 4).every(i => i.complete)")
     page.screenshot(path=ARTIFACTS / "mobile-gallery.png")
     item = Generation.objects.filter(preview_image__gt="").order_by("id").first()
     page.goto(site + item.get_absolute_url())
-    page.wait_for_function("document.querySelector('.artwork img').complete")
+    wait_for_js(page, "document.querySelector('.artwork img').complete")
     page.screenshot(path=ARTIFACTS / "mobile-detail.png", full_page=True)
     page.goto(site + "/history")
     page.get_by_text("Select all on this page").click()

@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
 from gallery.models import Generation
+from tests.conftest import wait_for_js
 from tests.test_browser import ARTIFACTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -148,7 +149,7 @@ def test_filters_live_in_the_url_through_reload_back_and_the_detail_page(
     expect(page.get_by_role("radio", name="Oldest")).to_be_checked()
     expect(page.locator(".tile-caption")).to_have_text(mine_oldest)
     ARTIFACTS.mkdir(exist_ok=True)
-    page.wait_for_function("[...document.querySelectorAll('.tile img')].every(i => i.complete)")
+    wait_for_js(page, "[...document.querySelectorAll('.tile img')].every(i => i.complete)")
     page.screenshot(path=ARTIFACTS / "gallery-filtered.png", full_page=True)
 
     # Into an image and on to the next one in this list, then back out the way we came.
@@ -172,5 +173,5 @@ def test_filters_live_in_the_url_through_reload_back_and_the_detail_page(
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(live_server.url + "/?q=lighthouse&mine=1")
     expect(page.locator(".tile")).to_have_count(2)
-    page.wait_for_function("[...document.querySelectorAll('.tile img')].every(i => i.complete)")
+    wait_for_js(page, "[...document.querySelectorAll('.tile img')].every(i => i.complete)")
     page.screenshot(path=ARTIFACTS / "gallery-filtered-mobile-dark.png")

@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 from gallery.models import Generation, SiteSettings
+from tests.conftest import wait_for_js
 from tests.test_browser import ARTIFACTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -66,7 +67,7 @@ def test_reports_hide_an_image_and_a_moderator_s_reason_reaches_the_owner(app, b
         expect(item).to_have_count(1)
         expect(item).to_contain_text("Graphic injury in the corner")
         expect(item).to_contain_text("Violence or gore")
-        page.wait_for_function("document.querySelector('.review-thumb img').complete")
+        wait_for_js(page, "document.querySelector('.review-thumb img').complete")
         page.screenshot(path=ARTIFACTS / f"review-queue-{scheme}.png", full_page=True)
         if scheme == "dark":
             page.context.close()

@@ -13,7 +13,7 @@ from django.test import Client
 from pythonjsonlogger.json import JsonFormatter
 
 from gallery import logcontext
-from gallery.models import Generation
+from gallery.models import Generation, Preferences
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,6 +184,11 @@ def test_nginx_mode_hands_the_file_to_an_internal_location(
 ):
     settings.GALLERY_MEDIA_ACCEL = "nginx"
     settings.GALLERY_MEDIA_ACCEL_PREFIX = "/protected-media/"
+    # A download that carries the prompt is a copy made by the app, whatever the mode.
+    embedded = owner_client.get(finished.original_url + "?download=1")
+    assert "X-Accel-Redirect" not in embedded and b"Generated with" in embedded.content
+    # Without embedding, nginx sends the stored file itself.
+    Preferences.objects.update_or_create(user=finished.owner, defaults={"embed_metadata": False})
     response = owner_client.get(finished.original_url + "?download=1")
     assert response.status_code == 200
     assert response["X-Accel-Redirect"] == f"/protected-media/{finished.original.name}"

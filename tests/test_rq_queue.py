@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from gallery.models import Generation
 from tests import procs
 
 REDIS_URL = os.environ.get("GALLERY_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
@@ -80,4 +81,4 @@ def test_submit_goes_through_redis_to_an_rq_worker_and_lost_work_is_recovered(
     ]
     assert all(row["claims"] == 1 and row["task_id"] for row in rows)
     stored = {str(p.relative_to(media)) for p in procs.files_under(media)}
-    assert stored == {row[f] for row in rows for f in ("original", "thumbnail", "thumbnail_2x")}
+    assert stored == {row[f] for row in rows for f in Generation.FILE_FIELDS}

@@ -16,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 from moto.server import ThreadedMotoServer
 
-from gallery.models import Generation
+from gallery.models import Generation, Preferences
 from gallery.services import endpoint
 from gallery.services import generation as pipeline
 
@@ -117,6 +117,8 @@ def test_redirect_mode_sends_a_short_lived_presigned_url_after_authorising(
     bucket, stored, settings
 ):
     settings.GALLERY_MEDIA_REDIRECT = True
+    # Downloads that carry the prompt are made by the app; without, S3 serves the file.
+    Preferences.objects.create(user=stored.owner, embed_metadata=False)
     response = _as(stored.owner).get(stored.original_url + "?download=1")
     assert response.status_code == 302
     url = response["Location"]

@@ -4,6 +4,7 @@ with SKIP LOCKED when DATABASE_URL points there). Every generation runs exactly 
 
 from collections import Counter
 
+from gallery.models import Generation
 from tests import procs
 
 WORKERS = 4
@@ -45,8 +46,8 @@ def test_four_workers_run_two_hundred_generations_each_exactly_once(tmp_path, st
     assert set(calls) == {f"scale-out {i}" for i in range(JOBS)}
     assert {row["status"] for row in rows} == {"succeeded"}
     assert {(row["claims"], row["attempts"]) for row in rows} == {(1, 1)}
-    # Exactly the three files each row names (original and two thumbnails), nothing else.
-    named = {row[f] for row in rows for f in ("original", "thumbnail", "thumbnail_2x")}
-    assert len(named) == 3 * JOBS
+    # Exactly the files each row names (original, thumbnails, preview), nothing else.
+    named = {row[f] for row in rows for f in Generation.FILE_FIELDS}
+    assert len(named) == len(Generation.FILE_FIELDS) * JOBS
     stored = {str(p.relative_to(media)) for p in procs.files_under(media)}
     assert stored == named

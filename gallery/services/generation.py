@@ -134,7 +134,7 @@ def delete_many(generations: QuerySet[Generation]) -> int:
     """Delete these rows, then their files once the deletion has committed. Returns the
     number of generations deleted."""
     with transaction.atomic():
-        rows = list(generations.only("pk", "original", "thumbnail", "thumbnail_2x"))
+        rows = list(generations.only("pk", *Generation.FILE_FIELDS))
         names = [f.name for row in rows for f in row.file_fields()]
         Generation.objects.filter(pk__in=[row.pk for row in rows]).delete()
         transaction.on_commit(partial(_delete_files, names), robust=True)

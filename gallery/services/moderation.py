@@ -110,7 +110,7 @@ def _move(
     }
     if to_state == State.REMOVED:
         names = [f.name for f in generation.file_fields()]
-        fields.update(original="", thumbnail="", thumbnail_2x="")
+        fields.update(dict.fromkeys(Generation.FILE_FIELDS, ""))
         # Only once the removal is committed: a rolled-back decision keeps its files.
         transaction.on_commit(partial(_delete_files, names), robust=True)
     Generation.objects.filter(pk=generation.pk).update(**fields)
@@ -141,8 +141,8 @@ def _delete_files(names: list[str]) -> None:
 
 def _refresh(target: Generation, source: Generation) -> None:
     for field in (
-        "moderation", "moderation_reason", "moderated_by_id", "moderated_at", "original",
-        "thumbnail", "thumbnail_2x",
+        "moderation", "moderation_reason", "moderated_by_id", "moderated_at",
+        *Generation.FILE_FIELDS,
     ):  # fmt: skip
         setattr(target, field, getattr(source, field))
 
