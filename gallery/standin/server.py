@@ -86,6 +86,10 @@ class StandinServer(ThreadingHTTPServer):
         for fault in faults:
             if fault != "ok" and fault not in FAULTS:
                 raise ValueError(f"unknown fault {fault!r}")
+        if "bomb" in faults:
+            # Built now, not on the request: on a busy machine building it can outlast the
+            # client's read timeout, which would turn the bomb into a timeout.
+            decompression_bomb()
         self.faults.extend(faults)
 
     def next_fault(self) -> str:
