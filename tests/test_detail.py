@@ -335,3 +335,35 @@ def test_preferences_change_the_default_visibility_and_embedding(
 
 def test_preferences_need_signing_in():
     assert Client().get("/account/preferences").status_code == 302
+
+
+def test_backfill_makes_previews_for_older_rows(mine, media_root):
+    from django.core.management import call_command
+
+    Generation.objects.filter(pk=mine.pk).update(preview_image="")
+    (media_root / mine.preview_image.name).unlink()
+    out = io.StringIO()
+    call_command("backfill_previews", stdout=out)
+    assert "Made 1 previews" in out.getvalue()
+    mine.refresh_from_db()
+    with Image.open(mine.preview_image.path) as img:
+        assert (img.format, img.size) == ("WEBP", (1024, 1024))
+    call_command("backfill_previews", stdout=out)  # nothing left to do
+    assert "Made 0 previews" in out.getvalue()
+
+
+def test_retry_from_history_comes_back_to_history(
+    signed_in, member, django_capture_on_commit_callbacks
+):
+    failed = Generation.objects.create(
+        prompt="broken", owner=member, status=Status.FAILED, failure_reason="Endpoint said no."
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in.post(f"/g/{failed.public_id}/retry", {"next": "/history"})
+    assert response["Location"] == "/history"
+    failed.refresh_from_db()
+    assert failed.status == Status.QUEUED
+    # An outside `next` is not followed.
+    Generation.objects.filter(pk=failed.pk).update(status=Status.FAILED, failure_reason="No.")
+    response = signed_in.post(f"/g/{failed.public_id}/retry", {"next": "https://evil.example/"})
+    assert response["Location"] == failed.get_absolute_url()
