@@ -25,18 +25,32 @@ def signed_in(client, member):
     return client
 
 
+_FILES = ("original", "thumbnail", "thumbnail_2x", "preview_image")
+_made: dict = {}  # the pipeline's output, made once per module and copied into each test
+
+
 @pytest.fixture
 def mine(client_for, media_root, member) -> Generation:
-    """A generation of `member`'s that went through the real pipeline."""
-    item = Generation.objects.create(
-        prompt="a quiet harbour at dawn",
-        negative_prompt="people, text",
-        owner=member,
-        queued_at=timezone.now(),
-    )
-    pipeline.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
-    item.refresh_from_db()
-    return item
+    """A generation of `member`'s, with the files the real pipeline made for it."""
+    fields = {"prompt": "a quiet harbour at dawn", "negative_prompt": "people, text"}
+    if not _made:
+        item = Generation.objects.create(**fields, owner=member, queued_at=timezone.now())
+        pipeline.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
+        item.refresh_from_db()
+        _made["row"] = {
+            f.attname: getattr(item, f.attname).name
+            if f.attname in _FILES
+            else getattr(item, f.attname)
+            for f in Generation._meta.concrete_fields
+            if f.attname not in ("id", "public_id", "owner_id", "created_at")
+        }
+        _made["files"] = {getattr(item, f).name: getattr(item, f).read() for f in _FILES}
+        item.refresh_from_db()  # fresh file handles for the test
+        return item
+    for name, data in _made["files"].items():
+        (media_root / name).parent.mkdir(parents=True, exist_ok=True)
+        (media_root / name).write_bytes(data)
+    return Generation.objects.create(**_made["row"], owner=member)
 
 
 def pixels(data: bytes) -> bytes:
