@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -381,3 +382,10 @@ def test_retry_from_history_comes_back_to_history(
     Generation.objects.filter(pk=failed.pk).update(status=Status.FAILED, failure_reason="No.")
     response = signed_in.post(f"/g/{failed.public_id}/retry", {"next": "https://evil.example/"})
     assert response["Location"] == failed.get_absolute_url()
+
+
+def test_a_file_whose_container_cannot_be_read_is_downloaded_untouched(signed_in, mine):
+    # A JPEG whose header is cut off: the download is the stored file, not a broken one.
+    broken = mine.original.read()[:40]
+    Path(mine.original.path).write_bytes(broken)
+    assert signed_in.get(mine.original_url + "?download=1").content == broken
