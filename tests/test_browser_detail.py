@@ -265,3 +265,17 @@ def test_starring_in_the_lightbox_stars_the_tile_and_the_detail_page_looks_right
     page.screenshot(path=ARTIFACTS / "detail-light.png")
     page.locator(".danger-zone summary").click()
     expect(page.get_by_role("button", name="Delete permanently")).to_be_visible()
+
+    owner = Generation.objects.first().owner
+    Generation.objects.create(prompt="A castle in the clouds", owner=owner)
+    Generation.objects.create(
+        prompt="A red fox in the snow",
+        owner=owner,
+        status=Generation.Status.FAILED,
+        failure_reason="The endpoint is busy. Gave up after 4 attempts; you can retry later.",
+    )
+    page.goto(site + "/history")
+    expect(page.get_by_role("button", name="Retry")).to_be_visible()
+    page.get_by_role("checkbox", name=re.compile("^Select: ")).nth(1).check()
+    expect(page.get_by_text("1 selected")).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "history-light.png")
