@@ -226,6 +226,12 @@ def test_mobile_layouts(site, page):
     page.goto(site + "/")
     wait_for_js(page, "[...document.images].slice(0, 4).every(i => i.complete)")
     page.screenshot(path=ARTIFACTS / "mobile-gallery.png")
+    page.locator("#grid a[data-lightbox]").first.click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    page.wait_for_function("document.querySelector('dialog .artwork img')?.naturalWidth > 0")
+    page.evaluate("document.querySelector('dialog .artwork img').decode()")
+    page.screenshot(path=ARTIFACTS / "mobile-lightbox.png")
+    page.get_by_role("button", name="Close (Esc)").click()
     item = Generation.objects.filter(preview_image__gt="").order_by("id").first()
     page.goto(site + item.get_absolute_url())
     wait_for_js(page, "document.querySelector('.artwork img').complete")
@@ -237,3 +243,40 @@ def test_mobile_layouts(site, page):
     page.emulate_media(color_scheme="dark")
     page.goto(site + "/account/preferences")
     page.screenshot(path=ARTIFACTS / "mobile-preferences-dark.png")
+
+
+def test_starring_in_the_lightbox_stars_the_tile_and_the_detail_page_looks_right(site, page):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, site, "ada", "ada-password-123")
+    page.goto(site + "/")
+    first = page.locator("#grid .tile").first
+    first.locator("a[data-lightbox]").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Star").click()
+    expect(dialog.get_by_role("button", name="Starred")).to_have_attribute("aria-pressed", "true")
+    expect(first.get_by_role("button", name="Star")).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    page.goto(site + Generation.objects.order_by("id").first().get_absolute_url())
+    page.wait_for_function("document.querySelector('.artwork img').naturalWidth > 0")
+    page.evaluate("document.querySelector('.artwork img').decode()")
+    page.screenshot(path=ARTIFACTS / "detail-light.png")
+    page.locator(".danger-zone summary").click()
+    expect(page.get_by_role("button", name="Delete permanently")).to_be_visible()
+
+    owner = Generation.objects.first().owner
+    Generation.objects.create(prompt="A castle in the clouds", owner=owner)
+    Generation.objects.create(
+        prompt="A red fox in the snow",
+        owner=owner,
+        status=Generation.Status.FAILED,
+        failure_reason="The endpoint is busy. Gave up after 4 attempts; you can retry later.",
+    )
+    page.goto(site + "/history")
+    expect(page.get_by_role("button", name="Retry")).to_be_visible()
+    page.get_by_role("checkbox", name=re.compile("^Select: ")).nth(1).check()
+    expect(page.get_by_text("1 selected")).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "history-light.png")

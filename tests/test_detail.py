@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -25,18 +26,32 @@ def signed_in(client, member):
     return client
 
 
+_FILES = ("original", "thumbnail", "thumbnail_2x", "preview_image")
+_made: dict = {}  # the pipeline's output, made once per module and copied into each test
+
+
 @pytest.fixture
 def mine(client_for, media_root, member) -> Generation:
-    """A generation of `member`'s that went through the real pipeline."""
-    item = Generation.objects.create(
-        prompt="a quiet harbour at dawn",
-        negative_prompt="people, text",
-        owner=member,
-        queued_at=timezone.now(),
-    )
-    pipeline.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
-    item.refresh_from_db()
-    return item
+    """A generation of `member`'s, with the files the real pipeline made for it."""
+    fields = {"prompt": "a quiet harbour at dawn", "negative_prompt": "people, text"}
+    if not _made:
+        item = Generation.objects.create(**fields, owner=member, queued_at=timezone.now())
+        pipeline.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
+        item.refresh_from_db()
+        _made["row"] = {
+            f.attname: getattr(item, f.attname).name
+            if f.attname in _FILES
+            else getattr(item, f.attname)
+            for f in Generation._meta.concrete_fields
+            if f.attname not in ("id", "public_id", "owner_id", "created_at")
+        }
+        _made["files"] = {getattr(item, f).name: getattr(item, f).read() for f in _FILES}
+        item.refresh_from_db()  # fresh file handles for the test
+        return item
+    for name, data in _made["files"].items():
+        (media_root / name).parent.mkdir(parents=True, exist_ok=True)
+        (media_root / name).write_bytes(data)
+    return Generation.objects.create(**_made["row"], owner=member)
 
 
 def pixels(data: bytes) -> bytes:
@@ -337,3 +352,42 @@ def test_preferences_change_the_default_visibility_and_embedding(
 
 def test_preferences_need_signing_in():
     assert Client().get("/account/preferences").status_code == 302
+
+
+def test_backfill_makes_previews_for_older_rows(mine, media_root):
+    from django.core.management import call_command
+
+    Generation.objects.filter(pk=mine.pk).update(preview_image="")
+    (media_root / mine.preview_image.name).unlink()
+    out = io.StringIO()
+    call_command("backfill_previews", stdout=out)
+    assert "Made 1 previews" in out.getvalue()
+    mine.refresh_from_db()
+    with Image.open(mine.preview_image.path) as img:
+        assert (img.format, img.size) == ("WEBP", (1024, 1024))
+    call_command("backfill_previews", stdout=out)  # nothing left to do
+    assert "Made 0 previews" in out.getvalue()
+
+
+def test_retry_from_history_comes_back_to_history(
+    signed_in, member, django_capture_on_commit_callbacks
+):
+    failed = Generation.objects.create(
+        prompt="broken", owner=member, status=Status.FAILED, failure_reason="Endpoint said no."
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in.post(f"/g/{failed.public_id}/retry", {"next": "/history"})
+    assert response["Location"] == "/history"
+    failed.refresh_from_db()
+    assert failed.status == Status.QUEUED
+    # An outside `next` is not followed.
+    Generation.objects.filter(pk=failed.pk).update(status=Status.FAILED, failure_reason="No.")
+    response = signed_in.post(f"/g/{failed.public_id}/retry", {"next": "https://evil.example/"})
+    assert response["Location"] == failed.get_absolute_url()
+
+
+def test_a_file_whose_container_cannot_be_read_is_downloaded_untouched(signed_in, mine):
+    # A JPEG whose header is cut off: the download is the stored file, not a broken one.
+    broken = mine.original.read()[:40]
+    Path(mine.original.path).write_bytes(broken)
+    assert signed_in.get(mine.original_url + "?download=1").content == broken

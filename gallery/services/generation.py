@@ -399,6 +399,26 @@ def file_names(public_id: str, token: str, extension: str) -> FileNames:
     )
 
 
+def backfill_preview(generation: Generation) -> bool:
+    """Make the detail preview of a row stored before previews existed. Named after the
+    original (whose name carries the claim token); kept only if the row still has that
+    original and no preview when it commits. Returns whether a preview was added."""
+    if not generation.has_image or generation.preview_image or not generation.original:
+        return False
+    with default_storage.open(generation.original.name, "rb") as handle:
+        image = images.verify(handle.read(), max_pixels=settings.GALLERY_MAX_IMAGE_PIXELS)
+    stem = generation.original.name.split("/", 1)[-1].rsplit(".", 1)[0]
+    name = default_storage.save(
+        f"previews/{stem}-{images.PREVIEW_SIZE}.webp", ContentFile(images.make_preview(image))
+    )
+    updated = Generation.objects.filter(
+        pk=generation.pk, preview_image="", original=generation.original.name
+    ).update(preview_image=name)
+    if not updated:
+        _delete_files([name])
+    return bool(updated)
+
+
 def _delete_files(names: list[str]) -> None:
     for name in names:
         try:

@@ -25,7 +25,9 @@ class HistoryPage:
     next_cursor: int | None
 
 
-def history_page(user: User, before: int | None = None, page_size: int = HISTORY_PAGE_SIZE):
+def history_page(
+    user: User, before: int | None = None, page_size: int = HISTORY_PAGE_SIZE
+) -> HistoryPage:
     """The owner's generations, newest first, cut on the id (the owner/-id index)."""
     rows = Generation.objects.filter(owner=user).order_by("-id")
     if before is not None:
@@ -93,7 +95,3 @@ def build_zip(
         )
     spool.seek(0)
     return spool, len(items)
-
-
-def retryable(item: Generation) -> bool:
-    return item.status == Generation.Status.FAILED

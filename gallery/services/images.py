@@ -239,7 +239,7 @@ def _png_with_metadata(data: bytes, fields: Provenance) -> bytes:
         raise InvalidImageError("Not a PNG file.")
     # Walk the chunks to find IEND (the last chunk); everything before it stays as is.
     pos = len(_PNG_SIGNATURE)
-    while pos + 8 <= len(data):
+    while pos + 12 <= len(data):
         (length,) = struct.unpack(">I", data[pos : pos + 4])
         if data[pos + 4 : pos + 8] == b"IEND":
             break
@@ -279,9 +279,14 @@ def _jpeg_with_metadata(data: bytes, fields: Provenance) -> bytes:
     pos, head, kept = 2, [], []
     while pos + 4 <= len(data) and data[pos] == 0xFF:
         marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
         if marker == 0xDA:  # start of scan
             break
         (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if length < 2 or pos + 2 + length > len(data):
+            raise InvalidImageError("The JPEG file has a damaged header.")
         segment = data[pos : pos + 2 + length]
         body = segment[4:]
         is_app0 = marker == 0xE0 and not kept
@@ -291,6 +296,8 @@ def _jpeg_with_metadata(data: bytes, fields: Provenance) -> bytes:
         elif not is_ours:
             kept.append(segment)
         pos += 2 + length
+    if data[pos : pos + 2] != b"\xff\xda":
+        raise InvalidImageError("The JPEG file's header could not be read.")
     ours = []
     exif = _exif_tiff(fields)
     if len(exif) <= _SEGMENT_MAX:
@@ -317,6 +324,8 @@ def _webp_with_metadata(data: bytes, fields: Provenance) -> bytes:
     while pos + 8 <= len(data):
         fourcc = data[pos : pos + 4]
         (size,) = struct.unpack("<I", data[pos + 4 : pos + 8])
+        if pos + 8 + size > len(data):
+            raise InvalidImageError("The WebP file is cut short.")
         chunks.append((fourcc, data[pos + 8 : pos + 8 + size]))
         pos += 8 + size + (size % 2)
     # Ours replace any EXIF/XMP already there.

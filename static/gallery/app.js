@@ -159,7 +159,8 @@ document.addEventListener("DOMContentLoaded", () => {
         <button type="button" class="icon-button" data-lb="close" aria-label="Close (Esc)">
           <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6 10.6 12 5 6.4z"/></svg></button>
       </div>
-      <div class="lightbox-body" aria-live="polite"></div>`;
+      <p class="visually-hidden" aria-live="polite" data-lb-status></p>
+      <div class="lightbox-body"></div>`;
     dialog.addEventListener("cancel", (event) => {
       event.preventDefault(); // our close restores history and scroll
       closeLightbox();
@@ -178,6 +179,17 @@ document.addEventListener("DOMContentLoaded", () => {
 
   const tiles = () => [...document.querySelectorAll("#grid a[data-lightbox]")];
 
+  // A star toggled in the overlay is mirrored on its tile.
+  document.addEventListener("htmx:afterSwap", () => {
+    if (!box.dialog?.open || !box.tile) return;
+    const pressed = box.body.querySelector(".star-detail .star")?.getAttribute("aria-pressed");
+    const tileStar = box.tile.closest(".tile")?.querySelector(".star");
+    if (!tileStar || !pressed) return;
+    tileStar.setAttribute("aria-pressed", pressed);
+    tileStar.classList.toggle("is-starred", pressed === "true");
+    tileStar.title = pressed === "true" ? "Starred: click to unstar" : "Star this image";
+  });
+
   const openLightbox = async (tile, { push }) => {
     if (!box.dialog) buildDialog();
     const first = !box.dialog.open;
@@ -187,6 +199,9 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     box.tile = tile;
     box.dialog.classList.add("is-loading");
+    const art = box.body.querySelector(".artwork img");
+    const thumb = tile.querySelector("img");
+    if (art && thumb) art.src = thumb.currentSrc || thumb.src; // instant feedback on ←/→
     let html;
     try {
       const response = await fetch(tile.dataset.lightbox, { headers: { "HX-Request": "true" } });
@@ -197,6 +212,7 @@ document.addEventListener("DOMContentLoaded", () => {
       return;
     }
     if (box.tile !== tile) return; // a later step overtook this one
+    const hadFocus = box.body.contains(document.activeElement);
     box.body.innerHTML = html;
     if (window.htmx) htmx.process(box.body);
     enhance(box.body);
@@ -208,11 +224,13 @@ document.addEventListener("DOMContentLoaded", () => {
     box.dialog.querySelector("[data-lb=prev]").disabled = index <= 0;
     box.dialog.querySelector("[data-lb=next]").disabled =
       index === tiles().length - 1 && !document.querySelector("#more a[href]");
+    box.dialog.querySelector("[data-lb-status]").textContent =
+      `Image ${index + 1} of ${tiles().length}: ${heading ? heading.textContent : ""}`;
     if (first) {
       root.classList.add("has-lightbox");
       box.dialog.showModal();
-      box.dialog.querySelector("[data-lb=close]").focus();
     }
+    if (first || hadFocus) box.dialog.querySelector("[data-lb=close]").focus();
     if (push) {
       history.pushState({ lightbox: tile.href, scrollY: box.scrollY }, "", tile.href);
       box.pushed = true;
