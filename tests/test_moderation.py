@@ -450,3 +450,15 @@ def test_the_admin_refuses_a_pattern_that_does_not_compile(admin_client):
         {"term": "gore", "kind": "word", "reason": "violence", "active": "on"},
     )
     assert BlockedTerm.objects.get().created_by.username == "root"
+
+
+def test_the_admin_change_page_shows_the_moderation_history_and_reports(
+    admin_client, owner, staff, reporters
+):
+    item = make_done(owner)
+    moderation.report(item, reporter=reporters[0], category="spam", note="buy cheap pills")
+    moderation.hide(item, actor=staff, reason="Advertising")
+    page = admin_client.get(reverse("admin:gallery_generation_change", args=[item.pk]))
+    html = page.content.decode()
+    assert "Moderation history" in html and "Advertising" in html
+    assert "buy cheap pills" in html
