@@ -90,6 +90,33 @@ class ModerationActionForm(ActionForm):
     )
 
 
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReportInline(_ReadOnlyInline):
+    model = Report
+    fk_name = "generation"
+    fields = ("created_at", "reporter", "category", "note", "resolution", "resolved_by")
+    readonly_fields = fields
+    verbose_name_plural = "reports"
+
+
+class ModerationEventInline(_ReadOnlyInline):
+    model = ModerationEvent
+    fields = ("created_at", "action", "from_state", "to_state", "actor", "reason")
+    readonly_fields = fields
+    verbose_name_plural = "moderation history"
+
+
 # --- Generations ----------------------------------------------------------------------------
 
 
@@ -121,6 +148,7 @@ class GenerationAdmin(admin.ModelAdmin):
     # moderation state changes only through the actions (audited, reports closed).
     readonly_fields = tuple(f for f in fields if f not in ("prompt", "negative_prompt"))
     raw_id_fields = ("owner", "source")
+    inlines = [ModerationEventInline, ReportInline]
     action_form = ModerationActionForm
     actions = ["approve_selected", "hide_selected", "remove_selected", "retry_failed"]
 

@@ -26,8 +26,8 @@ def app(live_server, media_root):
     return live_server.url
 
 
-def as_user(browser, app: str, username: str, scheme: str = "light"):
-    context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 860})
+def as_user(browser, app: str, username: str):
+    context = browser.new_context(color_scheme="light", viewport={"width": 1280, "height": 860})
     page = context.new_page()
     sign_in(page, app, username, "pw-" + username)
     return page
@@ -43,11 +43,12 @@ def test_reports_hide_an_image_and_a_moderator_s_reason_reaches_the_owner(app, b
     url = app + finished.get_absolute_url()
 
     # Two people report it; the second report hides it for review.
+    pages = {}
     for name, category, note in (
         ("rita", "Violence or gore", "Graphic injury in the corner"),
         ("ravi", "Something else", ""),
     ):
-        page = as_user(browser, app, name)
+        page = pages[name] = as_user(browser, app, name)
         page.goto(url)
         page.get_by_text("Report this image").click()
         page.get_by_label(category).check()
@@ -56,21 +57,19 @@ def test_reports_hide_an_image_and_a_moderator_s_reason_reaches_the_owner(app, b
             page.screenshot(path=ARTIFACTS / "report-form.png", full_page=True)
         page.get_by_role("button", name="Send report").click()
         expect(page.get_by_text("Thank you for your report")).to_be_visible()
-        page.context.close()
     assert Generation.objects.get(pk=finished.pk).moderation == "pending"
 
     # The moderator decides in the review queue, in place.
+    page = as_user(browser, app, "mona")
+    page.get_by_role("link", name="Review").click()
+    item = page.get_by_test_id("review-item")
+    expect(item).to_have_count(1)
+    expect(item).to_contain_text("Graphic injury in the corner")
+    expect(item).to_contain_text("Violence or gore")
+    wait_for_js(page, "document.querySelector('.review-thumb img').complete")
     for scheme in ("dark", "light"):
-        page = as_user(browser, app, "mona", scheme)
-        page.get_by_role("link", name="Review").click()
-        item = page.get_by_test_id("review-item")
-        expect(item).to_have_count(1)
-        expect(item).to_contain_text("Graphic injury in the corner")
-        expect(item).to_contain_text("Violence or gore")
-        wait_for_js(page, "document.querySelector('.review-thumb img').complete")
+        page.emulate_media(color_scheme=scheme)
         page.screenshot(path=ARTIFACTS / f"review-queue-{scheme}.png", full_page=True)
-        if scheme == "dark":
-            page.context.close()
     page.get_by_label("Reason").fill("Graphic violence is not allowed here")
     page.evaluate("window.__sameDocument = true")
     item.get_by_role("button", name="Hide").click()
@@ -80,18 +79,17 @@ def test_reports_hide_an_image_and_a_moderator_s_reason_reaches_the_owner(app, b
     page.context.close()
 
     # The owner reads why on the image's page.
+    page = as_user(browser, app, "olga")
+    page.goto(url)
+    notice = page.get_by_test_id("moderation-notice")
+    expect(notice).to_contain_text("Hidden by a moderator: Graphic violence is not allowed here")
     for scheme in ("light", "dark"):
-        page = as_user(browser, app, "olga", scheme)
-        page.goto(url)
-        notice = page.get_by_test_id("moderation-notice")
-        expect(notice).to_contain_text(
-            "Hidden by a moderator: Graphic violence is not allowed here"
-        )
+        page.emulate_media(color_scheme=scheme)
         page.screenshot(path=ARTIFACTS / f"owner-notice-{scheme}.png", full_page=True)
-        page.context.close()
+    page.context.close()
 
     # Anyone else: gone.
-    page = as_user(browser, app, "rita")
-    response = page.goto(url)
+    response = pages["rita"].goto(url)
     assert response.status == 404
-    page.context.close()
+    for page in pages.values():
+        page.context.close()

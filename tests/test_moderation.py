@@ -227,6 +227,15 @@ def test_hiding_needs_a_reason_and_shows_it_to_the_owner(owner, staff, reporters
     assert events == [("hide", "visible"), ("restore", "hidden")]
 
 
+def test_an_image_still_being_made_can_be_hidden_but_not_removed(owner, staff):
+    item = Generation.objects.create(prompt="busy", owner=owner, status="running")
+    with pytest.raises(ValidationError, match="still being made"):
+        moderation.remove(item, actor=staff, reason="r")
+    moderation.hide(item, actor=staff, reason="r")
+    item.refresh_from_db()
+    assert item.moderation == State.HIDDEN
+
+
 def test_only_staff_can_decide(owner):
     item = make_done(owner)
     with pytest.raises(Exception, match="Only staff"):
@@ -426,3 +435,30 @@ def test_moderation_events_are_read_only_in_the_admin(admin_client, owner, staff
     assert page.status_code == 200
     assert b'name="reason"' not in page.content
     assert admin_client.get(reverse("admin:gallery_moderationevent_add")).status_code == 403
+
+
+def test_the_admin_refuses_a_pattern_that_does_not_compile(admin_client):
+    response = admin_client.post(
+        reverse("admin:gallery_blockedterm_add"),
+        {"term": "[a-", "kind": "pattern", "reason": "x", "active": "on"},
+    )
+    assert response.status_code == 200
+    assert "Not a valid regular expression" in response.content.decode()
+    assert not BlockedTerm.objects.exists()
+    admin_client.post(
+        reverse("admin:gallery_blockedterm_add"),
+        {"term": "gore", "kind": "word", "reason": "violence", "active": "on"},
+    )
+    assert BlockedTerm.objects.get().created_by.username == "root"
+
+
+def test_the_admin_change_page_shows_the_moderation_history_and_reports(
+    admin_client, owner, staff, reporters
+):
+    item = make_done(owner)
+    moderation.report(item, reporter=reporters[0], category="spam", note="buy cheap pills")
+    moderation.hide(item, actor=staff, reason="Advertising")
+    page = admin_client.get(reverse("admin:gallery_generation_change", args=[item.pk]))
+    html = page.content.decode()
+    assert "Moderation history" in html and "Advertising" in html
+    assert "buy cheap pills" in html

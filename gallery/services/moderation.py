@@ -83,6 +83,11 @@ def decide(
                 f"This image is {current.get_moderation_display().lower()}; it can't be "
                 f"{Action(action).label.lower()} any more."
             )
+        if action == Action.REMOVE and not current.is_finished:
+            # Its files do not exist yet: the worker would write them after the removal.
+            raise ValidationError(
+                "This image is still being made: hide it now, and remove it once it is done."
+            )
         if action == Action.APPROVE and current.moderation == State.HIDDEN:
             action = Action.RESTORE
         event = _move(current, action, _TARGET.get(action, State.VISIBLE), actor, reason)
