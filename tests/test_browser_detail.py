@@ -228,7 +228,7 @@ def test_mobile_layouts(site, page):
     page.screenshot(path=ARTIFACTS / "mobile-gallery.png")
     page.locator("#grid a[data-lightbox]").first.click()
     expect(page.get_by_role("dialog")).to_be_visible()
-    page.wait_for_function("document.querySelector('dialog .artwork img')?.naturalWidth > 0")
+    wait_for_js(page, "document.querySelector('dialog .artwork img')?.naturalWidth > 0")
     page.evaluate("document.querySelector('dialog .artwork img').decode()")
     page.screenshot(path=ARTIFACTS / "mobile-lightbox.png")
     page.get_by_role("button", name="Close (Esc)").click()
@@ -261,7 +261,7 @@ def test_starring_in_the_lightbox_stars_the_tile_and_the_detail_page_looks_right
     expect(dialog).to_be_hidden()
 
     page.goto(site + Generation.objects.order_by("id").first().get_absolute_url())
-    page.wait_for_function("document.querySelector('.artwork img').naturalWidth > 0")
+    wait_for_js(page, "document.querySelector('.artwork img').naturalWidth > 0")
     page.evaluate("document.querySelector('.artwork img').decode()")
     page.screenshot(path=ARTIFACTS / "detail-light.png")
     page.locator(".danger-zone summary").click()

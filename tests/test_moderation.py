@@ -16,6 +16,7 @@ from gallery.models import (
     SiteSettings,
 )
 from gallery.services import blocklist, moderation
+from gallery.services import generation as pipeline
 from tests.conftest import stored_files
 
 pytestmark = pytest.mark.django_db
@@ -462,3 +463,12 @@ def test_the_admin_change_page_shows_the_moderation_history_and_reports(
     html = page.content.decode()
     assert "Moderation history" in html and "Advertising" in html
     assert "buy cheap pills" in html
+
+
+def test_pre_moderation_lets_private_images_and_staffs_own_through(owner, staff):
+    SiteSettings.objects.update_or_create(pk=1, defaults={"moderation_mode": "pre"})
+    private = pipeline.submit(prompt="just for me", owner=owner, visibility="private")
+    by_staff = pipeline.submit(prompt="from the team", owner=staff)
+    assert private.moderation == by_staff.moderation == State.VISIBLE
+    queue = signed_in(staff).get(reverse("gallery:moderation")).content.decode()
+    assert private.public_id not in queue and by_staff.public_id not in queue

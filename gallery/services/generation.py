@@ -81,8 +81,13 @@ def submit(
     if not visibility:
         preferences = Preferences.for_user(owner) if owner else None
         visibility = (preferences and preferences.default_visibility) or site.default_visibility
+    # Pre-moderation holds what others would see; a private image has no audience to protect.
     moderation = Generation.Moderation.VISIBLE
-    if site.moderation_mode == SiteSettings.ModerationMode.PRE and not (owner and owner.is_staff):
+    if (
+        site.moderation_mode == SiteSettings.ModerationMode.PRE
+        and visibility == Generation.Visibility.PUBLIC
+        and not (owner and owner.is_staff)
+    ):
         moderation = Generation.Moderation.PENDING
 
     with transaction.atomic():
