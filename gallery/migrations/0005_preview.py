@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gallery', '0002_accounts_visibility_moderation'),
+        ('gallery', '0004_moderation'),
     ]
 
     operations = [

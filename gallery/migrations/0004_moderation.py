@@ -36,7 +36,7 @@ def drop_prompt_trigram_index(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gallery', '0002_accounts_visibility_moderation'),
+        ('gallery', '0003_search'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
