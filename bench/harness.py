@@ -69,7 +69,7 @@ class Install:
             [sys.executable, "manage.py", "gallery_worker", "--no-reload", "--no-startup-delay",
              "--interval", "0.2"],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
-            stderr=open(self.dir / "workers.log", "ab"),
+            stderr=open(self.dir / "workers.log", "ab"),  # noqa: SIM115  (the child keeps it)
         )  # fmt: skip
         self.procs.append(proc)
         return proc

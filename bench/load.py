@@ -55,8 +55,8 @@ def _user(url: str, name: str, until: float, page_times: list[float], stats: dic
             stats["thumbs"] += 1
         if rng.random() < 0.1:  # one visit in ten also asks for an image
             csrf = session.cookies.get("csrftoken")
-            session.post(url + "/generate", timeout=30,
-                         data={"prompt": f"{name} wants a picture", "csrfmiddlewaretoken": csrf})  # fmt: skip
+            form = {"prompt": f"{name} wants a picture", "csrfmiddlewaretoken": csrf}
+            session.post(url + "/generate", timeout=30, data=form)
             stats["submits"] += 1
         time.sleep(rng.uniform(0.5, 1.5))  # think time
 

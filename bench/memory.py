@@ -64,14 +64,16 @@ def main() -> None:
         base = samples[0]
         last = samples[-1]
         print(
-            f"\n== {args.generations} generations, {args.workers} workers, 1 web process x 4 threads"
+            f"\n== {args.generations} generations, {args.workers} workers, "
+            "1 web process x 4 threads"
         )
         print(f"  web: {base[1] / 1024:.1f} -> {last[1] / 1024:.1f} MiB "
               f"({(last[1] / base[1] - 1) * 100:+.1f}% from the {base[0]}th)")  # fmt: skip
         for i in range(args.workers):
             b, e = base[2][i], last[2][i]
             print(
-                f"  worker {i + 1}: {b / 1024:.1f} -> {e / 1024:.1f} MiB ({(e / b - 1) * 100:+.1f}%)"
+                f"  worker {i + 1}: {b / 1024:.1f} -> {e / 1024:.1f} MiB "
+                f"({(e / b - 1) * 100:+.1f}%)"
             )
     finally:
         stop.set()
