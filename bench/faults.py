@@ -1,0 +1,181 @@
+"""Fault evidence: a worker killed with SIGKILL mid-generation, a PostgreSQL server restarted
+mid-run, and an endpoint failing 30% of calls. For each: are all generations done exactly
+once, or failed with a reason, with none stuck? Prints figures; asserts nothing.
+
+    .venv/bin/python bench/faults.py              # all three
+    .venv/bin/python bench/faults.py --only kill  # kill | postgres | flaky
+
+The PostgreSQL scenario starts a PRIVATE cluster (initdb + pg_ctl from
+/usr/lib/postgresql/*/bin, in a temp dir, on a free port, as the `postgres` OS user when run
+as root) and restarts that one; it never touches a shared server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from harness import MACHINE_NOTE, Install, StandinServer, free_port, wait_until
+
+
+def _report(name: str, inst: Install, standin: StandinServer, n: int, extra: str = "") -> None:
+    rows = inst.query("SELECT status, claims, failure_reason, original FROM gallery_generation")
+    status = Counter(r["status"] for r in rows)
+    calls = Counter(r["body"]["prompt"] for r in standin.received)
+    media = [p for p in (inst.dir / "media").rglob("*") if p.is_file()]
+    stuck = status.get("queued", 0) + status.get("running", 0)
+    no_reason = sum(1 for r in rows if r["status"] == "failed" and not r["failure_reason"])
+    print(f"\n== {name}")
+    print(f"  generations {n}: {dict(status)}; stuck {stuck}; failed without a reason {no_reason}")
+    print(f"  endpoint calls {len(standin.received)} for {len(calls)} prompts; "
+          f"claims per row {dict(Counter(r['claims'] for r in rows))}")  # fmt: skip
+    print(f"  files {len(media)} for {status.get('succeeded', 0)} succeeded rows "
+          f"(3 each -> {3 * status.get('succeeded', 0)})")  # fmt: skip
+    if extra:
+        print("  " + extra)
+
+
+def kill_worker() -> None:
+    n = 30
+    standin = StandinServer(("127.0.0.1", 0), latency=1.0).start()
+    inst = Install(standin.url, GALLERY_CONNECT_TIMEOUT="1", GALLERY_READ_TIMEOUT="5",
+                   GALLERY_LEASE_MARGIN="1", GALLERY_SWEEP_INTERVAL="0.5")  # fmt: skip
+    try:
+        inst.manage("migrate", "--verbosity", "0")
+        inst.submit(n, "kill")
+        victim, _ = inst.worker(), inst.worker()
+        wait_until(lambda: len(standin.received) >= 6, 60, 0.05)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        killed_at = time.monotonic()
+        time.sleep(1)
+        inst.worker()  # the supervisor (systemd) starts it again
+        ok = wait_until(lambda: inst.counts().get("succeeded", 0) == n, 180)
+        _report("kill -9 a worker mid-generation (2 workers, 1 s per image)", inst, standin, n,
+                f"all done {ok}, {time.monotonic() - killed_at:.1f} s after the kill")  # fmt: skip
+    finally:
+        inst.stop()
+        standin.stop()
+
+
+def _pg_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise SystemExit("no /usr/lib/postgresql/*/bin/initdb")
+    return Path(found[-1]).parent
+
+
+def _as_postgres(args: list[str]) -> None:
+    if os.geteuid() == 0:
+        args = ["runuser", "-u", "postgres", "--", *args]
+    subprocess.run(args, check=True, capture_output=True, timeout=120)
+
+
+def postgres_restart() -> None:
+    n = 60
+    pg = _pg_bin()
+    datadir = Path(tempfile.mkdtemp(prefix="gallery-bench-pg-"))
+    port = free_port()
+    if os.geteuid() == 0:
+        shutil.chown(datadir, "postgres", "postgres")
+    _as_postgres([str(pg / "initdb"), "-D", str(datadir / "data"), "-A", "trust", "-U",
+                  "postgres", "--no-sync"])  # fmt: skip
+    opts = f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off"
+    pg_ctl = [str(pg / "pg_ctl"), "-D", str(datadir / "data"), "-o", opts, "-w", "-l",
+              str(datadir / "log")]  # fmt: skip
+    _as_postgres([*pg_ctl, "start"])
+    standin = StandinServer(("127.0.0.1", 0), latency=0.5).start()
+    url = f"postgres://postgres@127.0.0.1:{port}/postgres"
+    inst = Install(standin.url, url, GALLERY_CONNECT_TIMEOUT="1", GALLERY_READ_TIMEOUT="5",
+                   GALLERY_LEASE_MARGIN="1", GALLERY_SWEEP_INTERVAL="0.5",
+                   GALLERY_QUEUED_GRACE="5")  # fmt: skip
+    restarts = 0
+    try:
+        inst.manage("migrate", "--verbosity", "0")
+        inst.submit(n, "pg")
+        workers = [inst.worker() for _ in range(3)]
+        wait_until(lambda: len(standin.received) >= 15, 60, 0.05)
+        _as_postgres([*pg_ctl, "-m", "fast", "restart"])
+        restarted_at = time.monotonic()
+
+        def done() -> bool:
+            nonlocal restarts
+            # What systemd's Restart=always does for a worker that exited.
+            for i, w in enumerate(workers):
+                if w.poll() is not None:
+                    restarts += 1
+                    workers[i] = inst.worker()
+            try:
+                counts = inst.counts()
+            except Exception:
+                return False
+            return counts.get("succeeded", 0) + counts.get("failed", 0) == n
+
+        ok = wait_until(done, 240)
+        _report("PostgreSQL restarted mid-run (private cluster, 3 workers, 0.5 s per image)",
+                inst, standin, n,
+                f"all finished {ok}, {time.monotonic() - restarted_at:.1f} s after the restart; "
+                f"workers that exited and were restarted: {restarts}")  # fmt: skip
+    finally:
+        inst.stop()
+        standin.stop()
+        _as_postgres([*pg_ctl, "-m", "immediate", "stop"])
+        shutil.rmtree(datadir, ignore_errors=True)
+
+
+def flaky_endpoint() -> None:
+    n = 100
+    standin = StandinServer(("127.0.0.1", 0), latency=0.1, fail_rate=0.3, retry_after=1).start()
+    inst = Install(standin.url, GALLERY_RETRY_BASE_DELAY="0.2", GALLERY_RETRY_MAX_DELAY="2",
+                   GALLERY_MAX_ATTEMPTS="4")  # fmt: skip
+    try:
+        inst.manage("migrate", "--verbosity", "0")
+        inst.submit(n, "flaky")
+        started = time.monotonic()
+        for _ in range(4):
+            inst.worker()
+        ok = wait_until(
+            lambda: sum(inst.counts().get(s, 0) for s in ("succeeded", "failed")) == n, 300
+        )
+        reasons = Counter(
+            r["failure_reason"]
+            for r in inst.query(
+                "SELECT failure_reason FROM gallery_generation WHERE status='failed'"
+            )
+        )
+        _report("endpoint failing 30% of calls with 5xx/429 (4 workers, up to 4 attempts)",
+                inst, standin, n,
+                f"all finished {ok} in {time.monotonic() - started:.1f} s; "
+                f"expected failures ~{n * 0.3**4:.1f}; reasons {dict(reasons)}")  # fmt: skip
+    finally:
+        inst.stop()
+        standin.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--only", choices=["kill", "postgres", "flaky"])
+    args = parser.parse_args()
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["GALLERY_ENV_FILE"] = ""
+    os.environ.setdefault("SECRET_KEY", "bench-" + "k" * 50)
+    django.setup()  # the stand-in's drawing needs no database, but imports settings
+    print(MACHINE_NOTE)
+    scenarios = {"kill": kill_worker, "postgres": postgres_restart, "flaky": flaky_endpoint}
+    for name, run in scenarios.items():
+        if args.only in (None, name):
+            run()
+
+
+if __name__ == "__main__":
+    main()

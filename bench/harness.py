@@ -1,0 +1,168 @@
+"""Shared plumbing for the production benches (faults.py, load.py, memory.py): a throwaway
+installation (SQLite in a temp dir, or any DATABASE_URL), the stand-in endpoint in this
+process, real `manage.py gallery_worker` processes and a real gunicorn, and /proc readings.
+Figures are printed, never asserted."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gallery.standin.server import StandinServer  # noqa: E402  (needs ROOT on the path)
+
+__all__ = ["StandinServer"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Install:
+    """A data dir, its env, and the processes started for it."""
+
+    def __init__(self, endpoint_url: str, database_url: str | None = None, **extra: str):
+        self.dir = Path(tempfile.mkdtemp(prefix="gallery-prod-bench-"))
+        self.database_url = database_url or f"sqlite:///{self.dir / 'gallery.sqlite3'}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "GALLERY_ENV_FILE": "",
+            "SECRET_KEY": "bench-" + "k" * 50,
+            "DATABASE_URL": self.database_url,
+            "GALLERY_DATA_DIR": str(self.dir),
+            "MEDIA_ROOT": str(self.dir / "media"),
+            "SDXL_ENDPOINT_URL": endpoint_url,
+            "OVH_AI_ENDPOINTS_ACCESS_TOKEN": "",
+            "LOG_LEVEL": "WARNING",
+            **extra,
+        }
+        self.procs: list[subprocess.Popen] = []
+
+    def manage(self, *args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True,
+            capture_output=True, text=True, timeout=600,
+        ).stdout  # fmt: skip
+
+    def submit(self, n: int, prefix: str = "bench") -> None:
+        self.manage(
+            "shell", "-c",
+            "from gallery.services.generation import submit\n"
+            f"for i in range({n}): submit(prompt=f'{prefix} {{i}}')",
+        )  # fmt: skip
+
+    def worker(self) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "gallery_worker", "--no-reload", "--no-startup-delay",
+             "--interval", "0.2"],
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
+            stderr=open(self.dir / "workers.log", "ab"),  # noqa: SIM115  (the child keeps it)
+        )  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def web(self, workers: int = 2, threads: int = 4) -> tuple[subprocess.Popen, str]:
+        port = free_port()
+        self.manage("collectstatic", "--noinput", "--verbosity", "0")
+        env = {**self.env, "GUNICORN_BIND": f"127.0.0.1:{port}",
+               "GUNICORN_WORKERS": str(workers), "GUNICORN_THREADS": str(threads),
+               "GUNICORN_MAX_REQUESTS": "0"}  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi",
+             "--access-logfile", "/dev/null"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self.procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        import requests
+
+        for _ in range(300):
+            try:
+                requests.get(url + "/healthz", timeout=5)
+                break
+            except requests.RequestException:
+                time.sleep(0.2)
+        return proc, url
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        if self.database_url.startswith("sqlite:///"):
+            with sqlite3.connect(self.database_url.removeprefix("sqlite:///"), timeout=30) as db:
+                db.row_factory = sqlite3.Row
+                return [dict(r) for r in db.execute(sql).fetchall()]
+        import psycopg
+        from psycopg.rows import dict_row
+
+        with psycopg.connect(self.database_url, row_factory=dict_row, connect_timeout=5) as c:
+            return list(c.execute(sql).fetchall())
+
+    def counts(self) -> dict[str, int]:
+        rows = self.query("SELECT status, COUNT(*) AS n FROM gallery_generation GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_until(condition, timeout: float, every: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return False
+
+
+def rss_kib(pid: int) -> int:
+    """Resident size of a process, in KiB (0 if it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    match = re.search(r"^VmRSS:\s+(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def tree_pids(pid: int) -> list[int]:
+    """A process and its children (gunicorn's master and its workers)."""
+    pids = [pid]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            kids = (task / "children").read_text().split()
+            pids.extend(int(k) for k in kids)
+    except OSError:
+        pass
+    return pids
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+MACHINE_NOTE = (
+    f"machine: {os.cpu_count()} CPU cores shared with other developers' runs; "
+    f"load average at start {os.getloadavg()[0]:.1f}"
+)
