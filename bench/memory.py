@@ -35,10 +35,13 @@ def main() -> None:
         def browse() -> None:
             session = requests.Session()
             while not stop.is_set():
-                page = session.get(url + "/", timeout=30).text
-                for part in page.split('src="')[1:5]:
-                    if part.startswith("/media/"):
-                        session.get(url + part.split('"')[0], timeout=30)
+                try:
+                    page = session.get(url + "/", timeout=30).text
+                    for part in page.split('src="')[1:5]:
+                        if part.startswith("/media/"):
+                            session.get(url + part.split('"')[0], timeout=30)
+                except requests.RequestException:
+                    pass  # the web server stopping at the end
                 time.sleep(0.2)
 
         browser = threading.Thread(target=browse, daemon=True)
