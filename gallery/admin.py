@@ -134,6 +134,7 @@ class GenerationAdmin(admin.ModelAdmin):
     search_fields = ("prompt",)
     search_help_text = "Words of the prompt, or an exact image id."
     show_full_result_count = False  # no COUNT(*) over the whole table per page view
+    show_facets = admin.ShowFacets.NEVER  # a count per filter choice would scan the table
     paginator = CappedCountPaginator
     list_per_page = 50
     fields = (
