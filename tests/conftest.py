@@ -69,6 +69,21 @@ def finished(client_for, media_root) -> Generation:
     return item
 
 
+def make_done(prompt: str = "done", **fields) -> Generation:
+    """A succeeded row without running the pipeline, for pages that never open the files."""
+    return Generation.objects.create(
+        prompt=prompt,
+        status=Generation.Status.SUCCEEDED,
+        original="originals/xx/x.jpg",
+        thumbnail="thumbnails/xx/x-256.webp",
+        thumbnail_2x="thumbnails/xx/x-512.webp",
+        sha256="0" * 64,
+        width=1024,
+        height=1024,
+        **fields,
+    )
+
+
 def stored_files(root) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
@@ -96,6 +111,20 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"NOTE: browser tests were SKIPPED. {_SKIP_REASON}.", yellow=True
         )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _allow_sync_db_beside_playwright(request):
+    # Playwright's sync API runs an event loop in the test thread; Django would then refuse
+    # the test's own (synchronous) database calls. For browser test modules only, and for
+    # the whole module, so that the database teardown after each test is covered too.
+    marks = getattr(request.module, "pytestmark", [])
+    if not any(mark.name == "browser" for mark in marks):
+        yield
+        return
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture(scope="session")

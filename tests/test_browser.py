@@ -1,6 +1,5 @@
 """End to end in a real browser: prompt -> live status -> image -> gallery."""
 
-import os
 import re
 import threading
 from pathlib import Path
@@ -15,15 +14,6 @@ from tests.conftest import wait_for_js
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _allow_sync_db_beside_playwright():
-    # Playwright's sync API runs an event loop in the test thread; Django would then refuse
-    # the test's own (synchronous) database calls. For this module only.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from tests import test_browser
 from tests.test_browser import ARTIFACTS, sign_in
 
 # The browser fixtures of the main browser test: its live server, worker and stand-in.
-_allow_sync_db_beside_playwright = test_browser._allow_sync_db_beside_playwright
 worker = test_browser.worker
 app = test_browser.app
 

@@ -1,7 +1,6 @@
 """The detail view in a real browser: lightbox, keys, downloads, stars, theme, mobile."""
 
 import io
-import os
 import re
 from pathlib import Path
 
@@ -26,13 +25,6 @@ PROMPTS = [
     "A quiet harbour in the morning",
     "Forest lake under a full moon",
 ]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _allow_sync_db_beside_playwright():
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 # The pipeline's files for PROMPTS, made once per module: each test writes them to its own

@@ -1,6 +1,5 @@
 """Browsing the gallery in a real browser: infinite scroll, search, filters kept in the URL."""
 
-import os
 import re
 from io import BytesIO
 
@@ -23,14 +22,6 @@ PALETTE = [
     ((200, 120, 60), (60, 40, 90)),
     ((90, 160, 200), (250, 250, 230)),
 ]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _allow_sync_db_beside_playwright():
-    # Playwright's sync API runs an event loop in the test thread (see test_browser.py).
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture

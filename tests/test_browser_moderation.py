@@ -1,8 +1,6 @@
 """Moderation in a real browser: reports hide an image, a moderator decides in the review
 queue, and the owner reads the reason on the image's page."""
 
-import os
-
 import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
@@ -12,13 +10,6 @@ from tests.conftest import wait_for_js
 from tests.test_browser import ARTIFACTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _allow_sync_db_beside_playwright():
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture

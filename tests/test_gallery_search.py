@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from gallery.models import Favourite, Generation
 from gallery.services import browse, search
+from tests.conftest import make_done
 
 pytestmark = pytest.mark.django_db
 Status = Generation.Status
@@ -24,20 +25,6 @@ def client(client, member):
 @pytest.fixture
 def other(django_user_model):
     return django_user_model.objects.create_user("bob", password="bob-password-123")
-
-
-def make_done(prompt: str, **fields) -> Generation:
-    return Generation.objects.create(
-        prompt=prompt,
-        status=Status.SUCCEEDED,
-        original="originals/xx/x.jpg",
-        thumbnail="thumbnails/xx/x-256.webp",
-        thumbnail_2x="thumbnails/xx/x-512.webp",
-        sha256="0" * 64,
-        width=1024,
-        height=1024,
-        **fields,
-    )
 
 
 def shown(client, path: str) -> list[str]:

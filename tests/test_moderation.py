@@ -17,6 +17,7 @@ from gallery.models import (
 )
 from gallery.services import blocklist, moderation
 from gallery.services import generation as pipeline
+from tests import conftest
 from tests.conftest import stored_files
 
 pytestmark = pytest.mark.django_db
@@ -24,19 +25,7 @@ State = Generation.Moderation
 
 
 def make_done(owner=None, prompt="a red fox in snow", **fields) -> Generation:
-    """A succeeded row without files (pages that never open them)."""
-    return Generation.objects.create(
-        prompt=prompt,
-        owner=owner,
-        status=Generation.Status.SUCCEEDED,
-        original="originals/xx/x.jpg",
-        thumbnail="thumbnails/xx/x-256.webp",
-        thumbnail_2x="thumbnails/xx/x-512.webp",
-        sha256="0" * 64,
-        width=1024,
-        height=1024,
-        **fields,
-    )
+    return conftest.make_done(prompt, owner=owner, **fields)
 
 
 def signed_in(user: User) -> Client:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from gallery.models import Generation
+from tests.conftest import make_done
 
 pytestmark = pytest.mark.django_db
 Status = Generation.Status
@@ -20,21 +21,6 @@ def client(client, member):
     """Most of these pages are used signed in; the anonymous cases make their own Client."""
     client.force_login(member)
     return client
-
-
-def make_done(prompt: str = "done", **fields) -> Generation:
-    """A succeeded row without running the pipeline (the listing never opens the files)."""
-    return Generation.objects.create(
-        prompt=prompt,
-        status=Status.SUCCEEDED,
-        original="originals/xx/x.jpg",
-        thumbnail="thumbnails/xx/x-256.webp",
-        thumbnail_2x="thumbnails/xx/x-512.webp",
-        sha256="0" * 64,
-        width=1024,
-        height=1024,
-        **fields,
-    )
 
 
 # --- the form -------------------------------------------------------------------------------
