@@ -119,6 +119,7 @@ def _allow_sync_db_beside_playwright(request):
     # the test's own (synchronous) database calls. For browser test modules only, and for
     # the whole module, so that the database teardown after each test is covered too.
     marks = getattr(request.module, "pytestmark", [])
+    marks = marks if isinstance(marks, list) else [marks]
     if not any(mark.name == "browser" for mark in marks):
         yield
         return

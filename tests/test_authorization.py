@@ -48,6 +48,10 @@ thumbnail_2x  public    200          200       200       200
 thumbnail_2x  private   404          404       200       200
 thumbnail_2x  hidden    404          404       200       200
 thumbnail_2x  pending   404          404       200       200
+preview_image public    200          200       200       200
+preview_image private   404          404       200       200
+preview_image hidden    404          404       200       200
+preview_image pending   404          404       200       200
 download      public    200          200       200       200
 download      private   404          404       200       200
 download      hidden    404          404       200       200
@@ -91,14 +95,14 @@ _MADE: dict = {}
 def files(request, media_root) -> dict:
     if not _MADE:
         made = request.getfixturevalue("finished")
-        for field in ("original", "thumbnail", "thumbnail_2x"):
+        for field in Generation.FILE_FIELDS:
             name = getattr(made, field).name
             _MADE[field] = (name, (media_root / name).read_bytes())
         for field in ("width", "height", "format", "byte_size", "sha256", "placeholder_color"):
             _MADE[field] = getattr(made, field)
         Generation.objects.filter(pk=made.pk).delete()  # the row only; its files stay
     else:
-        for field in ("original", "thumbnail", "thumbnail_2x"):
+        for field in Generation.FILE_FIELDS:
             name, data = _MADE[field]
             (media_root / name).parent.mkdir(parents=True, exist_ok=True)
             (media_root / name).write_bytes(data)
@@ -130,6 +134,7 @@ def test_matrix(action, state, user, expected, files, people):
         original=files["original"][0],
         thumbnail=files["thumbnail"][0],
         thumbnail_2x=files["thumbnail_2x"][0],
+        preview_image=files["preview_image"][0],
         **{k: files[k] for k in ("width", "height", "format", "byte_size", "sha256")},
         **STATES[state],
     )
@@ -144,7 +149,7 @@ def test_matrix(action, state, user, expected, files, people):
         assert ("listed" if shown else "absent") == expected
         return
 
-    if action in ("original", "thumbnail", "thumbnail_2x", "download"):
+    if action in (*Generation.FILE_FIELDS, "download"):
         field = "original" if action == "download" else action
         url = item.media_url(field) + ("?download=1" if action == "download" else "")
         response = client.get(url)
@@ -218,7 +223,7 @@ def _redirect_or_status(response) -> str:
 def test_the_matrix_covers_every_cell():
     cells = {(a, s, u) for a, s, u, _ in _cells()}
     actions = {a for a, _, _, _ in _cells()}
-    assert len(cells) == len(_cells()) == len(actions) * len(STATES) * len(USERS) == 144
+    assert len(cells) == len(_cells()) == len(actions) * len(STATES) * len(USERS) == 160
 
 
 @pytest.mark.parametrize("action", ["listing", "detail", "original", "thumbnail", "download"])
