@@ -71,6 +71,9 @@ def test_a_backup_restores_into_a_fresh_data_dir_and_serves_every_image(tmp_path
         GALLERY_DATA_DIR=str(fresh),
     )
     procs.manage(env, "migrate", "--verbosity", "0")
+    # What `make serve-prod` (the web unit) does before starting gunicorn.
+    env["STATIC_ROOT"] = str(tmp_path / "static")
+    procs.manage(env, "collectstatic", "--noinput", "--verbosity", "0")
     port = _free_port()
     web = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
