@@ -204,7 +204,9 @@ document.addEventListener("DOMContentLoaded", () => {
     if (art && thumb) art.src = thumb.currentSrc || thumb.src; // instant feedback on ←/→
     let html;
     try {
-      const response = await fetch(tile.dataset.lightbox, { headers: { "HX-Request": "true" } });
+      // The live status fragment of the tile's page: /g/<id>/status.
+      const fragment = new URL("status", tile.href).pathname;
+      const response = await fetch(fragment, { headers: { "HX-Request": "true" } });
       if (!response.ok) throw new Error(String(response.status));
       html = await response.text();
     } catch {
