@@ -2,7 +2,7 @@
 
 Everything a deployment changes comes from the environment (or a `.env` file beside
 manage.py), 12-factor style. The defaults are the embedded setup: SQLite and local files
-under ./data, one machine, no account needed.
+under ./data, one machine, no external service needed.
 """
 
 import os

@@ -53,7 +53,7 @@ def submit(
     committed; if that enqueue is lost, the worker's sweep finds the row and enqueues it.
 
     `visibility` blank means the owner's default, else the site's. Under pre-moderation a
-    public image waits for staff approval (staff's own are approved at once).
+    public image waits for staff approval (private images and staff's own do not).
 
     The owner's quotas and the per-address rate (`client_ip`, when the request came from
     the web) are checked and counted in the same transaction as the row is created: a
