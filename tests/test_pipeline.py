@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db import OperationalError, connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from PIL import Image
@@ -385,3 +386,60 @@ def test_the_real_worker_runs_queued_generations(
         assert item.status == Status.SUCCEEDED
     assert len(standin.received) == 3
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
+
+
+class DatabaseAway:
+    """Fail the result's UPDATE (and, while `down`, every query) as a database that went
+    away mid-commit would: Django's own hook for wrapping the queries a connection runs."""
+
+    def __init__(self, fail_first_result_update: bool = True):
+        self.down = False
+        self.pending = fail_first_result_update
+
+    def __call__(self, execute, sql, params, many, context):
+        storing = sql.startswith("UPDATE") and "succeeded" in (params or ())
+        if self.down or (self.pending and storing):
+            self.pending = False
+            raise OperationalError("terminating connection due to administrator command")
+        return execute(sql, params, many, context)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_that_goes_away_while_storing_is_ridden_out(client_for, media_root):
+    item = queued_row()
+    sleep = FakeSleep()
+    with connection.execute_wrapper(DatabaseAway()):
+        pipeline.run(item.pk, client=client_for(), sleep=sleep)
+
+    item.refresh_from_db()
+    assert item.status == Status.SUCCEEDED
+    assert sleep.calls == [pipeline.COMMIT_RETRY_DELAYS[0]]
+    assert stored_files(media_root) == sorted(f.name for f in item.file_fields())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_that_stays_away_leaves_the_job_and_its_files_to_the_sweep(
+    client_for, media_root
+):
+    item = queued_row()
+    away = DatabaseAway()
+    sleep = FakeSleep()
+
+    def still_down(seconds):
+        away.down = True  # from the first wait on, nothing reaches the database
+        sleep(seconds)
+
+    with connection.execute_wrapper(away):
+        pipeline.run(item.pk, client=client_for(), sleep=still_down)
+
+    assert sleep.calls == list(pipeline.COMMIT_RETRY_DELAYS)
+    item.refresh_from_db()
+    # Not failed and nothing deleted: whether the commit landed could not be known.
+    assert item.status == Status.RUNNING
+    assert len(stored_files(media_root)) == len(Generation.FILE_FIELDS)
+
+    # The lease runs out; the sweep re-queues the job and removes that claim's files.
+    pipeline.recover_lost_work(now=item.lease_expires_at + timedelta(seconds=1))
+    item.refresh_from_db()
+    assert item.status == Status.QUEUED
+    assert stored_files(media_root) == []

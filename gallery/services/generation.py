@@ -21,7 +21,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django_tasks_db import DatabaseBackend
@@ -221,7 +221,12 @@ def _attempt_until_done(
             _fail(pk, token, reason, err.detail)
             return
         try:
-            _store(generation, token, image, client.config)
+            _store(generation, token, image, client.config, sleep)
+        except (OperationalError, InterfaceError):
+            # The database stayed away while the result was being committed: whether it
+            # landed is unknown, so nothing is failed or deleted here. If it did not, the
+            # sweep re-queues the job once the lease runs out and removes this claim's files.
+            logger.exception("Generation %s: the database went away while storing", pk)
         except Exception as exc:
             # Disk full, storage down...: say so now rather than leave the row to its lease.
             logger.exception("Generation %s: could not store the image", pk)
@@ -338,6 +343,7 @@ def _store(
     token: str,
     image: images.VerifiedImage,
     config: endpoint.EndpointConfig,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """Write the files, then commit the row; if the row does not commit, remove the files."""
     thumbs = images.make_thumbnails(image)
@@ -350,33 +356,32 @@ def _store(
         for thumb, name in zip(thumbs, names.thumbnails, strict=True):
             written.append(default_storage.save(name, ContentFile(thumb.data)))
         written.append(default_storage.save(names.preview, ContentFile(preview)))
-        with transaction.atomic():
-            done = Generation.objects.filter(
-                pk=generation.pk, claim_token=token, status=Status.RUNNING
-            ).update(
-                status=Status.SUCCEEDED,
-                original=written[0],
-                thumbnail=written[1],
-                thumbnail_2x=written[2],
-                preview_image=written[3],
-                width=image.width,
-                height=image.height,
-                format=image.format,
-                byte_size=len(image.data),
-                sha256=image.sha256,
-                placeholder_color=color,
-                endpoint_label=config.label,
-                endpoint_url=config.public_url,
-                status_note="",
-                claim_token="",
-                lease_expires_at=None,
-                finished_at=timezone.now(),
-            )
-            if not done:
-                raise _LostClaim
+        result = dict(
+            status=Status.SUCCEEDED,
+            original=written[0],
+            thumbnail=written[1],
+            thumbnail_2x=written[2],
+            preview_image=written[3],
+            width=image.width,
+            height=image.height,
+            format=image.format,
+            byte_size=len(image.data),
+            sha256=image.sha256,
+            placeholder_color=color,
+            endpoint_label=config.label,
+            endpoint_url=config.public_url,
+            status_note="",
+            claim_token="",
+            lease_expires_at=None,
+            finished_at=timezone.now(),
+        )
+        if not _commit_result(generation.pk, token, result, sleep):
+            raise _LostClaim
     except _LostClaim:
         logger.warning("Generation %s: claim lost before storing; files discarded", generation.pk)
         _delete_files(written)
+    except (OperationalError, InterfaceError):
+        raise  # the row may have committed: its files must stay (see _attempt_until_done)
     except BaseException:
         _delete_files(written)
         raise
@@ -384,6 +389,37 @@ def _store(
 
 class _LostClaim(Exception):
     pass
+
+
+# Waits between tries to commit a result while the database is away (a restart, a failover).
+COMMIT_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+
+
+def _commit_result(
+    generation_id: int, token: str, result: dict, sleep: Callable[[float], None]
+) -> bool:
+    """Mark the generation done with `result`; False if the claim was lost. Rides out the
+    database going away for about half a minute by reconnecting and trying again. A commit
+    whose acknowledgement was lost has cleared the claim token, so before each new try the
+    row is read back: if it already holds our files, it is done."""
+    waits = iter(COMMIT_RETRY_DELAYS)
+    retrying = False
+    while True:
+        try:
+            mine = Generation.objects.filter(pk=generation_id)
+            if retrying and mine.filter(original=result["original"]).exists():
+                return True
+            with transaction.atomic():
+                return bool(mine.filter(claim_token=token, status=Status.RUNNING).update(**result))
+        except (OperationalError, InterfaceError):
+            wait = next(waits, None)
+            if wait is None:
+                raise
+            logger.warning("Generation %s: database unavailable; retrying", generation_id)
+            if not connection.in_atomic_block:
+                connection.close()  # the next query opens a new connection
+            retrying = True
+            sleep(wait)
 
 
 @dataclass(frozen=True)
