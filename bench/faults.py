@@ -25,6 +25,9 @@ from pathlib import Path
 
 from harness import MACHINE_NOTE, Install, StandinServer, free_port, wait_until
 
+# The original, two thumbnails and the preview.
+FILES_PER_IMAGE = 4
+
 
 def _report(name: str, inst: Install, standin: StandinServer, n: int, extra: str = "") -> None:
     rows = inst.query("SELECT status, claims, failure_reason, original FROM gallery_generation")
@@ -38,7 +41,7 @@ def _report(name: str, inst: Install, standin: StandinServer, n: int, extra: str
     print(f"  endpoint calls {len(standin.received)} for {len(calls)} prompts; "
           f"claims per row {dict(Counter(r['claims'] for r in rows))}")  # fmt: skip
     print(f"  files {len(media)} for {status.get('succeeded', 0)} succeeded rows "
-          f"(3 each -> {3 * status.get('succeeded', 0)})")  # fmt: skip
+          f"({FILES_PER_IMAGE} each -> {FILES_PER_IMAGE * status.get('succeeded', 0)})")  # fmt: skip
     if extra:
         print("  " + extra)
 
