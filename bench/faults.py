@@ -40,8 +40,9 @@ def _report(name: str, inst: Install, standin: StandinServer, n: int, extra: str
     print(f"  generations {n}: {dict(status)}; stuck {stuck}; failed without a reason {no_reason}")
     print(f"  endpoint calls {len(standin.received)} for {len(calls)} prompts; "
           f"claims per row {dict(Counter(r['claims'] for r in rows))}")  # fmt: skip
-    print(f"  files {len(media)} for {status.get('succeeded', 0)} succeeded rows "
-          f"({FILES_PER_IMAGE} each -> {FILES_PER_IMAGE * status.get('succeeded', 0)})")  # fmt: skip
+    done = status.get("succeeded", 0)
+    print(f"  files {len(media)} for {done} succeeded rows "
+          f"({FILES_PER_IMAGE} each -> {FILES_PER_IMAGE * done})")  # fmt: skip
     if extra:
         print("  " + extra)
 
