@@ -20,15 +20,13 @@ holds N or more generations is reused as it is (handy to re-run the timings).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from harness import setup_django
 
 SUBJECTS = ["a lighthouse", "a red fox", "an old harbour", "a glass teapot", "a city street",
             "a mountain lake", "a robot gardener", "a paper boat", "a night market",
@@ -48,34 +46,12 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="gallery-bench-admin-"))
     try:
-        _setup_django(tmp, args.database_url)
+        setup_django(tmp, args.database_url, test_environment=True)
         _seed(args.rows)
         _bench(args.runs)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
-
-
-def _setup_django(tmp: Path, database_url: str | None) -> None:
-    sys.path.insert(0, str(REPO_ROOT))
-    os.environ["GALLERY_ENV_FILE"] = ""
-    os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 60)
-    # The test settings: no static manifest needed for the admin's pages.
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings_test"
-    os.environ["GALLERY_DATA_DIR"] = str(tmp)
-    os.environ["ALLOWED_HOSTS"] = "testserver"
-    os.environ.pop("DATABASE_URL", None)
-    if database_url:
-        os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-    import django
-    from django.core.management import call_command
-    from django.test.utils import setup_test_environment
-
-    django.setup()
-    setup_test_environment()  # responses carry their template context
-    call_command("migrate", verbosity=0)
 
 
 def _sql_list(values: list[str], vendor: str, index_sql: str) -> str:
@@ -162,6 +138,7 @@ def _seed(rows: int) -> None:
             "original": file,
             "thumbnail": thumb,
             "thumbnail_2x": thumb,
+            "preview_image": thumb,
             "width": "1024",
             "height": "1024",
             "format": "'JPEG'",

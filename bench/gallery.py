@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import shutil
 import statistics
@@ -42,7 +41,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from harness import setup_django
+
 GOAL_MEDIAN_MS = 25.0
 GOAL_RATIO = 1.5
 GOAL_TRANSFER = 1_000_000
@@ -196,31 +196,10 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="gallery-bench-"))
     try:
-        _setup_django(tmp, args.database_url)
+        setup_django(tmp, args.database_url)
         return _bench(sizes, args.requests, args.explain)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _setup_django(tmp: Path, database_url: str | None) -> None:
-    sys.path.insert(0, str(REPO_ROOT))
-    os.environ["GALLERY_ENV_FILE"] = ""
-    os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 60)
-    # Test settings: static files from the source folders (no collectstatic), else the same.
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings_test"
-    os.environ["GALLERY_DATA_DIR"] = str(tmp)
-    os.environ["MEDIA_ROOT"] = str(tmp / "media")
-    os.environ["ALLOWED_HOSTS"] = "testserver"
-    os.environ.pop("DATABASE_URL", None)
-    if database_url:
-        os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
 
 
 def _bench(sizes: list[int], requests: int, explain: bool) -> int:

@@ -166,3 +166,36 @@ MACHINE_NOTE = (
     f"machine: {os.cpu_count()} CPU cores shared with other developers' runs; "
     f"load average at start {os.getloadavg()[0]:.1f}"
 )
+
+
+def setup_django(
+    tmp: Path,
+    database_url: str | None,
+    *,
+    settings_module: str = "config.settings_test",
+    test_environment: bool = False,
+) -> None:
+    """Set up Django in this process on a throwaway data dir, then migrate. For the benches
+    that time the app's own code in-process (ingest.py, gallery.py, admin.py)."""
+    # Never read the developer's .env (a real token, a real database).
+    os.environ["GALLERY_ENV_FILE"] = ""
+    os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 60)
+    # The test settings serve static files from the source folders (no collectstatic).
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+    os.environ["GALLERY_DATA_DIR"] = str(tmp)
+    os.environ["MEDIA_ROOT"] = str(tmp / "media")
+    os.environ["ALLOWED_HOSTS"] = "testserver"
+    # The default is a SQLite file in tmp; a DATABASE_URL left in the shell must not win.
+    os.environ.pop("DATABASE_URL", None)
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+    import django
+    from django.core.management import call_command
+    from django.test.utils import setup_test_environment
+
+    django.setup()
+    if test_environment:
+        setup_test_environment()  # responses carry their template context
+    call_command("migrate", verbosity=0)
