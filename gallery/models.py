@@ -73,16 +73,22 @@ class SiteSettings(models.Model):
         return cls.objects.get_or_create(pk=1)[0]
 
 
+# What anyone allowed to browse may see: done, public and not moderated away. The one
+# definition, for queries here and in access.py, the partial index, and `is_public`.
+PUBLIC = Q(status="succeeded", visibility="public", moderation="visible")
+
+
 class GenerationQuerySet(models.QuerySet):
     def succeeded(self) -> "GenerationQuerySet":
         return self.filter(status=Generation.Status.SUCCEEDED)
 
     def public(self) -> "GenerationQuerySet":
-        """What anyone allowed to browse may see: done, public and not moderated away."""
-        return self.filter(
-            status=Generation.Status.SUCCEEDED,
-            visibility=Generation.Visibility.PUBLIC,
-            moderation=Generation.Moderation.VISIBLE,
+        return self.filter(PUBLIC)
+
+    def with_image(self) -> "GenerationQuerySet":
+        """Done, and its files not deleted by a moderator's removal (see `has_image`)."""
+        return self.filter(status=Generation.Status.SUCCEEDED).exclude(
+            moderation=Generation.Moderation.REMOVED
         )
 
 
@@ -187,7 +193,7 @@ class Generation(models.Model):
             models.Index(
                 fields=["-id"],
                 name="generation_public_feed",
-                condition=Q(status="succeeded", visibility="public", moderation="visible"),
+                condition=PUBLIC,
             ),
             # "Mine" and the history page.
             models.Index(fields=["owner", "-id"], name="generation_owner_id"),
@@ -217,6 +223,15 @@ class Generation(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def is_public(self) -> bool:
+        """The row matches `PUBLIC`."""
+        return (
+            self.status == self.Status.SUCCEEDED
+            and self.visibility == self.Visibility.PUBLIC
+            and self.moderation == self.Moderation.VISIBLE
+        )
 
     @property
     def has_image(self) -> bool:

@@ -110,6 +110,12 @@ def query(database_url: str, sql: str) -> list[dict[str, Any]]:
         return list(conn.execute(sql).fetchall())
 
 
+def count(database_url: str, table: str, where: str = "") -> int:
+    """Rows in `table` of the app's database, optionally `where` a condition holds."""
+    sql = f"SELECT COUNT(*) AS n FROM {table}" + (f" WHERE {where}" if where else "")
+    return query(database_url, sql)[0]["n"]
+
+
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

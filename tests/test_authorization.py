@@ -125,19 +125,21 @@ def people(django_user_model) -> dict[str, User | None]:
     }
 
 
+def _image(files: dict, owner: User, **state: str) -> Generation:
+    """A done image of `owner`'s, on the pipeline's real files, in the given state."""
+    return Generation.objects.create(
+        prompt="a lighthouse",
+        owner=owner,
+        status=Generation.Status.SUCCEEDED,
+        **{field: files[field][0] for field in Generation.FILE_FIELDS},
+        **{k: files[k] for k in ("width", "height", "format", "byte_size", "sha256")},
+        **state,
+    )
+
+
 @pytest.mark.parametrize(("action", "state", "user", "expected"), _cells())
 def test_matrix(action, state, user, expected, files, people):
-    item = Generation.objects.create(
-        prompt="a lighthouse",
-        owner=people["owner"],
-        status=Generation.Status.SUCCEEDED,
-        original=files["original"][0],
-        thumbnail=files["thumbnail"][0],
-        thumbnail_2x=files["thumbnail_2x"][0],
-        preview_image=files["preview_image"][0],
-        **{k: files[k] for k in ("width", "height", "format", "byte_size", "sha256")},
-        **STATES[state],
-    )
+    item = _image(files, people["owner"], **STATES[state])
     client = Client()
     if people[user]:
         client.force_login(people[user])
@@ -231,15 +233,7 @@ def test_without_anonymous_browsing_visitors_see_no_public_image(action, files, 
     from gallery.models import SiteSettings
 
     SiteSettings.objects.update_or_create(pk=1, defaults={"anonymous_browsing": False})
-    item = Generation.objects.create(
-        prompt="a lighthouse",
-        owner=people["owner"],
-        status=Generation.Status.SUCCEEDED,
-        original=files["original"][0],
-        thumbnail=files["thumbnail"][0],
-        thumbnail_2x=files["thumbnail_2x"][0],
-        sha256=files["sha256"],
-    )
+    item = _image(files, people["owner"])
     client = Client()
     if action == "listing":
         assert item.get_absolute_url() not in client.get("/").content.decode()

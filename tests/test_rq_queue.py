@@ -54,20 +54,12 @@ def test_submit_goes_through_redis_to_an_rq_worker_and_lost_work_is_recovered(
         )  # fmt: skip
         # The submitted job is in Redis, not in the database queue.
         assert redis_db.llen("rq:queue:default") == 1
-        assert (
-            procs.query(db, "SELECT COUNT(*) AS n FROM django_tasks_database_dbtaskresult")[0]["n"]
-            == 0
-        )
+        assert procs.count(db, "django_tasks_database_dbtaskresult") == 0
 
         worker = procs.start(env, "gallery_rqworker", log=tmp_path / "rqworker.log")
         try:
             procs.wait_for(
-                lambda: (
-                    procs.query(
-                        db, "SELECT COUNT(*) AS n FROM gallery_generation WHERE status='succeeded'"
-                    )[0]["n"]
-                    == 2
-                ),
+                lambda: procs.count(db, "gallery_generation", "status='succeeded'") == 2,
                 60,
                 "both generations to succeed through the rq worker",
             )

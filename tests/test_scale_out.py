@@ -21,17 +21,12 @@ def test_four_workers_run_two_hundred_generations_each_exactly_once(tmp_path, st
             "from gallery.services.generation import submit\n"
             f"for i in range({JOBS}): submit(prompt=f'scale-out {{i}}')",
         )  # fmt: skip
-        assert procs.query(db, "SELECT COUNT(*) AS n FROM gallery_generation")[0]["n"] == JOBS
+        assert procs.count(db, "gallery_generation") == JOBS
 
         workers = [procs.start_worker(env, tmp_path / f"worker{n}.log") for n in range(WORKERS)]
         try:
             procs.wait_for(
-                lambda: (
-                    procs.query(
-                        db, "SELECT COUNT(*) AS n FROM gallery_generation WHERE status='succeeded'"
-                    )[0]["n"]
-                    == JOBS
-                ),
+                lambda: procs.count(db, "gallery_generation", "status='succeeded'") == JOBS,
                 180,
                 f"{JOBS} generations to succeed",
             )

@@ -12,7 +12,7 @@ The rules, in one place:
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q
 
-from gallery.models import Generation, SiteSettings
+from gallery.models import PUBLIC, Generation, SiteSettings
 
 AnyUser = User | AnonymousUser
 
@@ -22,34 +22,30 @@ def viewable(user: AnyUser, site: SiteSettings | None = None) -> "Generation.obj
     rows = Generation.objects.all()
     if user.is_staff:
         return rows
-    public = Q(
-        status=Generation.Status.SUCCEEDED,
-        visibility=Generation.Visibility.PUBLIC,
-        moderation=Generation.Moderation.VISIBLE,
-    )
     if user.is_authenticated:
-        return rows.filter(public | Q(owner=user))
+        return rows.filter(PUBLIC | Q(owner=user))
     site = site or SiteSettings.load()
-    return rows.filter(public) if site.anonymous_browsing else rows.none()
+    return rows.public() if site.anonymous_browsing else rows.none()
 
 
 def listable(user: AnyUser, site: SiteSettings | None = None) -> "Generation.objects":
     """What the gallery grid may show `user`: viewable rows that have an image."""
-    return (
-        viewable(user, site)
-        .filter(status=Generation.Status.SUCCEEDED)
-        .exclude(moderation=Generation.Moderation.REMOVED)
-    )
+    return viewable(user, site).with_image()
+
+
+def own(user: AnyUser) -> "Generation.objects":
+    """The user's own generations, all of which they may see. Asked for directly rather
+    than through `viewable`, so that the owner index serves "mine" alone."""
+    if not user.is_authenticated:
+        return Generation.objects.none()
+    return Generation.objects.filter(owner=user)
 
 
 def can_view(user: AnyUser, generation: Generation) -> bool:
     if user.is_staff or (user.is_authenticated and generation.owner_id == user.pk):
         return True
-    return (
-        generation.status == Generation.Status.SUCCEEDED
-        and generation.visibility == Generation.Visibility.PUBLIC
-        and generation.moderation == Generation.Moderation.VISIBLE
-        and (user.is_authenticated or SiteSettings.load().anonymous_browsing)
+    return generation.is_public and (
+        user.is_authenticated or SiteSettings.load().anonymous_browsing
     )
 
 

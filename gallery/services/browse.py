@@ -6,7 +6,7 @@ filter and search orders by id (descending for "newest", ascending for "oldest")
 cursor is always the last id shown.
 
 Visibility is never decided here: every query starts from `access.listable` (the grid) or
-`access.viewable` (a user's own queued, running or failed generations).
+`access.own` ("mine", and a user's own queued, running or failed generations).
 """
 
 from __future__ import annotations
@@ -113,13 +113,13 @@ class GalleryQuery:
         """Every row this query selects for `user`, unordered and unpaginated."""
         if self.status in OWN_ONLY_STATUSES:
             # Queued, running or failed: only ever one's own.
-            rows = access.viewable(user).filter(owner=user, status=self.status)
+            rows = access.own(user).filter(status=self.status)
+        elif self.mine:
+            rows = access.own(user).with_image()
         else:
             rows = access.listable(user)
             if self.status:
                 rows = rows.filter(status=self.status)
-        if self.mine:
-            rows = rows.filter(owner=user)
         if self.starred:
             rows = rows.filter(id__in=Favourite.objects.filter(user=user).values("generation_id"))
         if self.since:

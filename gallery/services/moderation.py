@@ -166,9 +166,7 @@ def can_report(user, generation: Generation) -> bool:
     return (
         user.is_authenticated
         and generation.owner_id != user.pk
-        and generation.status == Generation.Status.SUCCEEDED
-        and generation.visibility == Generation.Visibility.PUBLIC
-        and generation.moderation == State.VISIBLE
+        and generation.is_public
         and access.can_view(user, generation)
     )
 

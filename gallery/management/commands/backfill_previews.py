@@ -9,9 +9,9 @@ class Command(BaseCommand):
     help = "Make the detail-page preview of images stored before previews existed"
 
     def handle(self, *args, **options):
-        rows = Generation.objects.succeeded().filter(preview_image="").exclude(original="")
+        rows = Generation.objects.with_image().filter(preview_image="").exclude(original="")
         made = failed = 0
-        for item in rows.exclude(moderation=Generation.Moderation.REMOVED).iterator():
+        for item in rows.iterator():
             try:
                 made += pipeline.backfill_preview(item)
             except (OSError, InvalidImageError) as exc:
