@@ -222,11 +222,24 @@ def quota_status(user: AbstractBaseUser | AnonymousUser) -> QuotaStatus | None:
     )
 
 
+class SubmissionRefused(ValidationError):
+    """A submission over a limit. `retry_after` is how many seconds until one can be
+    accepted again (an estimate for "images in progress"), for APIs to put in Retry-After."""
+
+    def __init__(self, message: str, *, code: str, retry_after: float):
+        super().__init__(message, code=code)
+        self.retry_after = max(1.0, retry_after)
+
+
+# What to tell an API client that has too many images in progress: about one generation.
+IN_FLIGHT_RETRY_AFTER = 15.0
+
+
 def charge_submission(owner: AbstractBaseUser | None, ip: str | None = None) -> None:
     """Check and count one new generation against the limits: per-IP rate, images in
     progress, daily quota. Call inside the transaction that creates the row, so a refused
-    or rolled-back submission counts nothing. Raises ValidationError saying what is left
-    and when to try again."""
+    or rolled-back submission counts nothing. Raises SubmissionRefused (a ValidationError)
+    saying what is left and when to try again."""
     if _exempt(owner):
         return
     now = _now()
@@ -234,7 +247,11 @@ def charge_submission(owner: AbstractBaseUser | None, ip: str | None = None) -> 
         try:
             check_ip("submit", ip, now)
         except RateLimited as exc:
-            raise ValidationError(exc.message, code="rate_limited") from None
+            raise SubmissionRefused(
+                exc.message,
+                code="rate_limited",
+                retry_after=(exc.retry_at - now).total_seconds(),
+            ) from None
 
     max_in_flight = settings.GALLERY_MAX_IN_FLIGHT
     if max_in_flight:
@@ -242,10 +259,11 @@ def charge_submission(owner: AbstractBaseUser | None, ip: str | None = None) -> 
         get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
         in_flight = _in_flight(owner)
         if in_flight >= max_in_flight:
-            raise ValidationError(
+            raise SubmissionRefused(
                 f"You already have {in_flight} images in progress (the most at once is "
                 f"{max_in_flight}). You can submit another as soon as one of them is done.",
                 code="in_flight",
+                retry_after=IN_FLIGHT_RETRY_AFTER,
             )
 
     rate = _daily_rate()
@@ -253,8 +271,9 @@ def charge_submission(owner: AbstractBaseUser | None, ip: str | None = None) -> 
         usage = consume(f"quota:{owner.pk}", rate, now)
         if not usage.allowed:
             wait = in_words((usage.resets_at - now).total_seconds())
-            raise ValidationError(
+            raise SubmissionRefused(
                 f"You have used all {rate.count} images for today. You can generate again "
                 f"in {wait} (the quota resets at {usage.resets_at:%H:%M} UTC).",
                 code="quota",
+                retry_after=(usage.resets_at - now).total_seconds(),
             )

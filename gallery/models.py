@@ -148,6 +148,9 @@ class Generation(models.Model):
     # What the user is told when it failed, and what staff need to find out why.
     failure_reason = models.CharField(max_length=300, blank=True)
     failure_detail = models.TextField(blank=True)
+    # What kind of failure, for machines (the APIs map it to a status code): one of
+    # FAILURE_CODES, e.g. "endpoint_timeout".
+    failure_code = models.CharField(max_length=32, blank=True)
     # Calls made to the endpoint, and times a worker claimed the job (a claim that never
     # finished means the worker died).
     attempts = models.PositiveSmallIntegerField(default=0)

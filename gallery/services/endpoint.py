@@ -37,6 +37,8 @@ class EndpointError(Exception):
     """A generation the endpoint did not produce. `transient` errors are worth retrying."""
 
     transient = False
+    # Stored with a failed generation (Generation.failure_code), for the APIs.
+    code = "endpoint_error"
 
     def __init__(self, reason: str, detail: str = "", *, retry_after: float | None = None):
         super().__init__(reason)
@@ -48,35 +50,52 @@ class EndpointError(Exception):
 class AuthRejected(EndpointError):
     """401 or 403: the token is missing, invalid, expired or revoked."""
 
+    code = "endpoint_auth"
+
 
 class EndpointGone(EndpointError):
     """404: the model or the URL no longer exists."""
 
+    code = "endpoint_gone"
+
 
 class RequestRejected(EndpointError):
     """Another 4xx (or a redirect): the endpoint refuses this request as it is."""
+
+    code = "endpoint_rejected"
 
 
 class RateLimited(EndpointError):
     """429: too many requests; `retry_after` says when to come back, if the endpoint said."""
 
     transient = True
+    code = "endpoint_rate_limited"
 
 
 class ServerError(EndpointError):
     """5xx: the endpoint failed on its side."""
 
     transient = True
+    code = "endpoint_server_error"
 
 
 class EndpointUnreachable(EndpointError):
     """No answer in time, a refused or reset connection, or a body cut short."""
 
     transient = True
+    code = "endpoint_unreachable"
+
+
+class EndpointTimeout(EndpointUnreachable):
+    """No answer, or no whole image, in time."""
+
+    code = "endpoint_timeout"
 
 
 class InvalidImage(EndpointError):
     """A 200 whose body is not an acceptable image (HTML, garbage, truncated, too big)."""
+
+    code = "endpoint_invalid_image"
 
 
 # --- Configuration --------------------------------------------------------------------------
@@ -195,7 +214,7 @@ class SDXLClient:
                 "The endpoint URL is not valid.", _scrub(repr(exc), cfg)
             ) from None
         except requests.Timeout as exc:
-            raise EndpointUnreachable(
+            raise EndpointTimeout(
                 "The endpoint did not answer in time.", _scrub(repr(exc), cfg)
             ) from None
         except requests.RequestException as exc:
@@ -237,7 +256,7 @@ class SDXLClient:
                         f"body passed {cfg.max_bytes} bytes",
                     )
                 if time.monotonic() > deadline:
-                    raise EndpointUnreachable(
+                    raise EndpointTimeout(
                         "The endpoint took too long to send the image.",
                         f"{received} bytes received when the deadline passed",
                     )

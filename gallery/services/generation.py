@@ -114,6 +114,7 @@ def retry(generation: Generation) -> Generation:
             status=Status.QUEUED,
             failure_reason="",
             failure_detail="",
+            failure_code="",
             status_note="",
             attempts=0,
             claims=0,
@@ -169,8 +170,7 @@ def run(
     """
     client = client or endpoint.get_client()
     policy = policy or endpoint.RetryPolicy.from_settings()
-    config = client.config
-    lease = config.connect_timeout + config.read_timeout + settings.GALLERY_LEASE_MARGIN
+    lease = _lease_seconds(client.config)
 
     generation = claim(generation_id, lease_seconds=lease)
     if generation is None:
@@ -183,6 +183,37 @@ def run(
             # rather than leave it to wait for its lease to run out.
             _release(generation)
             raise
+
+
+def generate_now(
+    generation_id: int,
+    *,
+    poll: float = 0.2,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Generation:
+    """Make a just-submitted generation in this thread and return it finished: the
+    synchronous APIs' answer. If a worker claimed the job first, wait for that worker
+    instead, so the caller waits as long as the generation takes and no longer. The job
+    was also queued, so if this process dies the workers finish it.
+
+    Returns the row as it stands; it is still unfinished only if the worker holding it
+    outlived its lease (then the sweep takes over)."""
+    run(generation_id, sleep=sleep)
+    generation = Generation.objects.get(pk=generation_id)
+    client = endpoint.get_client()
+    deadline = time.monotonic() + _lease_seconds(client.config)
+    while not generation.is_finished and time.monotonic() < deadline:
+        sleep(poll)
+        generation.refresh_from_db()
+        if generation.status == Status.RUNNING and generation.lease_expires_at:
+            # A worker that waits out a rate limit or a retry extends its lease: so do we.
+            remaining = (generation.lease_expires_at - timezone.now()).total_seconds()
+            deadline = max(deadline, time.monotonic() + remaining)
+    return generation
+
+
+def _lease_seconds(config: endpoint.EndpointConfig) -> float:
+    return config.connect_timeout + config.read_timeout + settings.GALLERY_LEASE_MARGIN
 
 
 def _attempt_until_done(
@@ -218,7 +249,7 @@ def _attempt_until_done(
             reason = err.reason
             if err.transient:
                 reason += f" Gave up after {attempt} attempts; you can retry later."
-            _fail(pk, token, reason, err.detail)
+            _fail(pk, token, reason, err.detail, code=err.code)
             return
         try:
             _store(generation, token, image, client.config, sleep)
@@ -230,7 +261,13 @@ def _attempt_until_done(
         except Exception as exc:
             # Disk full, storage down...: say so now rather than leave the row to its lease.
             logger.exception("Generation %s: could not store the image", pk)
-            _fail(pk, token, "The image could not be saved on this server.", repr(exc))
+            _fail(
+                pk,
+                token,
+                "The image could not be saved on this server.",
+                repr(exc),
+                code="storage_error",
+            )
         return
 
 
@@ -259,6 +296,7 @@ def claim(generation_id: int, *, lease_seconds: float) -> Generation | None:
             token,
             "The worker stopped unexpectedly while making this image, several times.",
             f"claimed {generation.claims} times without finishing",
+            code="worker_lost",
         )
         return None
     return generation
@@ -302,12 +340,13 @@ def _hold(generation_id: int, token: str, seconds: float, note: str) -> bool:
     )
 
 
-def _fail(generation_id: int, token: str, reason: str, detail: str) -> None:
+def _fail(generation_id: int, token: str, reason: str, detail: str, *, code: str) -> None:
     logger.warning("Generation %s failed: %s (%s)", generation_id, reason, detail)
     Generation.objects.filter(pk=generation_id, claim_token=token).update(
         status=Status.FAILED,
         failure_reason=reason[:300],
         failure_detail=detail,
+        failure_code=code,
         status_note="",
         claim_token="",
         lease_expires_at=None,

@@ -1,0 +1,111 @@
+"""API tokens: issue, authenticate, revoke.
+
+A token is `sdxlg_` plus 32 random bytes (URL-safe base64). It is high-entropy, so a plain
+SHA-256 digest is a safe thing to store and look up by (a slow password hash would buy
+nothing and cost every API call). The token itself is returned once, by `issue`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import ApiToken
+
+PREFIX = "sdxlg_"
+# last_used_at is written at most this often per token: not one UPDATE per API call.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+MAX_TOKENS_PER_USER = 50
+
+
+class TokenError(Exception):
+    """The request's token cannot be used. `status` is the HTTP status the hosted API
+    answers in the same case: 401 missing/invalid, 403 revoked or the account disabled."""
+
+    status = 401
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class TokenMissing(TokenError):
+    pass
+
+
+class TokenInvalid(TokenError):
+    pass
+
+
+class TokenRevoked(TokenError):
+    status = 403
+
+
+class AccountDisabled(TokenError):
+    status = 403
+
+
+def digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue(user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+    """Make a token for `user`; returns the row and the token itself (shown once)."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Give the token a name, to recognise it later."})
+    if len(name) > 100:
+        raise ValidationError({"name": "Keep the name to 100 characters."})
+    if ApiToken.objects.filter(user=user, revoked_at=None).count() >= MAX_TOKENS_PER_USER:
+        raise ValidationError(
+            f"You already have {MAX_TOKENS_PER_USER} tokens. Revoke one you no longer use."
+        )
+    raw = PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name, prefix=raw[: len(PREFIX) + 6], digest=digest(raw)
+    )
+    return token, raw
+
+
+def revoke(token: ApiToken) -> None:
+    """Stop the token working, at once and for good. Revoking twice changes nothing."""
+    ApiToken.objects.filter(pk=token.pk, revoked_at=None).update(revoked_at=timezone.now())
+    token.refresh_from_db(fields=["revoked_at"])
+
+
+def bearer(request: HttpRequest) -> str:
+    """The token in the request's `Authorization: Bearer …` header, or ''."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return ""
+    return value.strip()
+
+
+def authenticate(raw: str) -> ApiToken:
+    """The active token `raw` names, with its user loaded; TokenError saying why not."""
+    if not raw:
+        raise TokenMissing("This API needs a token: send 'Authorization: Bearer <token>'.")
+    token = ApiToken.objects.select_related("user").filter(digest=digest(raw)).first()
+    if token is None:
+        raise TokenInvalid("The token is not valid.")
+    if not token.is_active:
+        raise TokenRevoked("The token has been revoked.")
+    if not token.user.is_active:
+        raise AccountDisabled("The token's account is disabled.")
+    now = timezone.now()
+    if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def authenticate_request(request: HttpRequest) -> ApiToken:
+    """authenticate() on the request's Bearer header."""
+    return authenticate(bearer(request))
