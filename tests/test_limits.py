@@ -64,6 +64,16 @@ def test_the_daily_quota_refuses_with_when_to_try_again(client, member, no_limit
     assert Generation.objects.filter(owner=member).count() == 2
 
 
+def test_a_refusal_says_in_seconds_when_to_retry(member, no_limits):
+    """What the APIs put in Retry-After: the end of the window, never a time in the past."""
+    no_limits.GALLERY_DAILY_QUOTA = 1
+    limits.charge_submission(member)
+    with pytest.raises(limits.SubmissionRefused) as refused:
+        limits.charge_submission(member)
+    assert refused.value.code == "quota"
+    assert refused.value.retry_after == 2 * 3600 + 27 * 60 + 30  # until midnight UTC
+
+
 def test_the_quota_resets_with_the_day():
     rate = limits.Rate(2, 86400)
     evening = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)

@@ -130,19 +130,19 @@ def test_transient_errors_are_retried_with_backoff_then_succeed(client_for, stan
 
 
 @pytest.mark.parametrize(
-    ("fault", "reason", "detail"),
+    ("fault", "reason", "detail", "code"),
     [
-        ("429", "rate limit was reached", "HTTP 429"),
-        ("429-retry-after", "rate limit was reached", "HTTP 429"),
-        ("500", "failed on its side", "HTTP 500"),
-        ("502", "failed on its side", "HTTP 502"),
-        ("503", "failed on its side", "HTTP 503"),
-        ("timeout", "did not answer in time", "Timeout"),
-        ("reset", "Could not reach the endpoint", "Connection"),
+        ("429", "rate limit was reached", "HTTP 429", "endpoint_rate_limited"),
+        ("429-retry-after", "rate limit was reached", "HTTP 429", "endpoint_rate_limited"),
+        ("500", "failed on its side", "HTTP 500", "endpoint_server_error"),
+        ("502", "failed on its side", "HTTP 502", "endpoint_server_error"),
+        ("503", "failed on its side", "HTTP 503", "endpoint_server_error"),
+        ("timeout", "did not answer in time", "Timeout", "endpoint_timeout"),
+        ("reset", "Could not reach the endpoint", "Connection", "endpoint_unreachable"),
     ],
 )
 def test_retries_exhausted_fail_with_a_plain_reason_and_no_files(
-    client_for, standin, media_root, fault, reason, detail
+    client_for, standin, media_root, fault, reason, detail, code
 ):
     standin.script(fault, fault, fault)
 
@@ -153,25 +153,26 @@ def test_retries_exhausted_fail_with_a_plain_reason_and_no_files(
     assert reason in item.failure_reason
     assert "Gave up after 3 attempts" in item.failure_reason
     assert detail in item.failure_detail
+    assert item.failure_code == code  # what the APIs turn into 502 or 504
     assert not item.original
     assert stored_files(media_root) == []
 
 
 @pytest.mark.parametrize(
-    ("fault", "reason"),
+    ("fault", "reason", "code"),
     [
-        ("401", "rejected the access token"),
-        ("403", "refused the access token"),
-        ("404", "does not exist"),
-        ("html", "not an image"),
-        ("garbage", "not an image"),
-        ("truncated", "damaged or incomplete"),
-        ("oversized", "larger than this gallery accepts"),
-        ("bomb", "too many pixels"),
+        ("401", "rejected the access token", "endpoint_auth"),
+        ("403", "refused the access token", "endpoint_auth"),
+        ("404", "does not exist", "endpoint_gone"),
+        ("html", "not an image", "endpoint_invalid_image"),
+        ("garbage", "not an image", "endpoint_invalid_image"),
+        ("truncated", "damaged or incomplete", "endpoint_invalid_image"),
+        ("oversized", "larger than this gallery accepts", "endpoint_invalid_image"),
+        ("bomb", "too many pixels", "endpoint_invalid_image"),
     ],
 )
 def test_permanent_errors_fail_at_once_and_store_nothing(
-    client_for, standin, media_root, fault, reason
+    client_for, standin, media_root, fault, reason, code
 ):
     standin.script(fault, "ok")
 
@@ -180,6 +181,7 @@ def test_permanent_errors_fail_at_once_and_store_nothing(
     assert item.status == Status.FAILED
     assert item.attempts == 1
     assert reason in item.failure_reason
+    assert item.failure_code == code
     assert "s3cret-token" not in item.failure_reason + item.failure_detail
     assert stored_files(media_root) == []
 
@@ -203,7 +205,12 @@ def test_a_failed_generation_can_be_retried_and_then_succeeds(
     with django_capture_on_commit_callbacks(execute=True):
         pipeline.retry(item)
     item.refresh_from_db()
-    assert (item.status, item.failure_reason, item.attempts) == (Status.QUEUED, "", 0)
+    assert (item.status, item.failure_reason, item.failure_code, item.attempts) == (
+        Status.QUEUED,
+        "",
+        "",
+        0,
+    )
     assert DBTaskResult.objects.filter(id=item.task_id).exists()
 
     item = run(item, client_for())
@@ -443,3 +450,32 @@ def test_a_database_that_stays_away_leaves_the_job_and_its_files_to_the_sweep(
     item.refresh_from_db()
     assert item.status == Status.QUEUED
     assert stored_files(media_root) == []
+
+
+# --- generate_now (the synchronous APIs) ----------------------------------------------------
+
+
+def test_generate_now_makes_the_image_in_this_thread(client_for, media_root):
+    item = pipeline.submit(prompt="a lighthouse at dusk")
+    done = pipeline.generate_now(item.pk, client=client_for())
+    assert done.status == Status.SUCCEEDED
+    assert len(stored_files(media_root)) == 4
+
+
+def test_generate_now_waits_for_the_worker_that_claimed_the_job(client_for, media_root):
+    item = queued_row()
+    pipeline.claim(item.pk, lease_seconds=60)  # a worker has it
+    polls = []
+
+    def worker_finishes_after_two_polls(seconds):
+        polls.append(seconds)
+        if len(polls) == 2:
+            Generation.objects.filter(pk=item.pk).update(
+                status=Status.FAILED, failure_reason="x", failure_code="endpoint_timeout"
+            )
+
+    done = pipeline.generate_now(
+        item.pk, client=client_for(), sleep=worker_finishes_after_two_polls
+    )
+    assert (done.status, done.failure_code, len(polls)) == (Status.FAILED, "endpoint_timeout", 2)
+    assert stored_files(media_root) == []  # this thread never called the endpoint

@@ -188,6 +188,7 @@ def run(
 def generate_now(
     generation_id: int,
     *,
+    client: endpoint.SDXLClient | None = None,
     poll: float = 0.2,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Generation:
@@ -198,9 +199,9 @@ def generate_now(
 
     Returns the row as it stands; it is still unfinished only if the worker holding it
     outlived its lease (then the sweep takes over)."""
-    run(generation_id, sleep=sleep)
+    client = client or endpoint.get_client()
+    run(generation_id, client=client, sleep=sleep)
     generation = Generation.objects.get(pk=generation_id)
-    client = endpoint.get_client()
     deadline = time.monotonic() + _lease_seconds(client.config)
     while not generation.is_finished and time.monotonic() < deadline:
         sleep(poll)
