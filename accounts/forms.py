@@ -58,5 +58,5 @@ class TokenForm(forms.Form):
         label="Name",
         max_length=100,
         help_text="What will use it, e.g. “laptop script” or “chat app”.",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "laptop script"}),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
