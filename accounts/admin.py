@@ -5,8 +5,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts import services
-from accounts.models import Invite
+from accounts import services, tokens
+from accounts.models import ApiToken, Invite
 
 User = get_user_model()
 
@@ -58,3 +58,47 @@ class AccountAdmin(UserAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for user in queryset:
             self.delete_model(request, user)
+
+
+class TokenStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("revoked", "Revoked")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(revoked_at=None)
+        if self.value() == "revoked":
+            return queryset.exclude(revoked_at=None)
+        return queryset
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Staff see and revoke tokens; they cannot make one (its owner would never see it) nor
+    see or edit one: only a digest is stored, and it is not shown."""
+
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "state")
+    list_select_related = ("user",)
+    list_filter = (TokenStateFilter,)
+    search_fields = ("name", "user__username", "user__email", "prefix")
+    fields = ("user", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    actions = ("revoke_tokens",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="State")
+    def state(self, obj: ApiToken) -> str:
+        return "Revoked" if obj.revoked_at else "Active"
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke_tokens(self, request, queryset) -> None:
+        count = 0
+        for token in queryset.filter(revoked_at=None):
+            tokens.revoke(token)
+            count += 1
+        self.message_user(request, f"Revoked {count} token{'s' if count != 1 else ''}.")

@@ -51,3 +51,12 @@ class DeleteAccountForm(forms.Form):
         if not self.user.check_password(password):
             raise forms.ValidationError("That is not your password.")
         return password
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=100,
+        help_text="What will use it, e.g. “laptop script” or “chat app”.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )

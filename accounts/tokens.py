@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -22,6 +23,9 @@ PREFIX = "sdxlg_"
 # last_used_at is written at most this often per token: not one UPDATE per API call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_TOKENS_PER_USER = 50
+# A revoked token stays on its owner's list this long (greyed, "revoked"), then only the
+# admin shows it: long enough to see what was cut off, short enough to keep the list clean.
+REVOKED_LISTED_FOR = timedelta(days=30)
 
 
 class TokenError(Exception):
@@ -58,6 +62,8 @@ def digest(raw: str) -> str:
 def issue(user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
     """Make a token for `user`; returns the row and the token itself (shown once)."""
     name = (name or "").strip()
+    if not user.is_active:
+        raise ValidationError("The account is disabled: its tokens would not work.")
     if not name:
         raise ValidationError({"name": "Give the token a name, to recognise it later."})
     if len(name) > 100:
@@ -77,6 +83,15 @@ def revoke(token: ApiToken) -> None:
     """Stop the token working, at once and for good. Revoking twice changes nothing."""
     ApiToken.objects.filter(pk=token.pk, revoked_at=None).update(revoked_at=timezone.now())
     token.refresh_from_db(fields=["revoked_at"])
+
+
+def for_user(user: AbstractBaseUser) -> QuerySet[ApiToken]:
+    """The tokens `user`'s token page lists, newest first: every active one, and those
+    revoked in the last REVOKED_LISTED_FOR."""
+    recently = timezone.now() - REVOKED_LISTED_FOR
+    return ApiToken.objects.filter(user=user).filter(
+        Q(revoked_at=None) | Q(revoked_at__gte=recently)
+    )
 
 
 def bearer(request: HttpRequest) -> str:

@@ -1,4 +1,5 @@
-"""Thin account views: first run, sign-in (rate-limited), sign-up, the account page."""
+"""Thin account views: first run, sign-in (rate-limited), sign-up, the account page, API
+tokens."""
 
 from django.contrib import messages
 from django.contrib.auth import login, logout
@@ -6,11 +7,14 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import limits, services
-from accounts.forms import DeleteAccountForm, SignupForm
+from accounts import limits, services, tokens
+from accounts.forms import DeleteAccountForm, SignupForm, TokenForm
+from accounts.models import ApiToken
 from gallery.models import SiteSettings
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -139,3 +143,45 @@ def delete_account(request: HttpRequest) -> HttpResponse:
     logout(request)
     messages.success(request, "Your account has been deleted.")
     return redirect("gallery:index")
+
+
+@never_cache  # the page that shows a new token must never be kept by a browser or a proxy
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """List, and create, the user's API tokens. A new token is rendered in the response to
+    the POST that made it and nowhere else: not stored, not in the session, not in a URL."""
+    form = TokenForm(request.POST or None)
+    new_token = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                _token, new_token = tokens.issue(request.user, form.cleaned_data["name"])
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                form = TokenForm()
+        if new_token is None:
+            status = 400
+    context = {
+        "form": form,
+        "new_token": new_token,
+        "api_url": request.build_absolute_uri("/api/text2image"),
+        "tokens": tokens.for_user(request.user),
+        "revoked_listed_days": tokens.REVOKED_LISTED_FOR.days,
+    }
+    return render(request, "accounts/tokens.html", context, status=status)
+
+
+@require_POST
+@login_required
+def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
+    # Only the owner's own tokens exist here: anyone else's id is a 404, like a wrong one.
+    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    if token.is_active:
+        tokens.revoke(token)
+        messages.success(
+            request, f"Token “{token.name}” revoked. Anything using it is now refused."
+        )
+    return redirect(reverse("accounts:tokens"))

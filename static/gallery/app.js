@@ -43,6 +43,12 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   };
   document.addEventListener("DOMContentLoaded", () => enhance(document));
+
+  // A page answering a POST with something shown once (a new API token): make this history
+  // entry a plain GET, so that reloading shows the page without it instead of posting again.
+  document.addEventListener("DOMContentLoaded", () => {
+    if (document.querySelector("[data-forget-post]")) history.replaceState(null, "", location.href);
+  });
   document.addEventListener("htmx:load", (event) => enhance(event.target));
 
   // Theme: follows the system until the user picks one; the pick is remembered.
@@ -100,7 +106,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const button = event.target.closest("[data-copy]");
     if (!button) return;
     const label = button.querySelector(".copy-label");
-    const status = button.closest(".info")?.querySelector(".copy-status");
+    const status = button.closest(".info, [data-copy-scope]")?.querySelector(".copy-status");
     const original = label.dataset.text || label.textContent;
     label.dataset.text = original;
     const ok = await copyText(button.dataset.copy, button);
@@ -109,7 +115,7 @@ document.addEventListener("DOMContentLoaded", () => {
       button.classList.add("is-done");
       if (status) status.textContent = "Copied to the clipboard.";
     } else {
-      const text = button.parentElement.querySelector(".prompt, .negative-text");
+      const text = button.parentElement.querySelector(".prompt, .negative-text, [data-copy-source]");
       if (text) getSelection().selectAllChildren(text);
       if (status) status.textContent = "Press Ctrl+C (or ⌘C) to copy the selected text.";
     }
