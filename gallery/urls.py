@@ -1,6 +1,7 @@
 from django.urls import path
 
 from gallery.views import (
+    api_compat,
     browse,
     favourites,
     generations,
@@ -29,4 +30,7 @@ urlpatterns = [
     path("history/bulk", history.bulk, name="history_bulk"),
     path("account/preferences", preferences.preferences, name="preferences"),
     path("media/<slug:public_id>/<str:filename>", media.media, name="media"),
+    # Drop-in compatible APIs, at the paths their clients expect (see docs/API.md).
+    path("api/text2image", api_compat.text2image, name="api_text2image"),
+    path("v1/images/generations", api_compat.openai_images, name="openai_images"),
 ]

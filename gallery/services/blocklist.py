@@ -103,6 +103,6 @@ def check(prompt: str, negative_prompt: str = "", *, user=None) -> None:
         reason=term.reason,
     )
     logger.info("Prompt refused by blocked term %s (user %s)", term.pk, getattr(user, "pk", None))
-    raise ValidationError(
-        {"prompt": f"This prompt can't be used on this site ({term.reason}). Please rephrase it."}
-    )
+    # code="blocked": the APIs tell a refused prompt apart from a malformed one.
+    message = f"This prompt can't be used on this site ({term.reason}). Please rephrase it."
+    raise ValidationError({"prompt": ValidationError(message, code="blocked")})

@@ -10,7 +10,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from gallery.models import Generation
-from gallery.services import access, downloads
+from gallery.services import access, downloads, signed_urls
 from gallery.services import media as media_files
 
 
@@ -19,7 +19,9 @@ def media(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBa
     """Serve one file of a generation. Only names that belong to the row are served, so no
     other file under the media root can be reached, whatever the URL says."""
     item = get_object_or_404(Generation, public_id=public_id)
-    if not access.files_viewable(request.user, item):
+    # A signed link (the OpenAI-compatible API's image URLs) opens its one file for an hour.
+    signed = signed_urls.is_valid(public_id, filename, request.GET.get("sig", ""))
+    if not (signed and item.has_image) and not access.files_viewable(request.user, item):
         raise Http404("No such image.")
     field = next((f for f in item.file_fields() if f.name.rsplit("/", 1)[-1] == filename), None)
     if field is None:
