@@ -192,7 +192,7 @@ def test_an_unknown_protocol_setting_stops_startup_with_a_clear_message():
         (
             {"SDXL_ENDPOINT_PROTOCOL": "OpenAI"},
             "openai https://oai.endpoints.kepler.ai.cloud.ovh.net/v1/images/generations "
-            "Stable Diffusion XL · OVHcloud AI Endpoints (OpenAI-compatible API)",
+            "Stable Diffusion XL · OVHcloud AI Endpoints · OpenAI-compatible API",
         ),
         (
             {
@@ -201,7 +201,7 @@ def test_an_unknown_protocol_setting_stops_startup_with_a_clear_message():
                 "SDXL_ENDPOINT_MODEL": "my-sdxl",
             },
             "openai https://images.example.org/v1/images/generations "
-            "my-sdxl at images.example.org (OpenAI-compatible API)",
+            "my-sdxl at images.example.org · OpenAI-compatible API",
         ),
     ],
 )
@@ -235,7 +235,7 @@ def test_the_pipeline_stores_an_image_made_over_the_openai_protocol(
 
     assert item.status == Generation.Status.SUCCEEDED, item.failure_reason
     assert item.original.read() == render("a quiet harbour", "fog")
-    assert item.endpoint_label == "stand-in-sdxl at 127.0.0.1 (OpenAI-compatible API)"
+    assert item.endpoint_label == "stand-in-sdxl at 127.0.0.1 · OpenAI-compatible API"
     assert item.endpoint_url == standin.openai_url
     request = standin.received[-1]
     assert request["path"] == OPENAI_PATH
@@ -252,3 +252,23 @@ def test_the_hosted_openai_api_is_paced_like_the_hosted_endpoint_without_a_token
     settings.GALLERY_ENDPOINT_RATE_PER_MINUTE = ""
     fields = {**endpoint_config.__dict__, "url": settings.OVH_OPENAI_URL, "protocol": "openai"}
     assert pacing.rate_per_minute(endpoint.EndpointConfig(**fields)) == 2
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"[]",
+        b'{"data": []}',
+        b'{"data": "x"}',
+        b'{"data": [{"b64_json": null}]}',
+        b'{"data": [{"b64_json": 5}]}',
+        b'{"data": [{"b64_json": ""}]}',
+        b'{"data": [{"b64_json": ["QUJD"]}]}',
+        b"[" * 100_000,  # nesting deep enough to exhaust the parser's recursion
+        b"\xff\xfe not utf-8",
+    ],
+)
+def test_odd_json_answers_are_refused_as_holding_no_image(endpoint_config, document):
+    # The parsing step alone: shapes the stand-in has no fault for.
+    with pytest.raises(endpoint.InvalidImage, match=r"not JSON|holds no image"):
+        endpoint._image_from_json(document, endpoint_config)

@@ -142,7 +142,7 @@ class EndpointConfig:
         url = settings.SDXL_ENDPOINT_URL
         protocol = settings.SDXL_ENDPOINT_PROTOCOL
         model = settings.SDXL_ENDPOINT_MODEL
-        via = " (OpenAI-compatible API)" if protocol == OPENAI else ""
+        via = " · OpenAI-compatible API" if protocol == OPENAI else ""
         if settings.GALLERY_STANDIN:
             label = "Offline stand-in (not SDXL)" + via
         elif url in (settings.OVH_SDXL_URL, settings.OVH_OPENAI_URL):
@@ -339,7 +339,7 @@ def _image_from_json(body: bytes, cfg: EndpointConfig) -> bytes:
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise InvalidImage(
             "The endpoint answered with something that is not JSON.",
-            f"HTTP 200, {len(body)} bytes, starts {body[:32]!r}",
+            _scrub(f"HTTP 200, {len(body)} bytes, starts {body[:32]!r}", cfg),
         ) from None
     try:
         encoded = document["data"][0]["b64_json"]
@@ -351,7 +351,7 @@ def _image_from_json(body: bytes, cfg: EndpointConfig) -> bytes:
     if not isinstance(encoded, str) or not encoded:
         raise InvalidImage(
             "The endpoint's answer holds no image (data[0].b64_json is empty or not a string).",
-            f"b64_json is {type(encoded).__name__} of length {len(encoded or '')}",
+            f"b64_json is {type(encoded).__name__}: {str(encoded)[:32]!r}",
         )
     try:
         # validate=True: any character outside the alphabet, or bad padding, is an error,
@@ -360,7 +360,7 @@ def _image_from_json(body: bytes, cfg: EndpointConfig) -> bytes:
     except (binascii.Error, ValueError):
         raise InvalidImage(
             "The endpoint's image is not valid base64.",
-            f"b64_json of {len(encoded)} characters, starts {encoded[:32]!r}",
+            _scrub(f"b64_json of {len(encoded)} characters, starts {encoded[:32]!r}", cfg),
         ) from None
     if len(data) > cfg.max_bytes:
         raise InvalidImage(
