@@ -297,8 +297,24 @@ LOGGING = {
 }
 
 # --- The text-to-image endpoint -------------------------------------------------------------
+# Which protocol the gallery speaks to it: "text2image" (the hosted SDXL API: JSON in, image
+# bytes out) or "openai" (an OpenAI-compatible POST /v1/images/generations answering
+# b64_json; the hosted provider serves one for SDXL at OVH_OPENAI_URL).
+SDXL_ENDPOINT_PROTOCOL = env.str("SDXL_ENDPOINT_PROTOCOL", default="text2image").strip().lower()
+if SDXL_ENDPOINT_PROTOCOL not in ("text2image", "openai"):
+    raise ImproperlyConfigured(
+        "SDXL_ENDPOINT_PROTOCOL must be 'text2image' (the default) or 'openai', "
+        f"not {SDXL_ENDPOINT_PROTOCOL!r}."
+    )
 OVH_SDXL_URL = "https://stable-diffusion-xl.endpoints.kepler.ai.cloud.ovh.net/api/text2image"
-SDXL_ENDPOINT_URL = env.str("SDXL_ENDPOINT_URL", default=OVH_SDXL_URL)
+OVH_OPENAI_URL = "https://oai.endpoints.kepler.ai.cloud.ovh.net/v1/images/generations"
+SDXL_ENDPOINT_URL = env.str(
+    "SDXL_ENDPOINT_URL",
+    default=OVH_OPENAI_URL if SDXL_ENDPOINT_PROTOCOL == "openai" else OVH_SDXL_URL,
+)
+# The "model" sent in OpenAI-protocol requests: the hosted provider's id for SDXL base 1.0
+# (as its /v1/models lists it). Unused by the text2image protocol, whose URL names the model.
+SDXL_ENDPOINT_MODEL = env.str("SDXL_ENDPOINT_MODEL", default="stable-diffusion-xl-base-v10")
 OVH_AI_ENDPOINTS_ACCESS_TOKEN = env.str("OVH_AI_ENDPOINTS_ACCESS_TOKEN", default="")
 # Whether the user chose an endpoint; if not, `manage.py up` starts the offline stand-in.
 GALLERY_ENDPOINT_CONFIGURED = bool(

@@ -32,7 +32,7 @@ def rate_per_minute(config: endpoint.EndpointConfig) -> float:
 
     GALLERY_ENDPOINT_RATE_PER_MINUTE wins when set. Otherwise: the bundled stand-in has no
     limit; with a token, the hosted limit of 400/min; without one, 2/min on the hosted
-    endpoint and no limit on any other server (a self-hosted one has its own rules)."""
+    endpoint (either API) and no limit on any other server (a self-hosted one has its own rules)."""
     configured = str(settings.GALLERY_ENDPOINT_RATE_PER_MINUTE).strip()
     if configured:
         return max(0.0, float(configured))
@@ -40,7 +40,8 @@ def rate_per_minute(config: endpoint.EndpointConfig) -> float:
         return 0.0
     if config.token:
         return HOSTED_TOKEN_RATE
-    if urlsplit(config.url).hostname == urlsplit(settings.OVH_SDXL_URL).hostname:
+    hosted = {urlsplit(url).hostname for url in (settings.OVH_SDXL_URL, settings.OVH_OPENAI_URL)}
+    if urlsplit(config.url).hostname in hosted:
         return HOSTED_ANONYMOUS_RATE
     return 0.0
 

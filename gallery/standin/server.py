@@ -2,6 +2,12 @@
 
     POST /api/text2image  {"prompt": "...", "negative_prompt": "..."}  -> 200 image/jpeg
 
+and, for the gallery's "openai" upstream protocol, the OpenAI-compatible images API:
+
+    POST /v1/images/generations  {"model", "prompt", "n": 1, "size": "1024x1024",
+                                  "response_format": "b64_json"}
+        -> 200 {"created": ..., "data": [{"b64_json": "<the same JPEG, base64>"}]}
+
 It is what `make run` uses when no endpoint is configured, and what the tests and benchmarks
 call over real HTTP. For those it can misbehave on purpose: a latency, a random failure rate,
 and a script of faults to play one per request (see FAULTS).
@@ -9,6 +15,7 @@ and a script of faults to play one per request (see FAULTS).
 
 from __future__ import annotations
 
+import base64
 import collections
 import io
 import json
@@ -16,6 +23,7 @@ import random
 import socket
 import struct
 import threading
+import time
 import zlib
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,14 +31,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from gallery.standin.draw import render
 
 PATH = "/api/text2image"
+OPENAI_PATH = "/v1/images/generations"
 
 FAULTS = (
+    "400",  # the request refused as it is
     "401",
     "403",
     "404",
     "429",
     "429-retry-after",
     "429-ratelimit-reset",
+    "429-reset-requests",  # OpenAI's x-ratelimit-reset-requests, a duration ("7s")
     "500",
     "502",
     "503",
@@ -41,7 +52,12 @@ FAULTS = (
     "truncated",  # 200 with the first half of a JPEG (and a matching Content-Length)
     "oversized",  # 200 streaming far more bytes than any image, with no Content-Length
     "bomb",  # 200 with a small PNG that decodes to 144 megapixels
+    # 200s that only an OpenAI-protocol client can tell apart (to text2image, not images):
+    "malformed-json",  # JSON cut off in the middle
+    "no-b64",  # JSON with data[0].url and no b64_json
+    "bad-base64",  # data[0].b64_json with characters outside base64
 )
+# On OPENAI_PATH, "garbage", "truncated", "oversized" and "bomb" come base64-encoded in JSON.
 # What a random failure (fail_rate) picks from: the transient faults a real endpoint has.
 RANDOM_FAULTS = ("500", "502", "503", "429", "429-retry-after")
 
@@ -80,6 +96,11 @@ class StandinServer(ThreadingHTTPServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}{PATH}"
+
+    @property
+    def openai_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}{OPENAI_PATH}"
 
     def script(self, *faults: str) -> None:
         """Play these faults on the next requests, one each; "ok" answers normally."""
@@ -123,10 +144,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(min(length, 2 * 1024 * 1024))
-        if self.path.split("?")[0] != PATH:
+        path = self.path.split("?")[0]
+        self.openai = path == OPENAI_PATH
+        if path not in (PATH, OPENAI_PATH):
             return self._json(404, {"message": "Not found"})
         if length > 2 * 1024 * 1024:
-            return self._json(413, {"message": "Request body too large"})
+            return self._error(413, "Request body too large")
         try:
             body = json.loads(raw)
             prompt = body["prompt"]
@@ -134,20 +157,24 @@ class _Handler(BaseHTTPRequestHandler):
             if not isinstance(prompt, str) or not isinstance(negative, str):
                 raise TypeError
         except (ValueError, KeyError, TypeError):
-            return self._json(400, {"message": "Expected JSON with a string 'prompt'"})
-        self.server.received.append({"headers": dict(self.headers.items()), "body": body})
+            return self._error(400, "Expected JSON with a string 'prompt'")
+        self.server.received.append(
+            {"path": path, "headers": dict(self.headers.items()), "body": body}
+        )
+        if self.openai and (refused := _refuse_openai_body(body)):
+            return self._error(400, refused)
 
         if self.server.token and self.headers.get("authorization") != f"Bearer {self.server.token}":
-            return self._json(401, {"message": "Invalid or missing token"})
+            return self._error(401, "Invalid or missing token")
 
         fault = self.server.next_fault()
         if self.server.latency:
             self.server._stopping.wait(self.server.latency)
         if fault == "ok":
-            return self._send(200, render(prompt, negative), "image/jpeg")
+            return self._image(render(prompt, negative), "image/jpeg")
         if fault.isdigit() or fault.startswith("429"):
             return self._status_fault(fault)
-        return getattr(self, "_fault_" + fault)(prompt, negative)
+        return getattr(self, "_fault_" + fault.replace("-", "_"))(prompt, negative)
 
     def _status_fault(self, fault: str) -> None:
         status = int(fault[:3])
@@ -156,7 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Retry-After"] = str(self.server.retry_after)
         elif fault == "429-ratelimit-reset":
             headers["RateLimit-Reset"] = str(self.server.retry_after)
-        self._json(status, {"message": HTTPStatus(status).phrase}, headers)
+        elif fault == "429-reset-requests":
+            headers["x-ratelimit-reset-requests"] = f"{self.server.retry_after}s"
+        self._error(status, HTTPStatus(status).phrase, headers)
 
     def _fault_timeout(self, prompt: str, negative: str) -> None:
         self.server._stopping.wait(self.server.hang_seconds)
@@ -173,27 +202,60 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, page, "text/html; charset=utf-8")
 
     def _fault_garbage(self, prompt: str, negative: str) -> None:
-        self._send(200, random.Random(prompt).randbytes(50_000), "image/jpeg")
+        self._image(random.Random(prompt).randbytes(50_000), "image/jpeg")
 
     def _fault_truncated(self, prompt: str, negative: str) -> None:
         data = render(prompt, negative)
-        self._send(200, data[: len(data) // 2], "image/jpeg")
+        self._image(data[: len(data) // 2], "image/jpeg")
 
     def _fault_oversized(self, prompt: str, negative: str) -> None:
         self.send_response(200)
-        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Type", "application/json" if self.openai else "image/jpeg")
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
-        chunk = b"\xff" * 65536
+        chunk = b"A" * 65536 if self.openai else b"\xff" * 65536
         try:
+            if self.openai:
+                self.wfile.write(b'{"data": [{"b64_json": "')
             for _ in range(2048):  # 128 MiB at most, unless the client hangs up first
                 self.wfile.write(chunk)
         except OSError:
             pass
 
     def _fault_bomb(self, prompt: str, negative: str) -> None:
-        self._send(200, decompression_bomb(), "image/png")
+        self._image(decompression_bomb(), "image/png")
+
+    def _fault_malformed_json(self, prompt: str, negative: str) -> None:
+        encoded = base64.b64encode(render(prompt, negative)).decode()
+        text = json.dumps({"created": int(time.time()), "data": [{"b64_json": encoded}]})
+        self._send(200, text[: len(text) // 2].encode(), "application/json")
+
+    def _fault_no_b64(self, prompt: str, negative: str) -> None:
+        host, port = self.server.server_address[:2]
+        item = {"url": f"http://{host}:{port}/images/1.jpg", "revised_prompt": prompt}
+        self._json(200, {"created": int(time.time()), "data": [item]})
+
+    def _fault_bad_base64(self, prompt: str, negative: str) -> None:
+        # A real image's base64 with a stray "!" in it: lenient decoders skip it.
+        encoded = base64.b64encode(render(prompt, negative)).decode()
+        damaged = encoded[:100] + "!" + encoded[100:]
+        self._json(200, {"created": int(time.time()), "data": [{"b64_json": damaged}]})
+
+    def _image(self, data: bytes, content_type: str) -> None:
+        """A 200 carrying these bytes: raw, or base64 in JSON on the OpenAI path."""
+        if not self.openai:
+            return self._send(200, data, content_type)
+        encoded = base64.b64encode(data).decode()
+        self._json(200, {"created": int(time.time()), "data": [{"b64_json": encoded}]})
+
+    def _error(self, status: int, message: str, headers: dict | None = None) -> None:
+        """An error in the style of the path's API: OpenAI's {"error": {...}} or {"message"}."""
+        if not self.openai:
+            return self._json(status, {"message": message}, headers)
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        payload = {"error": {"message": message, "type": kind, "param": None, "code": None}}
+        self._json(status, payload, headers)
 
     def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json", headers)
@@ -209,6 +271,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except OSError:
             self.close_connection = True
+
+
+def _refuse_openai_body(body: dict) -> str:
+    """Why the stand-in cannot serve this OpenAI images request, or "" if it can."""
+    if not isinstance(body.get("model", ""), str):
+        return "'model' must be a string"
+    if body.get("n", 1) != 1:
+        return "The stand-in makes one image per request: 'n' must be 1"
+    if body.get("size", "1024x1024") != "1024x1024":
+        return "The stand-in draws 1024x1024 images only: 'size' must be '1024x1024'"
+    if body.get("response_format") != "b64_json":
+        return "The stand-in answers with base64 only: 'response_format' must be 'b64_json'"
+    return ""
 
 
 _bomb: bytes | None = None

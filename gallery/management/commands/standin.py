@@ -1,10 +1,13 @@
 from django.core.management.base import BaseCommand
 
-from gallery.standin.server import FAULTS, PATH, StandinServer
+from gallery.standin.server import FAULTS, OPENAI_PATH, PATH, StandinServer
 
 
 class Command(BaseCommand):
-    help = f"Run the offline stand-in SDXL endpoint (POST {PATH}; it draws, it is not SDXL)"
+    help = (
+        f"Run the offline stand-in SDXL endpoint (POST {PATH}, and POST {OPENAI_PATH} "
+        "answering b64_json; it draws, it is not SDXL)"
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -37,7 +40,10 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, latency, fail_rate, token, fault, **options):
         server = StandinServer((host, port), latency=latency, fail_rate=fail_rate, token=token)
         server.script(*fault)
-        self.stdout.write(f"Offline stand-in endpoint on {server.url} (latency {latency} s)")
+        self.stdout.write(
+            f"Offline stand-in endpoint on {server.url} and {server.openai_url} "
+            f"(latency {latency} s)"
+        )
         try:
             server.serve_forever()
         except KeyboardInterrupt:

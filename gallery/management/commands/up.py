@@ -21,6 +21,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 
 from accounts.services import needs_setup
+from gallery.standin.server import OPENAI_PATH, PATH
 
 STOP_GRACE = 30.0
 
@@ -55,7 +56,9 @@ class Command(BaseCommand):
 
         if not settings.GALLERY_ENDPOINT_CONFIGURED:
             standin_port = _free_port()
-            env["SDXL_ENDPOINT_URL"] = f"http://127.0.0.1:{standin_port}/api/text2image"
+            # The stand-in speaks both protocols: point at the one the workers will speak.
+            path = OPENAI_PATH if settings.SDXL_ENDPOINT_PROTOCOL == "openai" else PATH
+            env["SDXL_ENDPOINT_URL"] = f"http://127.0.0.1:{standin_port}{path}"
             env["GALLERY_STANDIN"] = "true"
             commands.append(
                 ("stand-in", [python, "manage.py", "standin", "--port", str(standin_port)])
