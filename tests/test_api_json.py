@@ -326,15 +326,20 @@ def test_create_refuses_bad_input_and_blocked_prompts_with_400(member):
     def post(data):
         return call("post", LIST, ada, data=data, content_type="application/json")
 
-    empty = post({"prompt": "   "})
-    assert empty.status_code == 400
-    assert empty.json()["errors"] == [
-        {"loc": ["body", "prompt"], "msg": "Describe the image you want."}
-    ]
-    missing = post({"negative_prompt": "x"})
-    assert missing.status_code == 400
-    assert missing.json()["errors"][0]["loc"] == ["body", "data", "prompt"]
+    for data in ({"prompt": "   "}, {"prompt": "x" * 5000}, {"negative_prompt": "x"}):
+        response = post(data)
+        assert response.status_code == 400
+        assert response.json()["detail"] == "The request is not valid."
+        assert response.json()["errors"][0]["loc"] == ["body", "data", "prompt"]
     assert post({"prompt": "a fox", "visibility": "secret"}).status_code == 400
+
+    # What no database column can store is refused up front, not a server error.
+    assert post({"prompt": "a fox\u0000"}).status_code == 400
+    assert post({"prompt": "a fox", "negative_prompt": "\x00"}).status_code == 400
+    surrogate = '{"prompt": "a fox \\ud800"}'
+    response = call("post", LIST, ada, data=surrogate, content_type="application/json")
+    assert response.status_code == 400
+    assert call("get", f"{LIST}/abc%00", ada).status_code == 404
 
     BlockedTerm.objects.create(term="gore", reason="violence")
     blocked = post({"prompt": "gore everywhere"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
@@ -42,6 +43,7 @@ api = NinjaAPI(
 
 # Reads are open to the anonymous visitor where the web is; the spec says so with `{}`
 # (ninja appends it to the operation's own `BearerToken` requirement).
+PUBLIC_ID = re.compile(r"[a-z0-9]{1,16}")
 ANONYMOUS_ALLOWED = {"security": [{}]}
 CREATED_HEADERS = {
     "responses": {
@@ -49,6 +51,7 @@ CREATED_HEADERS = {
             "headers": {
                 "Location": {
                     "description": "The generation's URL in the API: poll it.",
+                    "required": True,
                     "schema": {"type": "string"},
                 }
             }
@@ -57,6 +60,7 @@ CREATED_HEADERS = {
             "headers": {
                 "Retry-After": {
                     "description": "Seconds until a submission can be accepted again.",
+                    "required": True,
                     "schema": {"type": "integer"},
                 }
             }
@@ -153,6 +157,8 @@ def item_path(item: Generation) -> str:
 
 def viewable(user: AbstractBaseUser | AnonymousUser, public_id: str) -> Generation:
     """The generation if `user` may see it; 404 otherwise, so an id's existence never leaks."""
+    if not PUBLIC_ID.fullmatch(public_id):
+        raise Http404("No such image.")  # and never a query with what the URL held
     item = get_object_or_404(Generation.objects.select_related("owner"), public_id=public_id)
     if not access.can_view(user, item):
         raise Http404("No such image.")

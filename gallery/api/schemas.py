@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
+from django.conf import settings
 from ninja import Schema
-from pydantic import Field
+from pydantic import ConfigDict, Field, field_validator
 
 Status = Literal["queued", "running", "succeeded", "failed"]
 Visibility = Literal["public", "private"]
@@ -67,11 +68,33 @@ class GenerationPage(Schema):
 
 
 class GenerationIn(Schema):
-    prompt: str = Field(description="What to draw.")
-    negative_prompt: str = Field("", description="What to leave out.")
+    # The document promises what the service accepts: some text that is not only spaces,
+    # within the site's lengths, and no NUL (which no database column can hold). Python's
+    # regex engine, so that "space" means what str.strip() strips.
+    model_config = ConfigDict(regex_engine="python-re")
+
+    prompt: str = Field(
+        description="What to draw.",
+        min_length=1,
+        max_length=settings.GALLERY_PROMPT_MAX_LENGTH,
+        pattern=r"^[^\x00]*[^\s\x00][^\x00]*$",
+    )
+    negative_prompt: str = Field(
+        "",
+        description="What to leave out.",
+        max_length=settings.GALLERY_NEGATIVE_PROMPT_MAX_LENGTH,
+        pattern=r"^[^\x00]*$",
+    )
     visibility: Visibility | None = Field(
         None, description="Defaults to the account's preference, else the site's."
     )
+
+    @field_validator("prompt", "negative_prompt")
+    @classmethod
+    def encodable(cls, value: str) -> str:
+        # JSON can spell lone surrogates ("\ud800"); no database can store them.
+        value.encode("utf-8")
+        return value
 
 
 class Error(Schema):
