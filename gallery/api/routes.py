@@ -41,9 +41,10 @@ api = NinjaAPI(
     docs_url="/docs",
 )
 
+# What a public id can look like (models.new_public_id); anything else is a 404 at once.
+PUBLIC_ID = re.compile(r"[a-z0-9]{1,16}")
 # Reads are open to the anonymous visitor where the web is; the spec says so with `{}`
 # (ninja appends it to the operation's own `BearerToken` requirement).
-PUBLIC_ID = re.compile(r"[a-z0-9]{1,16}")
 ANONYMOUS_ALLOWED = {"security": [{}]}
 CREATED_HEADERS = {
     "responses": {
@@ -175,6 +176,7 @@ def viewable(user: AbstractBaseUser | AnonymousUser, public_id: str) -> Generati
     openapi_extra=ANONYMOUS_ALLOWED,
     url_name="generations",
     operation_id="listGenerations",
+    tags=["generations"],
     summary="List generations (newest first), searched and filtered",
 )
 def list_generations(request: HttpRequest, filters: Query[ListFilters]):
@@ -219,6 +221,7 @@ def list_generations(request: HttpRequest, filters: Query[ListFilters]):
     openapi_extra=ANONYMOUS_ALLOWED,
     url_name="generation",
     operation_id="getGeneration",
+    tags=["generations"],
     summary="One generation: its status, and its image's URLs once done",
 )
 def get_generation(request: HttpRequest, public_id: str):
@@ -231,6 +234,7 @@ def get_generation(request: HttpRequest, public_id: str):
     auth=auth.required,
     openapi_extra=CREATED_HEADERS,
     operation_id="createGeneration",
+    tags=["generations"],
     summary="Ask for an image; poll the Location URL until it is done",
 )
 def create_generation(request: HttpRequest, response: HttpResponse, data: GenerationIn):
@@ -250,6 +254,7 @@ def create_generation(request: HttpRequest, response: HttpResponse, data: Genera
     response={204: None, 401: Error, 403: Error, 404: Error},
     auth=auth.required,
     operation_id="deleteGeneration",
+    tags=["generations"],
     summary="Delete a generation and its files (the owner or staff)",
 )
 def delete_generation(request: HttpRequest, public_id: str):
