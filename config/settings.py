@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "csp",
+    # django-ninja: its templates and static files serve the API docs page without a CDN.
+    "ninja",
     "gallery",
     "accounts",
 ]

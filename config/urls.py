@@ -4,6 +4,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 
 from accounts import views as accounts_views
+from gallery.api.routes import api
 from gallery.views.health import healthz
 
 
@@ -17,6 +18,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
     # Rate-limited versions of two of django.contrib.auth's views, under the same names.
     path("accounts/login/", accounts_views.LoginView.as_view(), name="login"),
     path(
