@@ -193,6 +193,22 @@ def test_get_gives_status_metadata_and_authorised_media_urls(member, finished):
     assert own["moderation"] == "visible" and own["moderation_reason"] == ""
 
 
+def test_a_token_fetches_the_files_of_its_owners_private_image(member, other, finished):
+    Generation.objects.filter(pk=finished.pk).update(owner=member, visibility="private")
+    body = call("get", f"{LIST}/{finished.public_id}", token_for(member)).json()
+    stored = finished.original.open("rb").read()
+
+    original = call("get", body["original_url"], token_for(member))
+    assert original.status_code == 200
+    assert b"".join(original.streaming_content) == stored
+    # Nobody else gets the bytes: not anonymous, not another user's token, not a bad token.
+    assert call("get", body["original_url"]).status_code == 404
+    assert call("get", body["original_url"], token_for(other)).status_code == 404
+    refused = call("get", body["thumbnail_url"], "sdxlg_not-a-real-token")
+    assert refused.status_code == 401
+    assert refused["WWW-Authenticate"].startswith("Bearer")
+
+
 def test_another_users_private_item_is_invisible_to_others(member, other, staff):
     secret = make_done("bob's secret", owner=other, visibility="private")
     ada = token_for(member)

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
+from accounts import tokens
 from gallery.models import Generation
 from gallery.services import access, downloads, signed_urls
 from gallery.services import media as media_files
@@ -18,10 +19,20 @@ from gallery.services import media as media_files
 def media(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBase:
     """Serve one file of a generation. Only names that belong to the row are served, so no
     other file under the media root can be reached, whatever the URL says."""
+    viewer = request.user
+    if tokens.bearer(request):
+        # An API client fetching the files the JSON API links to. Reading only (GET), so a
+        # token here cannot be abused across sites the way a cookie could.
+        try:
+            viewer = tokens.authenticate_request(request).user
+        except tokens.TokenError as exc:
+            refused = HttpResponse(exc.message, status=exc.status, content_type="text/plain")
+            refused["WWW-Authenticate"] = 'Bearer realm="gallery"'
+            return refused
     item = get_object_or_404(Generation, public_id=public_id)
     # A signed link (the OpenAI-compatible API's image URLs) opens its one file for an hour.
     signed = signed_urls.is_valid(public_id, filename, request.GET.get("sig", ""))
-    if not (signed and item.has_image) and not access.files_viewable(request.user, item):
+    if not (signed and item.has_image) and not access.files_viewable(viewer, item):
         raise Http404("No such image.")
     field = next((f for f in item.file_fields() if f.name.rsplit("/", 1)[-1] == filename), None)
     if field is None:
