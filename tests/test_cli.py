@@ -343,3 +343,22 @@ def test_a_row_changed_meanwhile_is_not_overwritten_and_the_new_files_go(
     files_now = stored_files(media_root)
     assert pipeline.rebuild_derived(stale) == []
     assert stored_files(media_root) == files_now
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("flags", "shown"), [([], True), (["--no-progress"], False), (["--verbosity", "0"], False)]
+)
+def test_the_progress_bar_shows_on_a_terminal_unless_asked_not_to(
+    db, client_for, media_root, monkeypatch, flags, shown
+):
+    _make(client_for, "a harbour")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    _run("rebuild_thumbnails", *flags)
+    assert ("Rebuilding: 100%" in terminal.getvalue()) is shown
+    assert "1/1" in terminal.getvalue() or not shown

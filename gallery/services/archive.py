@@ -270,6 +270,9 @@ def _import_line(zf: zipfile.ZipFile, line: str, number: int, result: ImportResu
     except (ValueError, ValidationError) as exc:
         result.errors.append(f"manifest line {number}: {_message(exc)}")
         return
+    if record.get("status") not in FINISHED:
+        result.errors.append(f"{public_id}: only finished generations can be imported")
+        return
     if Generation.objects.filter(public_id=public_id).exists():
         result.present += 1
         return

@@ -28,10 +28,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Imported {result.created} generations; {result.present} were here already."
             )
-            if result.users_created:
-                self.stdout.write(
-                    f"Created {len(result.users_created)} users without a usable password: "
-                    + ", ".join(result.users_created)
-                )
+            if names := result.users_created:
+                listed = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+                self.stdout.write(f"Created {len(names)} users without a usable password: {listed}")
         if result.errors:
             raise CommandError(f"{len(result.errors)} generations not imported (listed above).")
