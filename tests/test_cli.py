@@ -255,23 +255,55 @@ def test_a_zip_that_is_not_an_export_is_refused(db, media_root, tmp_path):
     assert raised.value.returncode == 2 and "Not a gallery export" in str(raised.value)
 
 
+def _with_manifest(exported, out, change) -> None:
+    """Copy the zip `exported` to `out`, with `change` applied to each manifest record."""
+    with zipfile.ZipFile(exported) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "manifest.jsonl":
+                records = [json.loads(line) for line in data.splitlines()]
+                for record in records:
+                    change(record)
+                data = "".join(json.dumps(r) + "\n" for r in records).encode()
+            dst.writestr(info, data)
+
+
 def test_an_unsafe_file_name_in_the_manifest_is_refused(db, client_for, media_root, tmp_path):
     item = _make(client_for, "a harbour")
     exported, evil = tmp_path / "export.zip", tmp_path / "evil.zip"
     _run("export_gallery", str(exported))
-    with zipfile.ZipFile(exported) as src, zipfile.ZipFile(evil, "w") as out:
-        for info in src.infolist():
-            data = src.read(info)
-            if info.filename == "manifest.jsonl":
-                record = json.loads(data)
-                record["files"]["original"]["name"] = "originals/../../escaped.jpg"
-                data = json.dumps(record).encode()
-            out.writestr(info, data)
+
+    def escape(record):
+        record["files"]["original"]["name"] = "originals/../../escaped.jpg"
+
+    _with_manifest(exported, evil, escape)
     Generation.objects.all().delete()
     with pytest.raises(CommandError):
         _run("import_gallery", str(evil))
     assert not Generation.objects.filter(public_id=item.public_id).exists()
     assert not list(tmp_path.rglob("escaped.jpg"))
+
+
+def test_a_row_the_database_refuses_is_reported_and_its_files_removed(
+    db, client_for, media_root, settings, tmp_path
+):
+    item = _make(client_for, "a harbour")
+    exported, broken = tmp_path / "export.zip", tmp_path / "broken.zip"
+    _run("export_gallery", str(exported))
+
+    def drop_original(record):  # "succeeded" without an original breaks a check constraint
+        del record["files"]["original"]
+
+    _with_manifest(exported, broken, drop_original)
+    Generation.objects.all().delete()
+    settings.MEDIA_ROOT = fresh = tmp_path / "fresh-media"
+    fresh.mkdir()
+    err = io.StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("import_gallery", str(broken), stdout=io.StringIO(), stderr=err)
+    assert raised.value.returncode == 1
+    assert f"{item.public_id}: refused by the database" in err.getvalue()
+    assert not Generation.objects.exists() and stored_files(fresh) == []
 
 
 # --- rebuild_thumbnails ---------------------------------------------------------------------
