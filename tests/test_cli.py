@@ -394,3 +394,17 @@ def test_the_progress_bar_shows_on_a_terminal_unless_asked_not_to(
     _run("rebuild_thumbnails", *flags)
     assert ("Rebuilding: 100%" in terminal.getvalue()) is shown
     assert "1/1" in terminal.getvalue() or not shown
+
+
+def test_export_leaves_out_a_row_whose_file_is_missing_and_says_so(
+    db, client_for, media_root, tmp_path
+):
+    kept, lost = _make(client_for, "a harbour"), _make(client_for, "a lighthouse")
+    (media_root / lost.thumbnail.name).unlink()
+    exported, err = tmp_path / "export.zip", io.StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("export_gallery", str(exported), stdout=io.StringIO(), stderr=err)
+    assert raised.value.returncode == 1 and lost.public_id in err.getvalue()
+    with zipfile.ZipFile(exported) as zf:
+        manifest = [json.loads(line) for line in zf.read("manifest.jsonl").splitlines()]
+    assert [r["public_id"] for r in manifest] == [kept.public_id]

@@ -319,6 +319,8 @@ def _stage_files(zf: zipfile.ZipFile, record: dict) -> dict[str, tuple[str, IO[b
     staged: dict[str, tuple[str, IO[bytes]]] = {}
     try:
         for field_name, entry in files.items():
+            if not isinstance(entry, dict):
+                raise ArchiveError(f"a malformed entry for its {field_name}")
             name, expected = entry.get("name"), entry.get("sha256")
             if not (
                 isinstance(name, str)
