@@ -1,20 +1,24 @@
+"""`manage.py backfill_previews`: kept for existing scripts; the previews-only case of
+`rebuild_thumbnails --missing-only`, through the same service."""
+
 from django.core.management.base import BaseCommand
 
-from gallery.models import Generation
+from gallery.management import progress
 from gallery.services import generation as pipeline
-from gallery.services.images import InvalidImageError
 
 
 class Command(BaseCommand):
-    help = "Make the detail-page preview of images stored before previews existed"
+    help = "Make the detail-page preview of images that have none (rebuild_thumbnails does more)"
+
+    def add_arguments(self, parser):
+        progress.add_argument(parser)
 
     def handle(self, *args, **options):
-        rows = Generation.objects.with_image().filter(preview_image="").exclude(original="")
-        made = failed = 0
-        for item in rows.iterator():
-            try:
-                made += pipeline.backfill_preview(item)
-            except (OSError, InvalidImageError) as exc:
-                failed += 1
-                self.stderr.write(f"{item.public_id}: {exc}")
-        self.stdout.write(f"Made {made} previews ({failed} could not be read).")
+        result = pipeline.rebuild_many(
+            only_missing=True, fields=("preview_image",), progress=progress.factory(options)
+        )
+        for line in result.failed:
+            self.stderr.write(line)
+        self.stdout.write(
+            f"Made {result.rebuilt} previews ({len(result.failed)} could not be read)."
+        )
