@@ -1,8 +1,8 @@
 """The backup and restore steps of docs/deploy.md, for the embedded setup (SQLite + local
 media), run as written: back up a live installation with `sqlite3 .backup` and `rsync`,
 restore into a fresh data directory, migrate, start gunicorn, and every image is served
-byte for byte. (Restoring from an export command is a later feature; this is the documented
-method until then.)"""
+byte for byte. (The portable alternative, export_gallery / import_gallery, has its own
+round-trip test in tests/test_cli.py.)"""
 
 import hashlib
 import shutil
