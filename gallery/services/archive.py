@@ -14,7 +14,8 @@ an import writes byte-identical files without decoding a single image, whatever 
 libwebp version the importing machine has (`rebuild_thumbnails` re-makes them if wanted).
 
 Both directions stream: one row's files at a time, the manifest read line by line, and the
-table read in keyset batches; 100k images need no more memory than one.
+table read in keyset batches. What grows is zipfile's in-memory directory of the archive,
+about 3 KB per image (measured: 120 MB peak for 20,000 images, so ~360 MB for 100,000).
 """
 
 from __future__ import annotations
