@@ -42,6 +42,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from gallery.models import Generation
+from gallery.services.generation import delete_files
 
 logger = logging.getLogger(__name__)
 
@@ -291,18 +292,18 @@ def _import_line(
         names = dict(zip(staged, written, strict=True))
         created_users = _create_row(record, names, users)
     except IntegrityError as exc:
-        _remove(written)
+        delete_files(written)
         if Generation.objects.filter(public_id=public_id).exists():
             result.present += 1  # imported meanwhile by another run: that row stands
         else:
             result.errors.append(f"{public_id}: refused by the database: {exc}")
         return
     except (ValidationError, ValueError, TypeError, KeyError, OSError, ArchiveError) as exc:
-        _remove(written)
+        delete_files(written)
         result.errors.append(f"{public_id}: {_message(exc)}")
         return
     except BaseException:
-        _remove(written)
+        delete_files(written)
         raise
     finally:
         for _, handle in staged.values():
@@ -424,14 +425,6 @@ def _parse_time(value: Any) -> datetime | None:
     if timezone.is_naive(moment):
         raise ValidationError(f"a time without a time zone: {value!r}")
     return moment
-
-
-def _remove(names: list[str]) -> None:
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            logger.exception("Could not remove %s of a row not imported", name)
 
 
 def _message(exc: BaseException) -> str:

@@ -134,7 +134,7 @@ def delete(generation: Generation) -> None:
     names = [f.name for f in generation.file_fields()]
     with transaction.atomic():
         generation.delete()
-        transaction.on_commit(partial(_delete_files, names), robust=True)
+        transaction.on_commit(partial(delete_files, names), robust=True)
 
 
 def delete_many(generations: QuerySet[Generation]) -> int:
@@ -144,7 +144,7 @@ def delete_many(generations: QuerySet[Generation]) -> int:
         rows = list(generations.only("pk", *Generation.FILE_FIELDS))
         names = [f.name for row in rows for f in row.file_fields()]
         Generation.objects.filter(pk__in=[row.pk for row in rows]).delete()
-        transaction.on_commit(partial(_delete_files, names), robust=True)
+        transaction.on_commit(partial(delete_files, names), robust=True)
     return len(rows)
 
 
@@ -420,11 +420,11 @@ def _store(
             raise _LostClaim
     except _LostClaim:
         logger.warning("Generation %s: claim lost before storing; files discarded", generation.pk)
-        _delete_files(written)
+        delete_files(written)
     except (OperationalError, InterfaceError):
         raise  # the row may have committed: its files must stay (see _attempt_until_done)
     except BaseException:
-        _delete_files(written)
+        delete_files(written)
         raise
 
 
@@ -531,12 +531,12 @@ def rebuild_derived(
             )
             if updated:
                 replaced = [n for n in old.values() if n]
-                transaction.on_commit(partial(_delete_files, replaced), robust=True)
+                transaction.on_commit(partial(delete_files, replaced), robust=True)
     except BaseException:
-        _delete_files(written)
+        delete_files(written)
         raise
     if not updated:
-        _delete_files(written)
+        delete_files(written)
         return []
     for name, stored in new.items():
         setattr(generation, name, stored)
@@ -601,7 +601,9 @@ def rebuild_many(
     return result
 
 
-def _delete_files(names: list[str]) -> None:
+def delete_files(names: list[str]) -> None:
+    """Remove these files from storage; a failure is logged, never raised (the row that
+    named them is already gone or was never written)."""
     for name in names:
         try:
             default_storage.delete(name)
@@ -624,7 +626,7 @@ def recover_lost_work(now: datetime | None = None) -> int:
             if _requeue(generation, now):
                 logger.warning("Generation %s: its worker died; queued again", generation.pk)
                 dead_files = _possible_files(generation.public_id, generation.claim_token)
-                transaction.on_commit(partial(_delete_files, dead_files), robust=True)
+                transaction.on_commit(partial(delete_files, dead_files), robust=True)
                 transaction.on_commit(partial(_enqueue, generation.pk), robust=True)
                 recovered += 1
 

@@ -117,7 +117,7 @@ def _move(
         names = [f.name for f in generation.file_fields()]
         fields.update(dict.fromkeys(Generation.FILE_FIELDS, ""))
         # Only once the removal is committed: a rolled-back decision keeps its files.
-        transaction.on_commit(partial(_delete_files, names), robust=True)
+        transaction.on_commit(partial(delete_files, names), robust=True)
     Generation.objects.filter(pk=generation.pk).update(**fields)
     for name, value in fields.items():
         setattr(generation, name, value)
@@ -138,8 +138,8 @@ def _close_reports(generation: Generation, actor: User, action: str) -> int:
     )
 
 
-def _delete_files(names: list[str]) -> None:
-    from gallery.services.generation import _delete_files as delete_files
+def delete_files(names: list[str]) -> None:
+    from gallery.services.generation import delete_files as delete_files
 
     delete_files(names)
 
