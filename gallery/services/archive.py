@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import logging
 import os
 import re
 import tempfile
@@ -44,7 +43,6 @@ from django.utils import timezone
 from gallery.models import Generation
 from gallery.services.generation import delete_files
 
-logger = logging.getLogger(__name__)
 
 FORMAT = "sdxl-gallery-export"
 VERSION = 1
