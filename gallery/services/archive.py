@@ -43,7 +43,6 @@ from django.utils import timezone
 from gallery.models import Generation
 from gallery.services.generation import delete_files
 
-
 FORMAT = "sdxl-gallery-export"
 VERSION = 1
 MANIFEST = "manifest.jsonl"
