@@ -167,7 +167,9 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "new_token": new_token,
-        "api_url": request.build_absolute_uri("/api/text2image"),
+        "api_url": request.build_absolute_uri(reverse("gallery:api_text2image")),
+        "api_base": request.build_absolute_uri("/v1"),
+        "api_docs_url": reverse("api-v1:openapi-view"),
         "tokens": tokens.for_user(request.user),
         "revoked_listed_days": tokens.REVOKED_LISTED_FOR.days,
     }
