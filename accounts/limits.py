@@ -9,6 +9,7 @@ increments; Django's database cache increments by read-then-write and would unde
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -223,16 +224,16 @@ def quota_status(user: AbstractBaseUser | AnonymousUser) -> QuotaStatus | None:
 
 
 class SubmissionRefused(ValidationError):
-    """A submission over a limit. `retry_after` is how many seconds until one can be
-    accepted again (an estimate for "images in progress"), for APIs to put in Retry-After."""
+    """A submission over a limit. `retry_after` is how many whole seconds until one can be
+    accepted again (rounded up; an estimate for "images in progress"), as Retry-After wants."""
 
     def __init__(self, message: str, *, code: str, retry_after: float):
         super().__init__(message, code=code)
-        self.retry_after = max(1.0, retry_after)
+        self.retry_after = max(1, math.ceil(retry_after))
 
 
 # What to tell an API client that has too many images in progress: about one generation.
-IN_FLIGHT_RETRY_AFTER = 15.0
+IN_FLIGHT_RETRY_AFTER = 15
 
 
 def charge_submission(owner: AbstractBaseUser | None, ip: str | None = None) -> None:

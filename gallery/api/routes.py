@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -85,7 +84,7 @@ def token_refused(request: HttpRequest, exc: tokens.TokenError) -> HttpResponse:
 def over_limit(request: HttpRequest, exc: limits.SubmissionRefused) -> HttpResponse:
     body = {"detail": exc.messages[0], "code": exc.code}
     response = api.create_response(request, body, status=429)
-    response["Retry-After"] = str(math.ceil(exc.retry_after))
+    response["Retry-After"] = str(exc.retry_after)
     return response
 
 

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from gallery.models import Generation, ModerationEvent, Report, SiteSettings
 from gallery.services import access
+from gallery.services.generation import delete_files
 
 logger = logging.getLogger(__name__)
 
@@ -136,12 +137,6 @@ def _close_reports(generation: Generation, actor: User, action: str) -> int:
     return Report.objects.filter(generation=generation, resolved_at__isnull=True).update(
         resolved_at=timezone.now(), resolved_by=actor, resolution=action
     )
-
-
-def delete_files(names: list[str]) -> None:
-    from gallery.services.generation import delete_files as delete_files
-
-    delete_files(names)
 
 
 def _refresh(target: Generation, source: Generation) -> None:

@@ -10,7 +10,6 @@ Every refusal or failure comes out as an ApiError; each view writes it in its pr
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -152,7 +151,8 @@ def parse_openai(payload: dict[str, Any]) -> ImagesRequest:
 def submit(request: ImagesRequest, *, owner: User, client_ip: str) -> list[Generation]:
     """Submit `request.n` generations in one transaction: all are accepted, or none is and
     nothing is counted against the owner's quotas. ApiError 400 or 429 when refused."""
-    quota = limits.quota_status(owner)
+    # Asking for more than may ever be in progress is a 400: waiting would not help.
+    quota = limits.quota_status(owner) if request.n > 1 else None
     if quota and quota.max_in_flight and request.n > quota.max_in_flight:
         raise ApiError(
             400,
@@ -172,9 +172,7 @@ def submit(request: ImagesRequest, *, owner: User, client_ip: str) -> list[Gener
                 for _ in range(request.n)
             ]
     except limits.SubmissionRefused as exc:
-        raise ApiError(
-            429, exc.code, exc.messages[0], retry_after=math.ceil(exc.retry_after)
-        ) from None
+        raise ApiError(429, exc.code, exc.messages[0], retry_after=exc.retry_after) from None
     except ValidationError as exc:
         raise _invalid(exc) from None
 

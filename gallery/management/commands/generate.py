@@ -49,7 +49,7 @@ class Command(BaseCommand):
             )
         except SubmissionRefused as exc:
             raise CommandError(
-                f"Refused: {' '.join(exc.messages)} (retry after {exc.retry_after:.0f} s)",
+                f"Refused: {' '.join(exc.messages)} (retry after {exc.retry_after} s)",
                 returncode=REFUSED,
             ) from exc
         except ValidationError as exc:
