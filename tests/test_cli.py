@@ -26,6 +26,7 @@ from tests.conftest import stored_files
 def cli_endpoint(settings, standin, media_root):
     """The commands' configured endpoint is the stand-in; one attempt, no retries."""
     settings.SDXL_ENDPOINT_URL = standin.url
+    settings.GALLERY_ENDPOINT_CONFIGURED = True
     settings.GALLERY_MAX_ATTEMPTS = 1
     return standin
 
@@ -69,6 +70,22 @@ def test_generate_wait_reports_a_failure_with_exit_status_1(db, cli_endpoint, me
     assert raised.value.returncode == 1
     assert "endpoint_auth" in str(raised.value)
     assert Generation.objects.get(prompt="a storm").status == "failed"
+
+
+def test_generate_wait_with_nothing_configured_leaves_the_image_to_make_runs_workers(
+    db, cli_endpoint, member, settings
+):
+    """`make run` started the offline stand-in on a port only its own processes know: the
+    command must not call the hosted endpoint (anonymously) instead, but wait for a worker."""
+    settings.GALLERY_ENDPOINT_CONFIGURED = False
+    settings.GALLERY_STANDIN = False
+    settings.SDXL_ENDPOINT_URL = settings.OVH_SDXL_URL  # what such a process would call
+    with pytest.raises(CommandError) as raised:
+        _run("generate", "a quiet pond", "--user", "ada", "--wait", "--timeout", "0.3")
+    assert raised.value.returncode == 1
+    assert "is `make run` or `manage.py gallery_worker` running?" in str(raised.value)
+    # Not tried here (it would have failed, unreachable): still queued, for the workers.
+    assert Generation.objects.get(prompt="a quiet pond").status == "queued"
 
 
 def test_generate_refusals_and_bad_input_exit_non_zero_and_store_nothing(

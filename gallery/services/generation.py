@@ -202,13 +202,24 @@ def generate_now(
     outlived its lease (then the sweep takes over)."""
     client = client or endpoint.get_client()
     run(generation_id, client=client, sleep=sleep)
+    return wait_for(generation_id, timeout=_lease_seconds(client.config), poll=poll, sleep=sleep)
+
+
+def wait_for(
+    generation_id: int,
+    *,
+    timeout: float,
+    poll: float = 0.2,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Generation:
+    """The row once it is finished, or as it stands after `timeout` seconds. A worker that
+    waits out a rate limit or a retry extends its lease: the wait is extended with it."""
     generation = Generation.objects.get(pk=generation_id)
-    deadline = time.monotonic() + _lease_seconds(client.config)
+    deadline = time.monotonic() + timeout
     while not generation.is_finished and time.monotonic() < deadline:
         sleep(poll)
         generation.refresh_from_db()
         if generation.status == Status.RUNNING and generation.lease_expires_at:
-            # A worker that waits out a rate limit or a retry extends its lease: so do we.
             remaining = (generation.lease_expires_at - timezone.now()).total_seconds()
             deadline = max(deadline, time.monotonic() + remaining)
     return generation

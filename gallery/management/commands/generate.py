@@ -8,6 +8,7 @@ limit (daily quota, images in progress).
 
 import contextlib
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
@@ -40,8 +41,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--wait", action="store_true", help="make the image now and report the outcome"
         )
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=300.0,
+            help="with --wait and the offline stand-in: seconds to wait for a worker",
+        )
 
-    def handle(self, *args, prompt, negative, user, visibility, wait, **options):
+    def handle(self, *args, prompt, negative, user, visibility, wait, timeout, **options):
         owner = _owner(user)
         try:
             item = pipeline.submit(
@@ -60,7 +67,13 @@ class Command(BaseCommand):
         if not wait:
             self.stdout.write("status: queued (a worker will make it)")
             return
-        item = pipeline.generate_now(item.pk)
+        if settings.GALLERY_ENDPOINT_CONFIGURED or settings.GALLERY_STANDIN:
+            item = pipeline.generate_now(item.pk)
+        else:
+            # No endpoint configured: the offline stand-in is the one `make run` started on a
+            # port only its own processes know. Its workers make the image; wait for them.
+            self.stderr.write("Waiting for a worker of `make run` to make it...")
+            item = pipeline.wait_for(item.pk, timeout=timeout)
         self.stdout.write(f"status: {item.status}")
         if item.status == Generation.Status.SUCCEEDED:
             self.stdout.write(f"file: {item.original.name}")
@@ -74,7 +87,9 @@ class Command(BaseCommand):
             )
         else:
             raise CommandError(
-                "The generation is not finished yet; a worker will finish it.", returncode=FAILED
+                "The generation is not finished yet; a worker will finish it (is `make run` "
+                "or `manage.py gallery_worker` running?).",
+                returncode=FAILED,
             )
 
 
