@@ -184,6 +184,9 @@ def test_a_signature_made_an_hour_ago_no_longer_opens(token, member):
         ({"prompt": 42}, "invalid_request", "prompt"),
         ({"prompt": "a fox", "negative_prompt": ["x"]}, "invalid_request", "negative_prompt"),
         ({"prompt": "x" * 1001}, "invalid_request", "prompt"),
+        # Text no database can store (PostgreSQL refuses a NUL): a 400, never a 500.
+        ('{"prompt": "a fox\\u0000"}', "invalid_request", "prompt"),
+        ('{"prompt": "a fox", "negative_prompt": "\\ud800"}', "invalid_request", "negative_prompt"),
     ],
 )
 def test_bad_requests_are_400_and_nothing_is_made(app, token, path, body, code, param):

@@ -73,6 +73,11 @@ def submit(
             f"Keep the negative prompt to {negative_max} characters "
             f"(it has {len(negative_prompt)})."
         )
+    for name, text in (("prompt", prompt), ("negative_prompt", negative_prompt)):
+        # The APIs take any JSON string: a NUL or a lone surrogate ("\ud800") is text no
+        # database column can hold (PostgreSQL refuses it), so refuse it here, as a 400.
+        if name not in errors and not _storable(text):
+            errors[name] = "Remove the control characters from the text."
     if errors:
         raise ValidationError(errors)
     # Before anything is written or spent: a refused prompt leaves only its attempt log.
@@ -104,6 +109,16 @@ def submit(
         )
         transaction.on_commit(partial(_enqueue, generation.pk), robust=True)
     return generation
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def retry(generation: Generation) -> Generation:
