@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run dev test lint fmt bench bench-prod serve-prod worker check-deploy clean
+.PHONY: run dev test test-fast lint migrations-check typecheck fmt bench bench-prod serve-prod worker check-deploy clean
 
 run: $(VENV)/.installed .env  ## Run the gallery with its workers (and, offline, the stand-in)
 	$(BIN)/python manage.py up
@@ -17,11 +17,18 @@ dev: $(VENV)/.installed .env  ## The same with DEBUG on and auto-reload
 test: $(VENV)/.installed  ## Run the whole test suite (browser tests need Debian's chromium)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed  ## ruff format and lint, and no model change without its migration
+lint: $(VENV)/.installed migrations-check typecheck  ## ruff, migrations, mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+
+# No model change without its migration.
+migrations-check: $(VENV)/.installed
 	GALLERY_ENV_FILE= SECRET_KEY=lint-only-$$($(BIN)/python -c 'print("x" * 40)') \
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# Type checking of where the rules live (settings in pyproject.toml).
+typecheck: $(VENV)/.installed
+	GALLERY_ENV_FILE= $(BIN)/mypy gallery/services accounts core
 
 fmt: $(VENV)/.installed
 	$(BIN)/ruff format .

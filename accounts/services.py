@@ -12,8 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Invite, SetupLock
-from gallery.models import Generation, SiteSettings
-from gallery.services import generation as pipeline
+from accounts.signals import account_deleting
+from core.models import SiteSettings
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -105,14 +105,10 @@ def create_invite(*, created_by: AbstractBaseUser, note: str = "") -> Invite:
 # --- Deleting an account --------------------------------------------------------------------
 
 
-def delete_account(user: AbstractBaseUser, policy: str | None = None) -> None:
-    """Delete `user` and, by the site's policy, their images:
-
-    - delete: every generation of theirs, files included;
-    - anonymise: finished public images stay, without an owner; everything else (private
-      images nobody else could see, work in progress, failures) is deleted.
-
-    Files are deleted once the transaction has committed."""
+def delete_account(user: AbstractBaseUser) -> None:
+    """Delete `user`. What happens to their images is the gallery's rule (the site's
+    account-deletion policy), applied by the receivers of `account_deleting` in the same
+    transaction; their files go once it has committed."""
     if user.is_superuser and not (
         User.objects.filter(is_superuser=True, is_active=True).exclude(pk=user.pk).exists()
     ):
@@ -120,21 +116,8 @@ def delete_account(user: AbstractBaseUser, policy: str | None = None) -> None:
             "You are the only administrator. Make someone else an administrator first, "
             "so that the gallery is not left without one."
         )
-    policy = policy or SiteSettings.load().account_deletion
-    rows = Generation.objects.filter(owner=user)
-    if policy == SiteSettings.AccountDeletion.ANONYMISE_IMAGES:
-        kept = rows.filter(
-            status=Generation.Status.SUCCEEDED, visibility=Generation.Visibility.PUBLIC
-        )
-        doomed = rows.exclude(pk__in=kept.values("pk"))
-    elif policy == SiteSettings.AccountDeletion.DELETE_IMAGES:
-        kept, doomed = rows.none(), rows
-    else:
-        raise ValidationError(f"Unknown account deletion policy: {policy!r}")
     with transaction.atomic():
-        deleted = pipeline.delete_many(doomed)
-        anonymised = kept.update(owner=None)
+        account_deleting.send(sender=User, user=user)
+        pk = user.pk
         user.delete()
-    logger.info(
-        "Account %s deleted: %s images deleted, %s kept anonymised", user.pk, deleted, anonymised
-    )
+    logger.info("Account %s deleted", pk)

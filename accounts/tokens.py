@@ -14,7 +14,6 @@ from datetime import timedelta
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import ApiToken
@@ -94,15 +93,6 @@ def for_user(user: AbstractBaseUser) -> QuerySet[ApiToken]:
     )
 
 
-def bearer(request: HttpRequest) -> str:
-    """The token in the request's `Authorization: Bearer …` header, or ''."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return ""
-    return value.strip()
-
-
 def authenticate(raw: str) -> ApiToken:
     """The active token `raw` names, with its user loaded; TokenError saying why not."""
     if not raw:
@@ -119,8 +109,3 @@ def authenticate(raw: str) -> ApiToken:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
-
-
-def authenticate_request(request: HttpRequest) -> ApiToken:
-    """authenticate() on the request's Bearer header."""
-    return authenticate(bearer(request))

@@ -15,7 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import limits, services, tokens
 from accounts.forms import DeleteAccountForm, SignupForm, TokenForm
 from accounts.models import ApiToken
-from gallery.models import SiteSettings
+from core import http
+from core.models import SiteSettings
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -28,7 +29,7 @@ class RateLimitedMixin:
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
-            limits.check_ip(self.limit_action, limits.client_ip(request))
+            limits.check_ip(self.limit_action, http.client_ip(request))
         except limits.RateLimited as exc:
             form = self.get_form_class()(**self.get_limited_form_kwargs())
             context = self.get_context_data(form=form, limit_error=exc.message)
@@ -92,7 +93,7 @@ def signup(request: HttpRequest, token: str | None = None) -> HttpResponse:
     context = {"form": form, "invite": invite}
     if request.method == "POST":
         try:
-            limits.check_ip("signup", limits.client_ip(request))
+            limits.check_ip("signup", http.client_ip(request))
         except limits.RateLimited as exc:
             return render(
                 request, "accounts/signup.html", {**context, "limit_error": exc.message}, 429

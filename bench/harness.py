@@ -60,7 +60,7 @@ class Install:
     def submit(self, n: int, prefix: str = "bench") -> None:
         self.manage(
             "shell", "-c",
-            "from gallery.services.generation import submit\n"
+            "from gallery.services.intake import submit\n"
             f"for i in range({n}): submit(prompt=f'{prefix} {{i}}')",
         )  # fmt: skip
 

@@ -77,7 +77,7 @@ def main() -> None:
             f"for i in range({args.users}): User.objects.create_user(f'user{{i}}', "
             "password='bench-password-1')\n"
             "from gallery.models import Generation\n"
-            "from gallery.services.generation import submit\n"
+            "from gallery.services.intake import submit\n"
             # A gallery with something in it: 60 done images, made quickly in-process.
         ))  # fmt: skip
         _, url = inst.web()

@@ -54,8 +54,10 @@ INSTALLED_APPS = [
     "csp",
     # django-ninja: its templates and static files serve the API docs page without a CDN.
     "ninja",
-    "gallery",
+    # core (site settings, request helpers) <- accounts (identity) <- gallery.
+    "core",
     "accounts",
+    "gallery",
 ]
 
 MIDDLEWARE = [
@@ -86,7 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "gallery.context_processors.endpoint",
+                "gallery.context_processors.gallery",
                 "accounts.context_processors.accounts",
             ],
         },

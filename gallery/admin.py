@@ -11,16 +11,8 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from gallery.models import (
-    BlockedAttempt,
-    BlockedTerm,
-    Generation,
-    ModerationEvent,
-    Report,
-    SiteSettings,
-)
-from gallery.services import generation as pipeline
-from gallery.services import moderation
+from gallery.models import BlockedAttempt, BlockedTerm, Generation, ModerationEvent, Report
+from gallery.services import intake, moderation, storage
 
 _PUBLIC_ID = re.compile(r"[a-z0-9]{12}")
 
@@ -221,35 +213,23 @@ class GenerationAdmin(admin.ModelAdmin):
     @admin.action(description="Retry selected failed generations")
     def retry_failed(self, request, queryset):
         for item in queryset.filter(status=Generation.Status.FAILED):
-            pipeline.retry(item)
+            try:
+                intake.retry(item, actor=request.user)
+            except ValidationError as exc:
+                self.message_user(
+                    request, f"{item.public_id}: {' '.join(exc.messages)}", messages.ERROR
+                )
 
     def has_add_permission(self, request) -> bool:
         return False  # generations are made by submitting a prompt, not by hand
 
     # Deleting goes through the service, which removes the files as well as the row.
     def delete_model(self, request, obj):
-        pipeline.delete(obj)
+        storage.delete(obj)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
-            pipeline.delete(obj)
-
-
-# --- Site settings (one row) ----------------------------------------------------------------
-
-
-@admin.register(SiteSettings)
-class SiteSettingsAdmin(admin.ModelAdmin):
-    fieldsets = (
-        ("Accounts", {"fields": ("signup_mode", "anonymous_browsing", "default_visibility")}),
-        ("Moderation", {"fields": ("moderation_mode", "report_threshold")}),
-    )
-
-    def has_add_permission(self, request) -> bool:
-        return not SiteSettings.objects.exists()
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+            storage.delete(obj)
 
 
 # --- Reports, the blocklist, the decision log -----------------------------------------------

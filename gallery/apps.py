@@ -16,4 +16,9 @@ class GalleryConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from accounts.signals import account_deleting
+        from gallery.services import departures
+
         post_migrate.connect(_restore_search_triggers, sender=self)
+        # accounts knows nothing of images: deleting an account asks us what to do with them.
+        account_deleting.connect(departures.on_account_deleting, dispatch_uid="gallery-images")

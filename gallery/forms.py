@@ -1,15 +1,15 @@
 from django import forms
-from django.conf import settings
 
-from gallery.models import Report
+from gallery.models import Generation, Report
+from gallery.services import intake
 
 
 class GenerateForm(forms.Form):
-    """The prompt form. Its field names are the endpoint's own. The limits are enforced by
-    the submit service; here they only become the browser's maxlength and counter."""
+    """The prompt form. Its field names are the endpoint's own. What a valid prompt is, is
+    the intake service's: its limits become the browser's maxlength and counter here."""
 
     prompt = forms.CharField(
-        error_messages={"required": "Describe the image you want."},
+        error_messages={"required": intake.EMPTY_PROMPT},
         widget=forms.Textarea(
             attrs={"rows": 3, "placeholder": "A lighthouse on a cliff at dawn, watercolour"}
         ),
@@ -25,10 +25,8 @@ class GenerateForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["prompt"].widget.attrs["maxlength"] = settings.GALLERY_PROMPT_MAX_LENGTH
-        self.fields["negative_prompt"].widget.attrs["maxlength"] = (
-            settings.GALLERY_NEGATIVE_PROMPT_MAX_LENGTH
-        )
+        for name, limit in intake.max_lengths().items():
+            self.fields[name].widget.attrs["maxlength"] = limit
 
 
 class ReportForm(forms.Form):
@@ -69,13 +67,7 @@ class GalleryFilterForm(forms.Form):
     status = forms.ChoiceField(
         required=False,
         label="Status",
-        choices=[
-            ("", "Any finished"),
-            ("succeeded", "Done"),
-            ("queued", "Queued"),
-            ("running", "Generating"),
-            ("failed", "Failed"),
-        ],
+        choices=[("", "Any finished"), *Generation.Status.choices],
     )
     since = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})

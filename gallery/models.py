@@ -3,10 +3,14 @@
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+
+from core.models import Visibility
+from gallery import textmatch
 
 # Lowercase letters and digits without look-alikes: short, unguessable, URL-safe ids.
 _ID_ALPHABET = "abcdefghijkmnopqrstuvwxyz23456789"
@@ -14,63 +18,6 @@ _ID_ALPHABET = "abcdefghijkmnopqrstuvwxyz23456789"
 
 def new_public_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
-
-
-class SiteSettings(models.Model):
-    """The site-wide choices an administrator makes in the admin. One row (pk=1)."""
-
-    class SignupMode(models.TextChoices):
-        CLOSED = "closed", "Closed: staff create accounts"
-        INVITE = "invite", "By invitation link"
-        OPEN = "open", "Open to anyone"
-
-    class AccountDeletion(models.TextChoices):
-        DELETE_IMAGES = "delete", "Delete its images"
-        ANONYMISE_IMAGES = "anonymise", "Keep its public images, without an owner"
-
-    class ModerationMode(models.TextChoices):
-        POST = "post", "Post-moderation: public at once, staff can hide"
-        PRE = "pre", "Pre-moderation: public only once staff approve"
-
-    signup_mode = models.CharField(
-        max_length=8, choices=SignupMode.choices, default=SignupMode.CLOSED
-    )
-    moderation_mode = models.CharField(
-        max_length=8, choices=ModerationMode.choices, default=ModerationMode.POST
-    )
-    anonymous_browsing = models.BooleanField(
-        default=True, help_text="Visitors who are not signed in may browse the public gallery."
-    )
-    default_visibility = models.CharField(
-        max_length=8,
-        choices=[("public", "Public"), ("private", "Private")],
-        default="public",
-        help_text="Visibility of new images for users who have not chosen their own default.",
-    )
-    report_threshold = models.PositiveSmallIntegerField(
-        default=3, help_text="Open reports that hide an image until staff review it."
-    )
-    account_deletion = models.CharField(
-        max_length=10,
-        choices=AccountDeletion.choices,
-        default=AccountDeletion.DELETE_IMAGES,
-        help_text="What happens to the images of an account that is deleted. Anonymised "
-        "images stay public without an owner; private ones are deleted either way.",
-    )
-
-    class Meta:
-        verbose_name = verbose_name_plural = "site settings"
-
-    def __str__(self) -> str:
-        return "Site settings"
-
-    def save(self, *args, **kwargs):
-        self.pk = 1  # a singleton
-        super().save(*args, **kwargs)
-
-    @classmethod
-    def load(cls) -> "SiteSettings":
-        return cls.objects.get_or_create(pk=1)[0]
 
 
 # What anyone allowed to browse may see: done, public and not moderated away. The one
@@ -101,9 +48,7 @@ class Generation(models.Model):
         SUCCEEDED = "succeeded", "Done"
         FAILED = "failed", "Failed"
 
-    class Visibility(models.TextChoices):
-        PUBLIC = "public", "Public"
-        PRIVATE = "private", "Private"
+    Visibility = Visibility
 
     class Moderation(models.TextChoices):
         VISIBLE = "visible", "Visible"
@@ -447,9 +392,9 @@ class BlockedTerm(models.Model):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        from gallery.services import blocklist  # the service owns matching rules
-
-        blocklist.validate_term(self.term, self.kind)
+        error = textmatch.term_error(self.term, pattern=self.kind == self.Kind.PATTERN)
+        if error:
+            raise ValidationError({"term": error})
 
 
 class BlockedAttempt(models.Model):

@@ -2,9 +2,9 @@
 
 from django_tasks import task
 
-from gallery.services import generation
+from gallery.services import worker
 
 
 @task()
 def run_generation(generation_id: int) -> None:
-    generation.run(generation_id)
+    worker.run(generation_id)

@@ -1,7 +1,7 @@
 from django.urls import path
 
+from gallery.api import compat
 from gallery.views import (
-    api_compat,
     browse,
     favourites,
     generations,
@@ -31,6 +31,6 @@ urlpatterns = [
     path("account/preferences", preferences.preferences, name="preferences"),
     path("media/<slug:public_id>/<str:filename>", media.media, name="media"),
     # Drop-in compatible APIs, at the paths their clients expect (see docs/API.md).
-    path("api/text2image", api_compat.text2image, name="api_text2image"),
-    path("v1/images/generations", api_compat.openai_images, name="openai_images"),
+    path("api/text2image", compat.text2image, name="api_text2image"),
+    path("v1/images/generations", compat.openai_images, name="openai_images"),
 ]

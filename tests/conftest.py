@@ -6,8 +6,7 @@ import pytest
 from django.utils import timezone
 
 from gallery.models import Generation
-from gallery.services import endpoint
-from gallery.services import generation as pipeline
+from gallery.services import endpoint, worker
 from gallery.standin.server import StandinServer
 
 
@@ -63,7 +62,7 @@ def media_root(settings, tmp_path):
 def finished(client_for, media_root) -> Generation:
     """A generation that really went through the pipeline, files and all."""
     item = Generation.objects.create(prompt="a quiet harbour", queued_at=timezone.now())
-    pipeline.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
+    worker.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
     item.refresh_from_db()
     assert item.status == Generation.Status.SUCCEEDED
     return item

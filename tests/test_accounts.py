@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import Invite
-from gallery.models import Generation, SiteSettings
+from core.models import SiteSettings
+from gallery.models import Generation
 from tests.conftest import stored_files
 
 pytestmark = pytest.mark.django_db

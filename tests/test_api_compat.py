@@ -15,8 +15,9 @@ from django.test import Client
 from PIL import Image
 
 from accounts import limits, tokens
+from gallery.api import errors
 from gallery.models import BlockedTerm, Generation, Preferences
-from gallery.services import signed_urls, sync_api
+from gallery.services import signed_urls
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,7 @@ def app(standin, settings, media_root, monkeypatch):
     settings.GALLERY_MAX_ATTEMPTS = 1
     settings.GALLERY_READ_TIMEOUT = 1.0
     settings.GALLERY_CONNECT_TIMEOUT = 2.0
-    monkeypatch.setattr(limits, "_now", lambda: NOW)
+    monkeypatch.setattr(limits, "clock", lambda: NOW)
     return standin
 
 
@@ -437,9 +438,8 @@ def test_an_image_still_unfinished_when_waiting_ends_is_504(member):
     # generate_now returns a row unfinished only when the worker holding it outlived its
     # lease; what the API then says:
     running = Generation.objects.create(prompt="slow", owner=member, status="running")
-    with pytest.raises(sync_api.ApiError) as caught:
-        sync_api.check_succeeded(running)
-    assert (caught.value.status, caught.value.code) == (504, "generation_timeout")
+    refusal = errors.from_unfinished(running)
+    assert (refusal.status, refusal.code) == (504, "generation_timeout")
 
 
 def test_openai_returns_the_images_that_succeeded_when_some_fail(app, token):
@@ -451,3 +451,24 @@ def test_openai_returns_the_images_that_succeeded_when_some_fail(app, token):
     done = Generation.objects.get(status="succeeded")
     assert entry["gallery_url"].endswith(f"/g/{done.public_id}/")
     assert Generation.objects.filter(status="failed").count() == 1
+
+
+# --- Signed links obey the access rules at once -----------------------------------------------
+
+
+@pytest.mark.parametrize("change", ["owner makes it private", "staff hide it"])
+def test_a_signed_link_stops_serving_as_soon_as_access_changes(token, member, admin_user, change):
+    from gallery.services import moderation
+
+    response = post(OPENAI, {"prompt": "a fox", "n": 1}, token)
+    url = response.json()["data"][0]["url"]
+    item = Generation.objects.get()
+    assert Client().get(url).status_code == 200
+
+    if change == "staff hide it":
+        moderation.hide(item, actor=admin_user, reason="reported")
+    else:
+        item.visibility = "private"
+        item.save(update_fields=["visibility"])
+
+    assert Client().get(url).status_code == 404

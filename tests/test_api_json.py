@@ -12,9 +12,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts import tokens
-from gallery.models import Favourite, Generation, SiteSettings
-from gallery.services import endpoint
-from gallery.services import generation as pipeline
+from core.models import SiteSettings
+from gallery.models import Favourite, Generation
+from gallery.services import endpoint, worker
 from tests.conftest import make_done, stored_files
 
 pytestmark = pytest.mark.django_db
@@ -254,7 +254,7 @@ def test_anonymous_callers_follow_the_sites_anonymous_browsing(member):
 def test_a_bad_token_is_401_and_a_revoked_one_403(member):
     response = call("get", LIST, "sdxlg_not-a-real-token")
     assert response.status_code == 401
-    assert response.json() == {"detail": "The token is not valid."}
+    assert response.json() == {"detail": "The token is not valid.", "code": "token_invalid"}
 
     row, raw = tokens.issue(member, "old script")
     assert call("get", LIST, raw).status_code == 200
@@ -320,7 +320,7 @@ def test_create_answers_202_with_location_then_the_pipeline_finishes_it(
 
     # The worker's part: the pipeline against the stand-in endpoint.
     item = Generation.objects.get(public_id=body["id"])
-    pipeline.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
+    worker.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
 
     done = call("get", response["Location"], ada).json()
     assert done["status"] == "succeeded"

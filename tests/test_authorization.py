@@ -230,7 +230,7 @@ def test_the_matrix_covers_every_cell():
 
 @pytest.mark.parametrize("action", ["listing", "detail", "original", "thumbnail", "download"])
 def test_without_anonymous_browsing_visitors_see_no_public_image(action, files, people):
-    from gallery.models import SiteSettings
+    from core.models import SiteSettings
 
     SiteSettings.objects.update_or_create(pk=1, defaults={"anonymous_browsing": False})
     item = _image(files, people["owner"])

@@ -40,8 +40,8 @@ def test_a_backup_restores_into_a_fresh_data_dir_and_serves_every_image(tmp_path
     procs.manage(env, "migrate", "--verbosity", "0")
     procs.manage(
         env, "shell", "-c",
-        "from gallery.services import generation as g\n"
-        "for p in ('a harbour', 'a lighthouse'): g.run(g.submit(prompt=p).pk)",
+        "from gallery.services import intake, worker\n"
+        "for p in ('a harbour', 'a lighthouse'): worker.run(intake.submit(prompt=p).pk)",
     )  # fmt: skip
     rows = procs.query(f"sqlite:///{live / 'gallery.sqlite3'}", "SELECT * FROM gallery_generation")
     assert [r["status"] for r in rows] == ["succeeded", "succeeded"]

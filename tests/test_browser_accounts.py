@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from gallery.models import SiteSettings
+from core.models import SiteSettings
 from tests import test_browser
 from tests.test_browser import ARTIFACTS, sign_in
 

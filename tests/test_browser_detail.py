@@ -10,8 +10,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from gallery.models import Generation
-from gallery.services import endpoint
-from gallery.services import generation as pipeline
+from gallery.services import endpoint, worker
 from tests.conftest import wait_for_js
 from tests.test_browser import ARTIFACTS, sign_in
 
@@ -43,7 +42,7 @@ def _real_rows(client_for, media_root, member) -> list[Generation]:
                 queued_at=timezone.now(),
             )
             policy = endpoint.RetryPolicy(max_attempts=1)
-            pipeline.run(item.pk, client=client_for(), policy=policy)
+            worker.run(item.pk, client=client_for(), policy=policy)
             item.refresh_from_db()
             _made[prompt] = {
                 "fields": {f: getattr(item, f) for f in COPIED},

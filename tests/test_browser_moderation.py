@@ -5,7 +5,8 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
-from gallery.models import Generation, SiteSettings
+from core.models import SiteSettings
+from gallery.models import Generation
 from tests.conftest import wait_for_js
 from tests.test_browser import ARTIFACTS, sign_in
 

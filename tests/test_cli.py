@@ -16,8 +16,7 @@ from django.core.management import CommandError, call_command
 from PIL import Image
 
 from gallery.models import BlockedTerm, Generation
-from gallery.services import endpoint
-from gallery.services import generation as pipeline
+from gallery.services import derivatives, endpoint, worker
 from tests import procs
 from tests.conftest import stored_files
 
@@ -226,7 +225,7 @@ def _pid(rows: dict, prompt: str) -> str:
 
 def _make(client_for, prompt: str) -> Generation:
     item = Generation.objects.create(prompt=prompt)
-    pipeline.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
+    worker.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
     item.refresh_from_db()
     assert item.status == "succeeded"
     return item
@@ -336,7 +335,7 @@ def test_rebuild_thumbnails_replaces_the_files_and_removes_the_old_ones(
     db, client_for, media_root, committed
 ):
     items = [_make(client_for, "a harbour"), _make(client_for, "a lighthouse")]
-    old = {i.pk: {f: getattr(i, f).name for f in pipeline.DERIVED_FIELDS} for i in items}
+    old = {i.pk: {f: getattr(i, f).name for f in derivatives.DERIVED_FIELDS} for i in items}
     original_bytes = {i.pk: (media_root / i.original.name).read_bytes() for i in items}
 
     with committed():
@@ -344,7 +343,7 @@ def test_rebuild_thumbnails_replaces_the_files_and_removes_the_old_ones(
     assert "Rebuilt 2, unchanged 0, failed 0" in out
     for item in items:
         item.refresh_from_db()
-        for field, size in zip(pipeline.DERIVED_FIELDS, (256, 512, 1024), strict=True):
+        for field, size in zip(derivatives.DERIVED_FIELDS, (256, 512, 1024), strict=True):
             name = getattr(item, field).name
             assert name != old[item.pk][field]
             assert not (media_root / old[item.pk][field]).exists()
@@ -388,9 +387,9 @@ def test_a_row_changed_meanwhile_is_not_overwritten_and_the_new_files_go(
     stale = Generation.objects.get(pk=item.pk)
     # Another rebuild got there first: the row no longer names the files `stale` knows.
     with committed():
-        assert pipeline.rebuild_derived(Generation.objects.get(pk=item.pk))
+        assert derivatives.rebuild_derived(Generation.objects.get(pk=item.pk))
     files_now = stored_files(media_root)
-    assert pipeline.rebuild_derived(stale) == []
+    assert derivatives.rebuild_derived(stale) == []
     assert stored_files(media_root) == files_now
 
 

@@ -13,8 +13,7 @@ from django.utils import timezone
 from PIL import Image
 
 from gallery.models import Favourite, Generation, Preferences
-from gallery.services import endpoint, images
-from gallery.services import generation as pipeline
+from gallery.services import endpoint, images, worker
 
 pytestmark = pytest.mark.django_db
 Status = Generation.Status
@@ -36,7 +35,7 @@ def mine(client_for, media_root, member) -> Generation:
     fields = {"prompt": "a quiet harbour at dawn", "negative_prompt": "people, text"}
     if not _made:
         item = Generation.objects.create(**fields, owner=member, queued_at=timezone.now())
-        pipeline.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
+        worker.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
         item.refresh_from_db()
         _made["row"] = {
             f.attname: getattr(item, f.attname).name
@@ -354,19 +353,20 @@ def test_preferences_need_signing_in():
     assert Client().get("/account/preferences").status_code == 302
 
 
-def test_backfill_makes_previews_for_older_rows(mine, media_root):
+def test_rebuilding_missing_files_makes_previews_for_older_rows(mine, media_root):
     from django.core.management import call_command
 
     Generation.objects.filter(pk=mine.pk).update(preview_image="")
     (media_root / mine.preview_image.name).unlink()
     out = io.StringIO()
-    call_command("backfill_previews", stdout=out)
-    assert "Made 1 previews" in out.getvalue()
+    call_command("rebuild_thumbnails", "--missing-only", "--no-progress", stdout=out)
+    assert "Rebuilt 1," in out.getvalue()
     mine.refresh_from_db()
     with Image.open(mine.preview_image.path) as img:
         assert (img.format, img.size) == ("WEBP", (1024, 1024))
-    call_command("backfill_previews", stdout=out)  # nothing left to do
-    assert "Made 0 previews" in out.getvalue()
+    out = io.StringIO()
+    call_command("rebuild_thumbnails", "--missing-only", "--no-progress", stdout=out)
+    assert "Rebuilt 0," in out.getvalue()  # nothing left to do
 
 
 def test_retry_from_history_comes_back_to_history(

@@ -7,8 +7,7 @@ import sys
 import pytest
 
 from gallery.models import Generation
-from gallery.services import endpoint
-from gallery.services import generation as pipeline
+from gallery.services import endpoint, intake, worker
 from gallery.standin.draw import render
 from gallery.standin.server import OPENAI_PATH
 from tests.procs import ROOT
@@ -228,8 +227,8 @@ def test_the_pipeline_stores_an_image_made_over_the_openai_protocol(
     endpoint._client_for.cache_clear()  # the process-wide client is built from settings
     try:
         with django_capture_on_commit_callbacks():  # the queued task is not needed here
-            item = pipeline.submit(prompt="a quiet harbour", negative_prompt="fog", owner=member)
-        item = pipeline.generate_now(item.pk)
+            item = intake.submit(prompt="a quiet harbour", negative_prompt="fog", owner=member)
+        item = worker.generate_now(item.pk)
     finally:
         endpoint._client_for.cache_clear()
 

@@ -8,7 +8,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, RequestFactory
 
 from accounts import limits
+from core import http
 from gallery.models import Generation
+from gallery.services import quotas
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +27,7 @@ NOW = datetime(2026, 3, 1, 21, 32, 30, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def clock(monkeypatch):
     """A fixed time, so a window never ends in the middle of a test."""
-    monkeypatch.setattr(limits, "_now", lambda: NOW)
+    monkeypatch.setattr(limits, "clock", lambda: NOW)
 
 
 @pytest.fixture
@@ -67,9 +69,9 @@ def test_the_daily_quota_refuses_with_when_to_try_again(client, member, no_limit
 def test_a_refusal_says_in_seconds_when_to_retry(member, no_limits):
     """What the APIs put in Retry-After: the end of the window, never a time in the past."""
     no_limits.GALLERY_DAILY_QUOTA = 1
-    limits.charge_submission(member)
-    with pytest.raises(limits.SubmissionRefused) as refused:
-        limits.charge_submission(member)
+    quotas.charge_submission(member)
+    with pytest.raises(quotas.SubmissionRefused) as refused:
+        quotas.charge_submission(member)
     assert refused.value.code == "quota"
     assert refused.value.retry_after == 2 * 3600 + 27 * 60 + 30  # until midnight UTC
 
@@ -160,12 +162,12 @@ def test_the_client_address_comes_from_the_trusted_header_only(
 ):
     settings.GALLERY_TRUSTED_PROXY_HEADER = header_setting
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.1", **meta)
-    assert limits.client_ip(request) == expected
+    assert http.client_ip(request) == expected
 
 
 def test_ipv6_clients_are_counted_per_64_block():
     request = RequestFactory().get("/", REMOTE_ADDR="2001:db8:1:2:aaaa::1")
-    assert limits.client_ip(request) == "2001:db8:1:2::/64"
+    assert http.client_ip(request) == "2001:db8:1:2::/64"
 
 
 @pytest.mark.parametrize(

@@ -7,16 +7,9 @@ from django.test import Client
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
-from gallery.models import (
-    BlockedAttempt,
-    BlockedTerm,
-    Generation,
-    ModerationEvent,
-    Report,
-    SiteSettings,
-)
-from gallery.services import blocklist, moderation
-from gallery.services import generation as pipeline
+from core.models import SiteSettings
+from gallery.models import BlockedAttempt, BlockedTerm, Generation, ModerationEvent, Report
+from gallery.services import blocklist, intake, moderation
 from tests import conftest
 from tests.conftest import stored_files
 
@@ -409,11 +402,11 @@ def test_admin_filters_reported_and_by_owner(admin_client, owner, reporters):
 
 def test_site_settings_admin_is_a_singleton(admin_client):
     SiteSettings.load()
-    add = admin_client.get(reverse("admin:gallery_sitesettings_add"))
+    add = admin_client.get(reverse("admin:core_sitesettings_add"))
     assert add.status_code == 403
-    change = admin_client.get(reverse("admin:gallery_sitesettings_change", args=[1]))
+    change = admin_client.get(reverse("admin:core_sitesettings_change", args=[1]))
     assert change.status_code == 200
-    delete = admin_client.get(reverse("admin:gallery_sitesettings_delete", args=[1]))
+    delete = admin_client.get(reverse("admin:core_sitesettings_delete", args=[1]))
     assert delete.status_code == 403
 
 
@@ -456,8 +449,8 @@ def test_the_admin_change_page_shows_the_moderation_history_and_reports(
 
 def test_pre_moderation_lets_private_images_and_staffs_own_through(owner, staff):
     SiteSettings.objects.update_or_create(pk=1, defaults={"moderation_mode": "pre"})
-    private = pipeline.submit(prompt="just for me", owner=owner, visibility="private")
-    by_staff = pipeline.submit(prompt="from the team", owner=staff)
+    private = intake.submit(prompt="just for me", owner=owner, visibility="private")
+    by_staff = intake.submit(prompt="from the team", owner=staff)
     assert private.moderation == by_staff.moderation == State.VISIBLE
     queue = signed_in(staff).get(reverse("gallery:moderation")).content.decode()
     assert private.public_id not in queue and by_staff.public_id not in queue

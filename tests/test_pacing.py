@@ -7,8 +7,7 @@ from django.db import connection
 from django.utils import timezone
 
 from gallery.models import EndpointPace, Generation
-from gallery.services import endpoint, pacing
-from gallery.services import generation as pipeline
+from gallery.services import endpoint, pacing, worker
 
 pytestmark = pytest.mark.django_db
 
@@ -114,9 +113,9 @@ def test_a_worker_waits_its_turn_in_the_queue_and_says_so(
         notes.append((seconds, row.status, row.status_note))
         assert row.lease_expires_at > timezone.now()  # the claim stays alive while it waits
 
-    pipeline.run(first.pk, client=client, policy=policy, sleep=sleep)
+    worker.run(first.pk, client=client, policy=policy, sleep=sleep)
     assert notes == []  # the first call went at once
-    pipeline.run(second.pk, client=client, policy=policy, sleep=sleep)
+    worker.run(second.pk, client=client, policy=policy, sleep=sleep)
     assert notes == [(10.0, "running", "Waiting for the endpoint's rate limit, starting in 10 s.")]
     second.refresh_from_db()
     assert (second.status, second.status_note) == ("succeeded", "")

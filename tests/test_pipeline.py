@@ -14,8 +14,7 @@ from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
 from gallery.models import Generation
-from gallery.services import endpoint
-from gallery.services import generation as pipeline
+from gallery.services import endpoint, intake, recovery, storage, worker
 from gallery.standin.draw import render
 from tests.conftest import stored_files
 
@@ -40,7 +39,7 @@ def queued_row(prompt="a lighthouse at dusk", negative="fog") -> Generation:
 
 def run(item, client, attempts=4, sleep=None):
     policy = endpoint.RetryPolicy(max_attempts=attempts, base_delay=1, max_delay=8)
-    pipeline.run(item.pk, client=client, policy=policy, sleep=sleep or FakeSleep())
+    worker.run(item.pk, client=client, policy=policy, sleep=sleep or FakeSleep())
     item.refresh_from_db()
     return item
 
@@ -52,7 +51,7 @@ def test_submit_trims_creates_a_queued_row_and_enqueues_after_commit(
     django_capture_on_commit_callbacks,
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        item = pipeline.submit(prompt="  a red fox \n", negative_prompt="  blur ")
+        item = intake.submit(prompt="  a red fox \n", negative_prompt="  blur ")
 
     item.refresh_from_db()
     assert (item.prompt, item.negative_prompt, item.status) == ("a red fox", "blur", Status.QUEUED)
@@ -64,7 +63,7 @@ def test_submit_trims_creates_a_queued_row_and_enqueues_after_commit(
 
 def test_submit_does_not_enqueue_before_the_commit(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        pipeline.submit(prompt="a red fox")
+        intake.submit(prompt="a red fox")
     # The task is enqueued by the on-commit hook only: a rolled-back submit enqueues nothing.
     assert len(callbacks) == 1
     assert DBTaskResult.objects.count() == 0
@@ -81,7 +80,7 @@ def test_submit_does_not_enqueue_before_the_commit(django_capture_on_commit_call
 )
 def test_submit_refuses_bad_prompts_and_writes_nothing(prompt, negative, field):
     with pytest.raises(ValidationError) as caught:
-        pipeline.submit(prompt=prompt, negative_prompt=negative)
+        intake.submit(prompt=prompt, negative_prompt=negative)
     assert field in caught.value.message_dict
     assert Generation.objects.count() == 0
 
@@ -203,7 +202,7 @@ def test_a_failed_generation_can_be_retried_and_then_succeeds(
     assert item.status == Status.FAILED
 
     with django_capture_on_commit_callbacks(execute=True):
-        pipeline.retry(item)
+        intake.retry(item)
     item.refresh_from_db()
     assert (item.status, item.failure_reason, item.failure_code, item.attempts) == (
         Status.QUEUED,
@@ -220,7 +219,7 @@ def test_a_failed_generation_can_be_retried_and_then_succeeds(
 def test_only_failed_generations_can_be_retried(client_for, media_root):
     item = run(queued_row(), client_for())
     with pytest.raises(ValidationError):
-        pipeline.retry(item)
+        intake.retry(item)
 
 
 def test_a_storage_failure_fails_the_row_and_leaves_no_files(client_for, media_root, monkeypatch):
@@ -252,7 +251,7 @@ def test_deleting_a_generation_removes_its_files(
     assert len(stored_files(media_root)) == 4  # original, 2 thumbnails, preview
 
     with django_capture_on_commit_callbacks(execute=True):
-        pipeline.delete(item)
+        storage.delete(item)
 
     assert not Generation.objects.filter(pk=item.pk).exists()
     assert stored_files(media_root) == []
@@ -263,8 +262,8 @@ def test_deleting_a_generation_removes_its_files(
 
 def test_of_two_workers_claiming_the_same_job_exactly_one_wins():
     item = queued_row()
-    first = pipeline.claim(item.pk, lease_seconds=60)
-    second = pipeline.claim(item.pk, lease_seconds=60)
+    first = worker.claim(item.pk, lease_seconds=60)
+    second = worker.claim(item.pk, lease_seconds=60)
     assert first is not None and first.status == Status.RUNNING
     assert second is None
 
@@ -274,18 +273,18 @@ def test_a_job_whose_worker_died_completes_exactly_once_later(
 ):
     item = queued_row()
     # Worker A claims the job, writes its files, and dies before committing.
-    dead = pipeline.claim(item.pk, lease_seconds=60)
-    dead_names = pipeline.file_names(item.public_id, dead.claim_token, "jpg")
+    dead = worker.claim(item.pk, lease_seconds=60)
+    dead_names = storage.file_names(item.public_id, dead.claim_token, "jpg")
     for name in (dead_names.original, *dead_names.thumbnails, dead_names.preview):
         (media_root / name).parent.mkdir(parents=True, exist_ok=True)
         (media_root / name).write_bytes(b"half-written")
 
     # Nothing happens while its lease runs...
-    assert pipeline.recover_lost_work(now=timezone.now()) == 0
+    assert recovery.recover_lost_work(now=timezone.now()) == 0
     # ...then the sweep re-queues it, removes the dead claim's files and enqueues a task.
     later = timezone.now() + timedelta(seconds=61)
     with django_capture_on_commit_callbacks(execute=True):
-        assert pipeline.recover_lost_work(now=later) == 1
+        assert recovery.recover_lost_work(now=later) == 1
     item.refresh_from_db()
     assert item.status == Status.QUEUED
     assert stored_files(media_root) == []
@@ -308,8 +307,8 @@ def test_a_zombie_worker_cannot_overwrite_the_result_of_the_worker_that_took_ove
     client_for, media_root
 ):
     item = queued_row()
-    zombie = pipeline.claim(item.pk, lease_seconds=60)
-    pipeline.Generation.objects.filter(pk=item.pk).update(
+    zombie = worker.claim(item.pk, lease_seconds=60)
+    Generation.objects.filter(pk=item.pk).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
     item = run(item, client_for())  # the second worker claims the expired lease and finishes
@@ -318,7 +317,7 @@ def test_a_zombie_worker_cannot_overwrite_the_result_of_the_worker_that_took_ove
 
     # The first worker wakes up and tries to store its own image with its stale token.
     image = client_for().text2image("something else")
-    pipeline._store(zombie, zombie.claim_token, image, client_for().config)
+    worker._store(zombie, zombie.claim_token, image, client_for().config)
 
     item.refresh_from_db()
     assert item.sha256 == hashlib.sha256(render("a lighthouse at dusk", "fog")).hexdigest()
@@ -329,8 +328,8 @@ def test_a_job_that_keeps_killing_its_worker_is_failed_not_retried_forever(setti
     settings.GALLERY_MAX_CLAIMS = 2
     item = queued_row()
     for _ in range(2):
-        assert pipeline.claim(item.pk, lease_seconds=-1) is not None  # lease already expired
-    assert pipeline.claim(item.pk, lease_seconds=60) is None
+        assert worker.claim(item.pk, lease_seconds=-1) is not None  # lease already expired
+    assert worker.claim(item.pk, lease_seconds=60) is None
     item.refresh_from_db()
     assert item.status == Status.FAILED
     assert "stopped unexpectedly" in item.failure_reason
@@ -342,12 +341,12 @@ def test_lost_tasks_are_found_on_a_queue_other_than_the_database(
     # Any django-tasks backend that can look results up works, not only django-tasks-db.
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
     with django_capture_on_commit_callbacks(execute=True):
-        alive = pipeline.submit(prompt="has a task")
+        alive = intake.submit(prompt="has a task")
     lost = Generation.objects.create(prompt="lost", task_id="no-such-task")
     old = timezone.now() - timedelta(minutes=5)
     Generation.objects.filter(pk__in=[alive.pk, lost.pk]).update(queued_at=old)
 
-    assert pipeline.recover_lost_work() == 1
+    assert recovery.recover_lost_work() == 1
 
     lost.refresh_from_db()
     assert lost.task_id != "no-such-task"
@@ -360,16 +359,16 @@ def test_a_queued_row_whose_task_was_lost_is_enqueued_again(
     lost = Generation.objects.create(prompt="lost", queued_at=timezone.now() - timedelta(minutes=5))
     fresh = Generation.objects.create(prompt="fresh", queued_at=timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
-        alive = pipeline.submit(prompt="has a task")
+        alive = intake.submit(prompt="has a task")
     Generation.objects.filter(pk=alive.pk).update(queued_at=timezone.now() - timedelta(minutes=5))
 
-    assert pipeline.recover_lost_work() == 1
+    assert recovery.recover_lost_work() == 1
 
     lost.refresh_from_db()
     fresh.refresh_from_db()
     assert DBTaskResult.objects.filter(id=lost.task_id, status="READY").exists()
     assert fresh.task_id == ""  # still within its grace period
-    assert pipeline.recover_lost_work() == 0  # now every old queued row has a live task
+    assert recovery.recover_lost_work() == 0  # now every old queued row has a live task
 
 
 # The worker closes connections between tasks, as in production; that needs real commits.
@@ -379,7 +378,7 @@ def test_the_real_worker_runs_queued_generations(
 ):
     settings.SDXL_ENDPOINT_URL = standin.url
     with django_capture_on_commit_callbacks(execute=True):
-        items = [pipeline.submit(prompt=f"picture {n}") for n in range(3)]
+        items = [intake.submit(prompt=f"picture {n}") for n in range(3)]
 
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -416,11 +415,11 @@ def test_a_database_that_goes_away_while_storing_is_ridden_out(client_for, media
     item = queued_row()
     sleep = FakeSleep()
     with connection.execute_wrapper(DatabaseAway()):
-        pipeline.run(item.pk, client=client_for(), sleep=sleep)
+        worker.run(item.pk, client=client_for(), sleep=sleep)
 
     item.refresh_from_db()
     assert item.status == Status.SUCCEEDED
-    assert sleep.calls == [pipeline.COMMIT_RETRY_DELAYS[0]]
+    assert sleep.calls == [worker.COMMIT_RETRY_DELAYS[0]]
     assert stored_files(media_root) == sorted(f.name for f in item.file_fields())
 
 
@@ -437,16 +436,16 @@ def test_a_database_that_stays_away_leaves_the_job_and_its_files_to_the_sweep(
         sleep(seconds)
 
     with connection.execute_wrapper(away):
-        pipeline.run(item.pk, client=client_for(), sleep=still_down)
+        worker.run(item.pk, client=client_for(), sleep=still_down)
 
-    assert sleep.calls == list(pipeline.COMMIT_RETRY_DELAYS)
+    assert sleep.calls == list(worker.COMMIT_RETRY_DELAYS)
     item.refresh_from_db()
     # Not failed and nothing deleted: whether the commit landed could not be known.
     assert item.status == Status.RUNNING
     assert len(stored_files(media_root)) == len(Generation.FILE_FIELDS)
 
     # The lease runs out; the sweep re-queues the job and removes that claim's files.
-    pipeline.recover_lost_work(now=item.lease_expires_at + timedelta(seconds=1))
+    recovery.recover_lost_work(now=item.lease_expires_at + timedelta(seconds=1))
     item.refresh_from_db()
     assert item.status == Status.QUEUED
     assert stored_files(media_root) == []
@@ -456,15 +455,15 @@ def test_a_database_that_stays_away_leaves_the_job_and_its_files_to_the_sweep(
 
 
 def test_generate_now_makes_the_image_in_this_thread(client_for, media_root):
-    item = pipeline.submit(prompt="a lighthouse at dusk")
-    done = pipeline.generate_now(item.pk, client=client_for())
+    item = intake.submit(prompt="a lighthouse at dusk")
+    done = worker.generate_now(item.pk, client=client_for())
     assert done.status == Status.SUCCEEDED
     assert len(stored_files(media_root)) == 4
 
 
 def test_generate_now_waits_for_the_worker_that_claimed_the_job(client_for, media_root):
     item = queued_row()
-    pipeline.claim(item.pk, lease_seconds=60)  # a worker has it
+    worker.claim(item.pk, lease_seconds=60)  # a worker has it
     polls = []
 
     def worker_finishes_after_two_polls(seconds):
@@ -474,8 +473,6 @@ def test_generate_now_waits_for_the_worker_that_claimed_the_job(client_for, medi
                 status=Status.FAILED, failure_reason="x", failure_code="endpoint_timeout"
             )
 
-    done = pipeline.generate_now(
-        item.pk, client=client_for(), sleep=worker_finishes_after_two_polls
-    )
+    done = worker.generate_now(item.pk, client=client_for(), sleep=worker_finishes_after_two_polls)
     assert (done.status, done.failure_code, len(polls)) == (Status.FAILED, "endpoint_timeout", 2)
     assert stored_files(media_root) == []  # this thread never called the endpoint

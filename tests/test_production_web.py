@@ -128,14 +128,13 @@ def test_json_log_lines_carry_the_request_id(client, caplog, settings):
 def test_pipeline_log_lines_carry_the_generation_and_never_the_token(
     client_for, standin, media_root, caplog
 ):
-    from gallery.services import endpoint
-    from gallery.services import generation as pipeline
+    from gallery.services import endpoint, worker
 
     caplog.set_level(logging.DEBUG)
     caplog.handler.addFilter(logcontext.ContextFilter())
     standin.script("500", "401")
     item = Generation.objects.create(prompt="a moth", queued_at="2024-01-01T00:00:00Z")
-    pipeline.run(
+    worker.run(
         item.pk,
         client=client_for(token="s3cret-token"),
         policy=endpoint.RetryPolicy(max_attempts=2, base_delay=0, max_delay=0),

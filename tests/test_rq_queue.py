@@ -46,7 +46,7 @@ def test_submit_goes_through_redis_to_an_rq_worker_and_lost_work_is_recovered(
         old = (timezone.now() - timedelta(minutes=5)).isoformat()
         procs.manage(
             env, "shell", "-c",
-            "from gallery.services.generation import submit\n"
+            "from gallery.services.intake import submit\n"
             "from gallery.models import Generation\n"
             "submit(prompt='through redis')\n"
             # A row whose enqueue was lost (the web process died before on_commit ran).

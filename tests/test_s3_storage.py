@@ -17,8 +17,7 @@ from django.utils import timezone
 from moto.server import ThreadedMotoServer
 
 from gallery.models import Generation, Preferences
-from gallery.services import endpoint
-from gallery.services import generation as pipeline
+from gallery.services import endpoint, recovery, storage, worker
 
 pytestmark = pytest.mark.django_db
 BUCKET = "gallery-media"
@@ -80,7 +79,7 @@ def stored(bucket, client_for) -> Generation:
     item = Generation.objects.create(
         prompt="a lighthouse", owner=owner, visibility="private", queued_at=timezone.now()
     )
-    pipeline.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
+    worker.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
     item.refresh_from_db()
     assert item.status == Generation.Status.SUCCEEDED
     return item
@@ -138,7 +137,7 @@ def test_redirect_mode_sends_a_short_lived_presigned_url_after_authorising(
 
 def test_deleting_removes_the_objects(bucket, stored, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        pipeline.delete(stored)
+        storage.delete(stored)
     assert _keys(bucket) == set()
 
 
@@ -154,13 +153,13 @@ def test_the_sweep_removes_a_dead_workers_objects(
         lease_expires_at=timezone.now() - timedelta(seconds=5),
         queued_at=timezone.now(),
     )
-    names = pipeline.file_names(item.public_id, item.claim_token, "jpg")
+    names = storage.file_names(item.public_id, item.claim_token, "jpg")
     for name in (names.original, *names.thumbnails):
         default_storage.save(name, ContentFile(b"partial"))
     assert len(_keys(bucket)) == 3
     settings.GALLERY_QUEUED_GRACE = 3600
     with django_capture_on_commit_callbacks(execute=True):
-        recovered = pipeline.recover_lost_work()
+        recovered = recovery.recover_lost_work()
     assert recovered == 1
     assert _keys(bucket) == set()
     item.refresh_from_db()

@@ -18,7 +18,7 @@ def test_four_workers_run_two_hundred_generations_each_exactly_once(tmp_path, st
         procs.manage(env, "migrate", "--verbosity", "0")
         procs.manage(
             env, "shell", "-c",
-            "from gallery.services.generation import submit\n"
+            "from gallery.services.intake import submit\n"
             f"for i in range({JOBS}): submit(prompt=f'scale-out {{i}}')",
         )  # fmt: skip
         assert procs.count(db, "gallery_generation") == JOBS

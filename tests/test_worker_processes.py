@@ -30,7 +30,7 @@ def app_env(tmp_path, standin):
     procs.manage(env, "migrate", "--verbosity", "0")
     procs.manage(
         env, "shell", "-c",
-        "from gallery.services.generation import submit; submit(prompt='a harbour at dusk')",
+        "from gallery.services.intake import submit; submit(prompt='a harbour at dusk')",
     )  # fmt: skip
     return env
 

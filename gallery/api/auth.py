@@ -12,7 +12,8 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from accounts import tokens
-from gallery.models import SiteSettings
+from core import http
+from core.models import SiteSettings
 
 ANONYMOUS_REFUSED = (
     "This gallery is open to signed-in users only: send 'Authorization: Bearer <token>'."
@@ -31,7 +32,7 @@ class BearerToken(HttpBearer):
         super().__init__()
 
     def __call__(self, request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
-        raw = tokens.bearer(request)
+        raw = http.bearer(request)
         if not raw and self.optional and "Authorization" not in request.headers:
             if not SiteSettings.load().anonymous_browsing:
                 raise tokens.TokenMissing(ANONYMOUS_REFUSED)

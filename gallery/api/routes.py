@@ -8,15 +8,16 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from ninja import NinjaAPI, Query
 from ninja import Status as Reply
 from ninja.errors import ValidationError as RequestInvalid
 from ninja.openapi.docs import Swagger
 
-from accounts import limits, tokens
-from gallery.api import auth
+from accounts import tokens
+from core import http
+from gallery.api import auth, errors
+from gallery.api.errors import ApiError
 from gallery.api.schemas import (
     DEFAULT_PAGE_SIZE,
     Error,
@@ -26,8 +27,7 @@ from gallery.api.schemas import (
     ListFilters,
 )
 from gallery.models import Generation
-from gallery.services import access, browse
-from gallery.services import generation as pipeline
+from gallery.services import access, browse, intake, pagination, storage
 
 api = NinjaAPI(
     title="SDXL gallery API",
@@ -72,33 +72,32 @@ CREATED_HEADERS = {
 # --- Errors: always {"detail": ...} ---------------------------------------------------------
 
 
-@api.exception_handler(tokens.TokenError)
-def token_refused(request: HttpRequest, exc: tokens.TokenError) -> HttpResponse:
-    response = api.create_response(request, {"detail": exc.message}, status=exc.status)
-    if exc.status == 401:
+def _reply(request: HttpRequest, error: ApiError) -> HttpResponse:
+    """An ApiError in this API's shape: {"detail", "code"}, and "errors" by field."""
+    body: dict = {"detail": error.message, "code": error.code}
+    if error.fields:
+        body["errors"] = [
+            {"loc": ["body", field], "msg": message}
+            for field, messages in error.fields.items()
+            for message in messages
+        ]
+    response = api.create_response(request, body, status=error.status)
+    if error.retry_after is not None:
+        response["Retry-After"] = str(error.retry_after)
+    if error.status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
     return response
 
 
-@api.exception_handler(limits.SubmissionRefused)
-def over_limit(request: HttpRequest, exc: limits.SubmissionRefused) -> HttpResponse:
-    body = {"detail": exc.messages[0], "code": exc.code}
-    response = api.create_response(request, body, status=429)
-    response["Retry-After"] = str(exc.retry_after)
-    return response
+@api.exception_handler(tokens.TokenError)
+def token_refused(request: HttpRequest, exc: tokens.TokenError) -> HttpResponse:
+    return _reply(request, errors.from_token_error(exc))
 
 
 @api.exception_handler(DjangoValidationError)
 def refused(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
-    """Bad input or a blocked prompt, as the service words it."""
-    body: dict = {"detail": " ".join(exc.messages), "code": getattr(exc, "code", None)}
-    if hasattr(exc, "error_dict"):
-        body["errors"] = [
-            {"loc": ["body", field], "msg": message}
-            for field, messages in exc.message_dict.items()
-            for message in messages
-        ]
-    return api.create_response(request, body, status=400)
+    """Bad input, a blocked prompt or a limit reached, as the service words it."""
+    return _reply(request, errors.from_refusal(exc))
 
 
 @api.exception_handler(RequestInvalid)
@@ -155,14 +154,17 @@ def item_path(item: Generation) -> str:
     return reverse("api-v1:generation", args=[item.public_id])
 
 
-def viewable(user: AbstractBaseUser | AnonymousUser, public_id: str) -> Generation:
-    """The generation if `user` may see it; 404 otherwise, so an id's existence never leaks."""
-    if not PUBLIC_ID.fullmatch(public_id):
-        raise Http404("No such image.")  # and never a query with what the URL held
-    item = get_object_or_404(Generation.objects.select_related("owner"), public_id=public_id)
-    if not access.can_view(user, item):
+def _found(item: Generation | None) -> Generation:
+    if item is None:
         raise Http404("No such image.")
     return item
+
+
+def _checked(public_id: str) -> str:
+    """What a public id can look like; anything else is a 404 before any query."""
+    if not PUBLIC_ID.fullmatch(public_id):
+        raise Http404("No such image.")
+    return public_id
 
 
 # --- Operations -------------------------------------------------------------------------------
@@ -193,7 +195,7 @@ def list_generations(request: HttpRequest, filters: Query[ListFilters]):
         "sort": f.sort,
     }
     query = browse.GalleryQuery.from_params(params, user)
-    after = browse.parse_cursor(f.cursor)
+    after = pagination.parse_cursor(f.cursor)
     if f.cursor is not None and after is None:
         raise DjangoValidationError("Not a cursor from this API.", code="bad_cursor")
     page = browse.api_page(user, query, after, f.limit)
@@ -224,7 +226,8 @@ def list_generations(request: HttpRequest, filters: Query[ListFilters]):
     summary="One generation: its status, and its image's URLs once done",
 )
 def get_generation(request: HttpRequest, public_id: str):
-    return present(request, viewable(request.auth, public_id), request.auth)
+    item = _found(access.viewable_item(request.auth, _checked(public_id)))
+    return present(request, item, request.auth)
 
 
 @api.post(
@@ -237,12 +240,12 @@ def get_generation(request: HttpRequest, public_id: str):
     summary="Ask for an image; poll the Location URL until it is done",
 )
 def create_generation(request: HttpRequest, response: HttpResponse, data: GenerationIn):
-    item = pipeline.submit(
+    item = intake.submit(
         prompt=data.prompt,
         negative_prompt=data.negative_prompt,
         owner=request.auth,
         visibility=data.visibility or "",
-        client_ip=limits.client_ip(request),
+        client_ip=http.client_ip(request),
     )
     response["Location"] = request.build_absolute_uri(item_path(item))
     return Reply(202, present(request, item, request.auth))
@@ -257,8 +260,7 @@ def create_generation(request: HttpRequest, response: HttpResponse, data: Genera
     summary="Delete a generation and its files (the owner or staff)",
 )
 def delete_generation(request: HttpRequest, public_id: str):
-    item = viewable(request.auth, public_id)
-    if not access.can_manage(request.auth, item):
-        raise Http404("No such image.")
-    pipeline.delete(item)
+    # Someone else's image is a 404 whether or not they may see it: nothing to tell apart.
+    item = _found(access.manageable_item(request.auth, _checked(public_id)))
+    storage.delete(item)
     return Reply(204, None)

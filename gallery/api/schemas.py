@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from django.conf import settings
 from ninja import Schema
 from pydantic import ConfigDict, Field, field_validator
 
-Status = Literal["queued", "running", "succeeded", "failed"]
-Visibility = Literal["public", "private"]
-Moderation = Literal["visible", "pending", "hidden", "removed"]
+from gallery.models import Generation
+from gallery.services import intake, pagination
+
+# The model's choices, as the enums of the OpenAPI document.
+Status = Generation.Status
+Visibility = Generation.Visibility
+Moderation = Generation.Moderation
 
 
 MAX_PAGE_SIZE = 100
@@ -30,7 +33,9 @@ class ListFilters(Schema):
     since: date | None = Field(None, description="Made on or after this day.")
     until: date | None = Field(None, description="Made on or before this day.")
     sort: Literal["newest", "oldest"] = "newest"
-    cursor: str | None = Field(None, description="`next_cursor` of the previous page.")
+    cursor: str | None = Field(
+        None, description="`next_cursor` of the previous page.", pattern=pagination.CURSOR_PATTERN
+    )
     limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
 
 
@@ -68,22 +73,21 @@ class GenerationPage(Schema):
 
 
 class GenerationIn(Schema):
-    # The document promises what the service accepts: some text that is not only spaces,
-    # within the site's lengths, and no NUL (which no database column can hold). Python's
-    # regex engine, so that "space" means what str.strip() strips.
+    # The document promises what the intake service accepts (its lengths and patterns).
+    # Python's regex engine, so that "space" means what str.strip() strips.
     model_config = ConfigDict(regex_engine="python-re")
 
     prompt: str = Field(
         description="What to draw.",
         min_length=1,
-        max_length=settings.GALLERY_PROMPT_MAX_LENGTH,
-        pattern=r"^[^\x00]*[^\s\x00][^\x00]*$",
+        max_length=intake.max_lengths()["prompt"],
+        pattern=intake.PROMPT_PATTERN,
     )
     negative_prompt: str = Field(
         "",
         description="What to leave out.",
-        max_length=settings.GALLERY_NEGATIVE_PROMPT_MAX_LENGTH,
-        pattern=r"^[^\x00]*$",
+        max_length=intake.max_lengths()["negative_prompt"],
+        pattern=intake.NEGATIVE_PROMPT_PATTERN,
     )
     visibility: Visibility | None = Field(
         None, description="Defaults to the account's preference, else the site's."
@@ -91,9 +95,10 @@ class GenerationIn(Schema):
 
     @field_validator("prompt", "negative_prompt")
     @classmethod
-    def encodable(cls, value: str) -> str:
+    def storable(cls, value: str) -> str:
         # JSON can spell lone surrogates ("\ud800"); no database can store them.
-        value.encode("utf-8")
+        if not intake.is_storable(value):
+            raise ValueError(intake.UNSTORABLE_TEXT)
         return value
 
 

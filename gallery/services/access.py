@@ -7,12 +7,16 @@ The rules, in one place:
   (a hidden or removed one shows them the moderator's reason).
 - Staff see everything.
 - Managing (retry, delete, change visibility) is for the owner and staff.
+- A signed link (the OpenAI-compatible API's image URLs) opens its one file while the image
+  is as it was when the link was made: the same visibility (the signature covers it), its
+  files still there, and not held, hidden or removed by a moderator.
 """
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q
 
-from gallery.models import PUBLIC, Generation, SiteSettings
+from core.models import SiteSettings
+from gallery.models import PUBLIC, Generation
 
 AnyUser = User | AnonymousUser
 
@@ -31,6 +35,23 @@ def viewable(user: AnyUser, site: SiteSettings | None = None) -> "Generation.obj
 def listable(user: AnyUser, site: SiteSettings | None = None) -> "Generation.objects":
     """What the gallery grid may show `user`: viewable rows that have an image."""
     return viewable(user, site).with_image()
+
+
+def manageable(user: AnyUser) -> "Generation.objects":
+    """Every generation `user` may retry, delete or change: staff all, others their own."""
+    if user.is_staff:
+        return Generation.objects.all()
+    return own(user)
+
+
+def viewable_item(user: AnyUser, public_id: str) -> Generation | None:
+    """The generation with this public id if `user` may open it (its owner loaded)."""
+    return viewable(user).select_related("owner").filter(public_id=public_id).first()
+
+
+def manageable_item(user: AnyUser, public_id: str) -> Generation | None:
+    """The generation with this public id if `user` may manage it (its owner loaded)."""
+    return manageable(user).select_related("owner").filter(public_id=public_id).first()
 
 
 def own(user: AnyUser) -> "Generation.objects":
@@ -57,3 +78,8 @@ def can_manage(user: AnyUser, generation: Generation) -> bool:
 def files_viewable(user: AnyUser, generation: Generation) -> bool:
     """Whether the image files may be served: viewable, and not removed by a moderator."""
     return generation.has_image and can_view(user, generation)
+
+
+def files_open_by_link(generation: Generation) -> bool:
+    """Whether a signed link (valid for this visibility) may serve the image's files."""
+    return generation.has_image and generation.moderation == Generation.Moderation.VISIBLE

@@ -41,7 +41,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from gallery.models import Generation
-from gallery.services.generation import delete_files
+from gallery.services.storage import delete_files
 
 FORMAT = "sdxl-gallery-export"
 VERSION = 1

@@ -1,9 +1,6 @@
 """The prompt blocklist: terms staff forbid, checked before a generation is recorded.
 
-Matching works on a normalised form of the prompt, so that trivial variations do not slip
-through: Unicode compatibility forms folded (NFKC: full-width letters, ligatures), accents
-dropped, case folded, and every run of punctuation or whitespace turned into one space.
-Letters spelt out one at a time ("b.a.d", "b a d") are joined back into a word.
+The text rules (normalising, whole words, spelt-out letters) are `gallery.textmatch`'s.
 
 - A *word* term (a word or a phrase) matches whole words only: "war" blocks "war" and
   "WAR!" but not "software"; "bad word" blocks "bad-word" and "Bad   Word".
@@ -16,52 +13,16 @@ takes seconds); compiled patterns are cached per process by their text.
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
+from gallery import textmatch
 from gallery.models import BlockedAttempt, BlockedTerm
 
 logger = logging.getLogger(__name__)
-
-_SEPARATORS = re.compile(r"[\W_]+")
-_SPELT_OUT = re.compile(r"\b\w(?: \w\b)+")  # "b a d": single characters one space apart
-
-
-def normalize(text: str) -> str:
-    """Lowercase words separated by single spaces, accents and punctuation gone."""
-    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    return _SEPARATORS.sub(" ", text).strip()
-
-
-def _variants(text: str) -> set[str]:
-    """The normalised text, and the same with spelt-out letters joined into words."""
-    plain = normalize(text)
-    return {plain, _SPELT_OUT.sub(lambda m: m.group(0).replace(" ", ""), plain)}
-
-
-@functools.lru_cache(maxsize=1024)
-def _compile(term: str, kind: str) -> re.Pattern[str]:
-    if kind == BlockedTerm.Kind.PATTERN:
-        return re.compile(term, re.IGNORECASE)
-    words = normalize(term)
-    return re.compile(rf"(?<!\w){re.escape(words)}(?!\w)")
-
-
-def validate_term(term: str, kind: str) -> None:
-    """Refuse a term that could never match, or a pattern that does not compile."""
-    if kind == BlockedTerm.Kind.PATTERN:
-        try:
-            re.compile(term)
-        except re.error as exc:
-            raise ValidationError({"term": f"Not a valid regular expression: {exc}."}) from None
-    elif not normalize(term):
-        raise ValidationError({"term": "A word term needs at least one letter or digit."})
 
 
 @dataclass(frozen=True)
@@ -74,10 +35,12 @@ def find(*texts: str) -> Match | None:
     texts = tuple(t for t in texts if t)
     if not texts:
         return None
-    normalized = [v for t in texts for v in _variants(t)]
+    normalized = [v for t in texts for v in textmatch.variants(t)]
     for term in BlockedTerm.objects.filter(active=True).only("id", "term", "kind", "reason"):
         try:
-            pattern = _compile(term.term, term.kind)
+            pattern = textmatch.compile_term(
+                term.term, pattern=term.kind == BlockedTerm.Kind.PATTERN
+            )
         except re.error:  # saved around validation (raw SQL): skip it rather than fail all
             logger.warning("Blocked term %s does not compile; ignored", term.pk)
             continue

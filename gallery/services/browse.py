@@ -1,9 +1,8 @@
 """Read side of the gallery: what a page shows, filtered, searched and keyset-paginated.
 
-Pages are cut on the primary key, never with OFFSET or COUNT(*): the cost of a page does not
-grow with the table, and rows added while someone scrolls never shift a page. Every sort,
-filter and search orders by id (descending for "newest", ascending for "oldest"), so the
-cursor is always the last id shown.
+Pages are cut by the pagination module (keyset, on the id). Every sort, filter and search
+orders by id (descending for "newest", ascending for "oldest"), so the cursor is always the
+last id shown.
 
 Visibility is never decided here: every query starts from `access.listable` (the grid) or
 `access.own` ("mine", and a user's own queued, running or failed generations).
@@ -21,7 +20,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from gallery.models import Favourite, Generation
-from gallery.services import access, search
+from gallery.services import access, pagination, search
 
 SORTS = ("newest", "oldest")
 # "" is the gallery itself: finished images. The others list only the user's own rows.
@@ -143,21 +142,8 @@ class GalleryQuery:
         return rows.order_by(key.desc() if self.newest_first else key.asc())
 
 
-@dataclass(frozen=True)
-class GalleryPage:
-    items: list[Generation]
-    next_cursor: int | None  # the last id shown, when there is more
-
-
-def parse_cursor(value: str | None) -> int | None:
-    """A cursor from a URL, or None when missing or malformed (then: the first page)."""
-    if value and value.isdigit() and len(value) < 19:
-        return int(value)
-    return None
-
-
 def cursor_from(params: Mapping[str, str], query: GalleryQuery) -> int | None:
-    return parse_cursor(params.get(query.cursor_param))
+    return pagination.parse_cursor(params.get(query.cursor_param))
 
 
 def gallery_page(
@@ -166,27 +152,20 @@ def gallery_page(
     page_size: int | None = None,
     query: GalleryQuery | None = None,
     cursor: int | None = None,
-) -> GalleryPage:
+) -> pagination.Page[Generation]:
     """One page of the grid: one query, whatever the page's depth or the table's size."""
     query = query or GalleryQuery()
     cursor = cursor if cursor is not None else before
     page_size = page_size or settings.GALLERY_PAGE_SIZE
-    return _cut(query.ordered(user, after=cursor).only(*TILE_FIELDS), page_size)
+    return pagination.cut(query.ordered(user, after=cursor).only(*TILE_FIELDS), page_size)
 
 
 def api_page(
     user: access.AnyUser, query: GalleryQuery, cursor: int | None, page_size: int
-) -> GalleryPage:
+) -> pagination.Page[Generation]:
     """One page for the JSON API: the grid's rows and order, as whole rows with their
     owners (the API shows every field, so no row is read twice)."""
-    return _cut(query.ordered(user, after=cursor).select_related("owner"), page_size)
-
-
-def _cut(rows: QuerySet[Generation], page_size: int) -> GalleryPage:
-    # One row more than the page: whether there is a next page, without a COUNT(*).
-    fetched = list(rows[: page_size + 1])
-    items = fetched[:page_size]
-    return GalleryPage(items=items, next_cursor=items[-1].id if len(fetched) > page_size else None)
+    return pagination.cut(query.ordered(user, after=cursor).select_related("owner"), page_size)
 
 
 def neighbours(

@@ -4,14 +4,12 @@ import json
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import IO
 
 from django.contrib.auth.models import User
 
 from gallery.models import Generation
-from gallery.services import downloads
-from gallery.services import generation as pipeline
+from gallery.services import access, downloads, pagination, storage
 
 # One zip holds at most this many originals (about 0.3-2 MB each): big enough for a page of
 # selections, small enough to build in a request without tying up a worker for long.
@@ -19,22 +17,14 @@ ZIP_MAX_ITEMS = 200
 HISTORY_PAGE_SIZE = 30
 
 
-@dataclass(frozen=True)
-class HistoryPage:
-    items: list[Generation]
-    next_cursor: int | None
-
-
 def history_page(
     user: User, before: int | None = None, page_size: int = HISTORY_PAGE_SIZE
-) -> HistoryPage:
-    """The owner's generations, newest first, cut on the id (the owner/-id index)."""
-    rows = Generation.objects.filter(owner=user).order_by("-id")
+) -> pagination.Page[Generation]:
+    """The owner's generations in every status, newest first (the owner/-id index)."""
+    rows = access.own(user).order_by("-id")
     if before is not None:
         rows = rows.filter(id__lt=before)
-    rows = list(rows[: page_size + 1])
-    items = rows[:page_size]
-    return HistoryPage(items=items, next_cursor=items[-1].id if len(rows) > page_size else None)
+    return pagination.cut(rows, page_size)
 
 
 def owned(user: User, public_ids: Iterable[str]) -> list[Generation]:
@@ -42,14 +32,14 @@ def owned(user: User, public_ids: Iterable[str]) -> list[Generation]:
     wanted = {str(p) for p in public_ids if p}
     if not wanted or not user.is_authenticated:
         return []
-    return list(Generation.objects.filter(owner=user, public_id__in=wanted).order_by("-id"))
+    return list(access.own(user).filter(public_id__in=wanted).order_by("-id"))
 
 
 def bulk_delete(user: User, public_ids: Iterable[str]) -> int:
     """Delete the user's own generations among `public_ids` (files after commit)."""
     items = owned(user, public_ids)
     for item in items:
-        pipeline.delete(item)
+        storage.delete(item)
     return len(items)
 
 

@@ -17,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 # What an SDXL endpoint may answer with. Anything else (HTML, SVG, TIFF...) is rejected.
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
 # Grid thumbnails: a 256 px cell, drawn at 1x and 2x. WebP gives about a third of JPEG's
 # bytes at the same look and every current browser shows it.
@@ -52,6 +53,11 @@ class VerifiedImage:
 class Thumbnail:
     size: int
     data: bytes
+
+
+def content_type(fmt: str) -> str:
+    """The media type of a verified format (as stored in `Generation.format`)."""
+    return CONTENT_TYPES.get(fmt.upper(), "application/octet-stream")
 
 
 def verify(data: bytes, *, max_pixels: int) -> VerifiedImage:

@@ -15,7 +15,6 @@ reports. Hiding and removing need a reason: the owner is shown it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from functools import partial
 
 from django.contrib.auth.models import User
@@ -24,9 +23,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from gallery.models import Generation, ModerationEvent, Report, SiteSettings
-from gallery.services import access
-from gallery.services.generation import delete_files
+from core.models import SiteSettings
+from gallery.models import Generation, ModerationEvent, Report
+from gallery.services import access, pagination
+from gallery.services.storage import delete_files
 
 logger = logging.getLogger(__name__)
 
@@ -209,14 +209,9 @@ def report(generation: Generation, *, reporter: User, category: str, note: str =
 # --- The review queue -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class QueuePage:
-    items: list[Generation]  # each with .open_reports, oldest first
-    next_cursor: int | None  # pass as `after` for the next page
-
-
-def queue_page(after: int | None = None, page_size: int = 20) -> QueuePage:
-    """Images waiting for a decision: pending ones and those with open reports, oldest first.
+def queue_page(after: int | None = None, page_size: int = 20) -> pagination.Page[Generation]:
+    """Images waiting for a decision: pending ones and those with open reports, oldest
+    first, each with `.open_reports`; the cursor (`after`) is the last id shown.
 
     Two index-backed id lists (pending rows; images with open reports) merged in Python: an
     OR across the two would make the database scan the whole table."""
@@ -245,4 +240,4 @@ def queue_page(after: int | None = None, page_size: int = 20) -> QueuePage:
     )
     has_more = len(ids) > page_size
     items = [i for i in items if i.id in set(ids[:page_size])]
-    return QueuePage(items=items, next_cursor=ids[page_size - 1] if has_more else None)
+    return pagination.Page(items=items, next_cursor=ids[page_size - 1] if has_more else None)

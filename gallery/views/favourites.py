@@ -7,13 +7,13 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from gallery.services import favourites
-from gallery.views.generations import get_viewable, redirect_back
+from gallery.views.helpers import redirect_back, viewable_or_404
 
 
 @require_POST
 @login_required
 def star(request: HttpRequest, public_id: str) -> HttpResponse:
-    item = get_viewable(request, public_id)
+    item = viewable_or_404(request, public_id)
     try:
         starred = favourites.toggle(request.user, item)
     except PermissionDenied:

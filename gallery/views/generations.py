@@ -3,52 +3,22 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import limits
+from core import http
 from gallery.forms import GenerateForm
 from gallery.models import Generation
-from gallery.services import access, browse, favourites
-from gallery.services import generation as pipeline
+from gallery.services import access, browse, favourites, intake, storage
 from gallery.views.browse import render_index
-
-
-def get_viewable(request: HttpRequest, public_id: str) -> Generation:
-    """The generation, if this user may see it; otherwise 404, so that a private id's
-    existence is not revealed."""
-    item = get_object_or_404(Generation.objects.select_related("owner"), public_id=public_id)
-    if not access.can_view(request.user, item):
-        raise Http404("No such image.")
-    return item
+from gallery.views.helpers import manageable_or_404, redirect_back, viewable_or_404
 
 
 def viewable_source(request: HttpRequest, public_id: str) -> Generation | None:
     """The image a "Generate again" started from, if this user may see it; else none (a
     forged or since-hidden id is dropped rather than recorded)."""
-    if not public_id:
-        return None
-    item = Generation.objects.filter(public_id=public_id).first()
-    return item if item and access.can_view(request.user, item) else None
-
-
-def redirect_back(request: HttpRequest, fallback) -> HttpResponse:
-    """To the posted `next` when it is a page of this site, else to `fallback`."""
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(target)
-    return redirect(fallback)
-
-
-def get_manageable(request: HttpRequest, public_id: str) -> Generation:
-    item = get_viewable(request, public_id)
-    if not access.can_manage(request.user, item):
-        raise Http404("No such image.")
-    return item
+    return access.viewable_item(request.user, public_id) if public_id else None
 
 
 @require_POST
@@ -57,11 +27,11 @@ def generate(request: HttpRequest) -> HttpResponse:
     form = GenerateForm(request.POST)
     if form.is_valid():
         try:
-            created = pipeline.submit(
+            created = intake.submit(
                 prompt=form.cleaned_data["prompt"],
                 negative_prompt=form.cleaned_data["negative_prompt"],
                 owner=request.user,
-                client_ip=limits.client_ip(request),
+                client_ip=http.client_ip(request),
                 source=viewable_source(request, form.cleaned_data.get("source", "")),
             )
         except ValidationError as exc:
@@ -75,7 +45,7 @@ def generate(request: HttpRequest) -> HttpResponse:
 @login_required
 def generate_again(request: HttpRequest, public_id: str) -> HttpResponse:
     """The home page with the prompt form filled in from another image."""
-    source = get_viewable(request, public_id)
+    source = viewable_or_404(request, public_id)
     form = GenerateForm(
         initial={
             "prompt": source.prompt,
@@ -89,8 +59,8 @@ def generate_again(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_GET
 def generation(request: HttpRequest, public_id: str) -> HttpResponse:
-    item = get_viewable(request, public_id)
-    context = {**_detail_context(request, item), "nav": _detail_nav(request, item)}
+    item = viewable_or_404(request, public_id)
+    context = {**detail_context(request, item), "nav": _detail_nav(request, item)}
     return render(request, "gallery/generation.html", context)
 
 
@@ -105,11 +75,11 @@ def _detail_nav(request: HttpRequest, item: Generation) -> dict:
 @require_GET
 def generation_status(request: HttpRequest, public_id: str) -> HttpResponse:
     """The live status panel; htmx polls it until the generation is finished."""
-    item = get_viewable(request, public_id)
-    return render(request, "gallery/generation.html#detail", _detail_context(request, item))
+    item = viewable_or_404(request, public_id)
+    return render(request, "gallery/generation.html#detail", detail_context(request, item))
 
 
-def _detail_context(request: HttpRequest, item: Generation) -> dict:
+def detail_context(request: HttpRequest, item: Generation) -> dict:
     return {
         "item": item,
         "can_manage": access.can_manage(request.user, item),
@@ -120,9 +90,9 @@ def _detail_context(request: HttpRequest, item: Generation) -> dict:
 @require_POST
 @login_required
 def retry(request: HttpRequest, public_id: str) -> HttpResponse:
-    item = get_manageable(request, public_id)
+    item = manageable_or_404(request, public_id)
     try:
-        pipeline.retry(item)
+        intake.retry(item, actor=request.user, client_ip=http.client_ip(request))
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
     return redirect_back(request, item)
@@ -131,7 +101,7 @@ def retry(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_POST
 @login_required
 def delete(request: HttpRequest, public_id: str) -> HttpResponse:
-    item = get_manageable(request, public_id)
-    pipeline.delete(item)
+    item = manageable_or_404(request, public_id)
+    storage.delete(item)
     messages.success(request, "The image was deleted.")
     return redirect("gallery:index")

@@ -6,13 +6,13 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from gallery.services import browse, history
+from gallery.services import history, pagination
 
 
 @require_GET
 @login_required
 def history_page(request: HttpRequest) -> HttpResponse:
-    before = browse.parse_cursor(request.GET.get("before"))
+    before = pagination.parse_cursor(request.GET.get("before"))
     page = history.history_page(request.user, before=before)
     context = {"page": page, "zip_max": history.ZIP_MAX_ITEMS, "is_first_page": before is None}
     return render(request, "gallery/history.html", context)

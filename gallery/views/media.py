@@ -1,8 +1,6 @@
 """Image files. Every file goes through here, so the same access rules guard the pages and
 the bytes: a private or hidden image's URL is useless to anyone else."""
 
-import mimetypes
-
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
@@ -10,9 +8,10 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from accounts import tokens
+from core import http
 from gallery.models import Generation
-from gallery.services import access, downloads, signed_urls
-from gallery.services import media as media_files
+from gallery.services import access, downloads, images, signed_urls
+from gallery.views import files
 
 
 @require_GET
@@ -20,19 +19,20 @@ def media(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBa
     """Serve one file of a generation. Only names that belong to the row are served, so no
     other file under the media root can be reached, whatever the URL says."""
     viewer = request.user
-    if tokens.bearer(request):
+    if http.bearer(request):
         # An API client fetching the files the JSON API links to. Reading only (GET), so a
         # token here cannot be abused across sites the way a cookie could.
         try:
-            viewer = tokens.authenticate_request(request).user
+            viewer = tokens.authenticate(http.bearer(request)).user
         except tokens.TokenError as exc:
             refused = HttpResponse(exc.message, status=exc.status, content_type="text/plain")
             refused["WWW-Authenticate"] = 'Bearer realm="gallery"'
             return refused
     item = get_object_or_404(Generation, public_id=public_id)
-    # A signed link (the OpenAI-compatible API's image URLs) opens its one file for an hour.
-    signed = signed_urls.is_valid(public_id, filename, request.GET.get("sig", ""))
-    if not (signed and item.has_image) and not access.files_viewable(viewer, item):
+    # A signed link (the OpenAI-compatible API's image URLs) opens its one file for an hour,
+    # while the image stays as it was when the link was made.
+    signed = signed_urls.opens(item, filename, request.GET.get("sig", ""))
+    if not signed and not access.files_viewable(viewer, item):
         raise Http404("No such image.")
     field = next((f for f in item.file_fields() if f.name.rsplit("/", 1)[-1] == filename), None)
     if field is None:
@@ -42,7 +42,7 @@ def media(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBa
         return _download_with_metadata(request, item)
     # Authorised: hand over the bytes (streamed, X-Accel/X-Sendfile, or a presigned redirect).
     name = f"{item.public_id}.{filename.rsplit('.', 1)[-1]}"
-    return media_files.file_response(field, download_name=name, download=download)
+    return files.file_response(field, download_name=name, download=download)
 
 
 def _download_with_metadata(request: HttpRequest, item: Generation) -> HttpResponse:
@@ -53,8 +53,7 @@ def _download_with_metadata(request: HttpRequest, item: Generation) -> HttpRespo
         data = downloads.original_bytes(item, page_url)
     except FileNotFoundError:
         raise Http404("The file is missing from storage.") from None
-    content_type = mimetypes.guess_type(item.original.name)[0] or "application/octet-stream"
-    response = HttpResponse(data, content_type=content_type)
+    response = HttpResponse(data, content_type=images.content_type(item.format))
     response["Content-Disposition"] = content_disposition_header(
         as_attachment=True, filename=downloads.download_name(item)
     )

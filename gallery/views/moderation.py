@@ -7,12 +7,12 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from gallery.models import Generation
-from gallery.services import browse
 from gallery.services import moderation as service
+from gallery.services import pagination
+from gallery.views.helpers import viewable_or_404
 
 
 def staff_only(view: Callable) -> Callable:
@@ -32,7 +32,7 @@ def staff_only(view: Callable) -> Callable:
 @require_GET
 @staff_only
 def queue(request: HttpRequest) -> HttpResponse:
-    after = browse.parse_cursor(request.GET.get("after"))
+    after = pagination.parse_cursor(request.GET.get("after"))
     page = service.queue_page(after=after)
     return render(request, "gallery/moderation/queue.html", {"page": page, "after": after})
 
@@ -40,7 +40,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_only
 def decide(request: HttpRequest, public_id: str) -> HttpResponse:
-    item = get_object_or_404(Generation.objects.select_related("owner"), public_id=public_id)
+    item = viewable_or_404(request, public_id)  # staff may view every image
     action = request.POST.get("action", "")
     reason = request.POST.get("reason", "")
     error = ""

@@ -6,7 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from gallery.models import Generation, Preferences, SiteSettings
+from core.models import SiteSettings
+from gallery.models import Generation, Preferences
 
 
 class PreferencesForm(forms.ModelForm):

@@ -9,13 +9,14 @@ from django.views.decorators.http import require_POST
 
 from gallery.forms import ReportForm
 from gallery.services import access, moderation
-from gallery.views.generations import _detail_context, get_viewable
+from gallery.views.generations import detail_context
+from gallery.views.helpers import viewable_or_404
 
 
 @require_POST
 @login_required
 def report(request: HttpRequest, public_id: str) -> HttpResponse:
-    item = get_viewable(request, public_id)
+    item = viewable_or_404(request, public_id)
     form = ReportForm(request.POST)
     try:
         if not form.is_valid():
@@ -28,9 +29,7 @@ def report(request: HttpRequest, public_id: str) -> HttpResponse:
         )
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
-        return render(
-            request, "gallery/generation.html", _detail_context(request, item), status=400
-        )
+        return render(request, "gallery/generation.html", detail_context(request, item), status=400)
     messages.success(request, "Thank you for your report. A moderator will look at it.")
     # Enough reports hide the image, from the reporter too: then back to the gallery.
     return redirect(item if access.can_view(request.user, item) else "gallery:index")

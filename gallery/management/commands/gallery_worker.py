@@ -17,7 +17,7 @@ from django.db import connection
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
-from gallery.services.generation import recover_lost_work
+from gallery.services.recovery import recover_lost_work
 
 logger = logging.getLogger("gallery.worker")
 PRUNE_EVERY = 3600.0

@@ -14,9 +14,9 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.limits import SubmissionRefused
 from gallery.models import Generation
-from gallery.services import generation as pipeline
+from gallery.services import intake, worker
+from gallery.services.quotas import SubmissionRefused
 
 FAILED, BAD_INPUT, REFUSED = 1, 2, 3
 
@@ -51,7 +51,7 @@ class Command(BaseCommand):
     def handle(self, *args, prompt, negative, user, visibility, wait, timeout, **options):
         owner = _owner(user)
         try:
-            item = pipeline.submit(
+            item = intake.submit(
                 prompt=prompt, negative_prompt=negative, owner=owner, visibility=visibility
             )
         except SubmissionRefused as exc:
@@ -68,12 +68,12 @@ class Command(BaseCommand):
             self.stdout.write("status: queued (a worker will make it)")
             return
         if settings.GALLERY_ENDPOINT_CONFIGURED or settings.GALLERY_STANDIN:
-            item = pipeline.generate_now(item.pk)
+            item = worker.generate_now(item.pk)
         else:
             # No endpoint configured: the offline stand-in is the one `make run` started on a
             # port only its own processes know. Its workers make the image; wait for them.
             self.stderr.write("Waiting for a worker of `make run` to make it...")
-            item = pipeline.wait_for(item.pk, timeout=timeout)
+            item = worker.wait_for(item.pk, timeout=timeout)
         self.stdout.write(f"status: {item.status}")
         if item.status == Generation.Status.SUCCEEDED:
             self.stdout.write(f"file: {item.original.name}")

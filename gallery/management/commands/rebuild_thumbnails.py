@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from gallery.management import progress
-from gallery.services import generation as pipeline
+from gallery.services import derivatives
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         progress.add_argument(parser)
 
     def handle(self, *args, **options):
-        result = pipeline.rebuild_many(
+        result = derivatives.rebuild_many(
             only_missing=options["missing_only"],
             public_ids=options["ids"],
             progress=progress.factory(options),

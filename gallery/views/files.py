@@ -1,4 +1,5 @@
 """How an image file's bytes leave the server, once the media view has authorised the request.
+(A request helper: it builds responses, so it lives with the views.)
 
 One decision, four ways (settings.GALLERY_MEDIA_ACCEL / GALLERY_MEDIA_REDIRECT):
 - stream the file from storage through the app (the default; local files or S3);

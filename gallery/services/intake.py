@@ -1,0 +1,195 @@
+"""Intake: what a valid prompt is, whether new work may start, and recording it.
+
+Every way of creating work (the web form, retry, the three APIs, the command line) comes
+through here: `validate_prompt` says what a prompt may be, and `admitted` is the one gate
+(the prompt blocklist, then the owner's quotas and the per-address rate) that each new piece
+of work passes in the transaction that records it. The task is enqueued once that commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from core.models import SiteSettings
+from gallery.models import Generation, Preferences
+from gallery.services import blocklist, quotas
+
+Status = Generation.Status
+
+# --- What a valid prompt is -------------------------------------------------------------------
+
+EMPTY_PROMPT = "Describe the image you want."
+UNSTORABLE_TEXT = "Remove the control characters from the text."
+# The same rule as `validate_prompt`, as the regular expressions a schema can publish:
+# some text that is not only spaces, and no NUL.
+PROMPT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+NEGATIVE_PROMPT_PATTERN = r"^[^\x00]*$"
+
+
+def max_lengths() -> dict[str, int]:
+    """The longest prompt and negative prompt the site takes, by field name."""
+    return {
+        "prompt": settings.GALLERY_PROMPT_MAX_LENGTH,
+        "negative_prompt": settings.GALLERY_NEGATIVE_PROMPT_MAX_LENGTH,
+    }
+
+
+def is_storable(text: str) -> bool:
+    """Text a database column can hold: no NUL, no lone surrogate ("\\ud800"), which JSON
+    can spell and PostgreSQL refuses."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def validate_prompt(prompt: str | None, negative_prompt: str | None = "") -> tuple[str, str]:
+    """The prompts as they will be stored (stripped), or ValidationError by field saying
+    what to change: blank, too long, or holding text no database can store."""
+    texts = {"prompt": (prompt or "").strip(), "negative_prompt": (negative_prompt or "").strip()}
+    errors = {}
+    if not texts["prompt"]:
+        errors["prompt"] = EMPTY_PROMPT
+    for name, limit in max_lengths().items():
+        text = texts[name]
+        if name in errors:
+            continue
+        if len(text) > limit:
+            what = "prompt" if name == "prompt" else "negative prompt"
+            errors[name] = f"Keep the {what} to {limit} characters (it has {len(text)})."
+        elif not is_storable(text):
+            errors[name] = UNSTORABLE_TEXT
+    if errors:
+        raise ValidationError(errors)
+    return texts["prompt"], texts["negative_prompt"]
+
+
+# --- Whether new work may start ---------------------------------------------------------------
+
+
+@contextmanager
+def admitted(
+    *,
+    owner: AbstractBaseUser | None,
+    prompt: str,
+    negative_prompt: str,
+    client_ip: str | None,
+) -> Iterator[None]:
+    """The intake gate. The prompt is checked against the blocklist before anything is
+    written (a refused prompt leaves only its attempt log); then, in a transaction that the
+    caller records the work in, the owner is charged one image (per-address rate, images
+    in progress, daily quota). Refusals raise ValidationError (SubmissionRefused for a
+    limit); a refused or rolled-back submission counts nothing."""
+    blocklist.check(prompt, negative_prompt, user=owner)
+    with transaction.atomic():
+        quotas.charge_submission(owner, client_ip)
+        yield
+
+
+# --- Recording work ---------------------------------------------------------------------------
+
+
+def submit(
+    *,
+    prompt: str,
+    negative_prompt: str = "",
+    owner: AbstractBaseUser | None = None,
+    visibility: str = "",
+    source: Generation | None = None,
+    client_ip: str | None = None,
+) -> Generation:
+    """Record a new generation and queue it. The task is enqueued only once the row is
+    committed; if that enqueue is lost, the worker's sweep finds the row and enqueues it.
+
+    `visibility` blank means the owner's default, else the site's. Under pre-moderation a
+    public image waits for staff approval (private images and staff's own do not).
+    `client_ip` is the requesting address, for the per-address rate (None: not counted)."""
+    prompt, negative_prompt = validate_prompt(prompt, negative_prompt)
+    site = SiteSettings.load()
+    if not visibility:
+        preferences = Preferences.for_user(owner) if owner else None
+        visibility = (preferences and preferences.default_visibility) or site.default_visibility
+    # Pre-moderation holds what others would see; a private image has no audience to protect.
+    moderation = Generation.Moderation.VISIBLE
+    if (
+        site.moderation_mode == SiteSettings.ModerationMode.PRE
+        and visibility == Generation.Visibility.PUBLIC
+        and not (owner and owner.is_staff)
+    ):
+        moderation = Generation.Moderation.PENDING
+
+    gate = admitted(
+        owner=owner, prompt=prompt, negative_prompt=negative_prompt, client_ip=client_ip
+    )
+    with gate:
+        generation = Generation.objects.create(
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            owner=owner,
+            visibility=visibility,
+            moderation=moderation,
+            source=source,
+            queued_at=timezone.now(),
+        )
+        transaction.on_commit(partial(enqueue, generation.pk), robust=True)
+    return generation
+
+
+def retry(
+    generation: Generation,
+    *,
+    actor: AbstractBaseUser | None = None,
+    client_ip: str | None = None,
+) -> Generation:
+    """Send a failed generation through the pipeline again, under the same id. It passes
+    the same gate as new work, charged to `actor` (whoever asks; default the owner): a
+    prompt blocked since, or an owner at a limit, cannot bring it back."""
+    if generation.status != Status.FAILED:
+        raise ValidationError("Only a failed generation can be retried.")
+    charged = actor if actor is not None else generation.owner
+    gate = admitted(
+        owner=charged,
+        prompt=generation.prompt,
+        negative_prompt=generation.negative_prompt,
+        client_ip=client_ip,
+    )
+    with gate:
+        updated = Generation.objects.filter(pk=generation.pk, status=Status.FAILED).update(
+            status=Status.QUEUED,
+            failure_reason="",
+            failure_detail="",
+            failure_code="",
+            status_note="",
+            attempts=0,
+            claims=0,
+            started_at=None,
+            finished_at=None,
+            queued_at=timezone.now(),
+        )
+        if not updated:
+            # Retried by someone else meanwhile: nothing to charge for.
+            transaction.set_rollback(True)
+        else:
+            transaction.on_commit(partial(enqueue, generation.pk), robust=True)
+    generation.refresh_from_db()
+    return generation
+
+
+def enqueue(generation_id: int) -> None:
+    """Wake a worker for this generation. The row decides what runs; the task is only the
+    wake-up, so a lost or duplicate task does no harm (the sweep re-enqueues, claims dedupe)."""
+    from gallery.tasks import run_generation  # tasks import the worker, which imports this
+
+    result = run_generation.enqueue(generation_id)
+    Generation.objects.filter(pk=generation_id).update(task_id=str(result.id))

@@ -1,0 +1,130 @@
+"""What a user may still ask for: images in progress and the daily quota, with the
+per-address submission rate. The intake gate charges each new piece of work here; the
+counting itself is accounts' rate limiter (`accounts.limits`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
+
+from accounts import limits
+from gallery.models import Generation
+
+
+@dataclass
+class QuotaStatus:
+    """What the pages tell a user about their limits."""
+
+    user: AbstractBaseUser
+    daily_limit: int | None
+    remaining_today: int | None
+    resets_at: datetime | None
+    max_in_flight: int | None
+
+    @property
+    def resets_in(self) -> str:
+        return (
+            limits.in_words((self.resets_at - limits.clock()).total_seconds())
+            if self.resets_at
+            else ""
+        )
+
+    @cached_property
+    def in_flight(self) -> int:
+        # Only counted where a page shows it (the prompt form shows the daily quota only).
+        return _in_flight(self.user)
+
+
+def _in_flight(user: AbstractBaseUser) -> int:
+    return Generation.objects.filter(
+        owner=user, status__in=(Generation.Status.QUEUED, Generation.Status.RUNNING)
+    ).count()
+
+
+def _exempt(user: AbstractBaseUser | AnonymousUser | None) -> bool:
+    # Staff are exempt; so is work submitted without an owner (the system's own).
+    return user is None or not user.is_authenticated or user.is_staff
+
+
+def _daily_rate() -> limits.Rate | None:
+    quota = settings.GALLERY_DAILY_QUOTA
+    return limits.Rate(quota, 86400) if quota else None
+
+
+def quota_status(user: AbstractBaseUser | AnonymousUser) -> QuotaStatus | None:
+    """None for users without limits (staff, anonymous)."""
+    if _exempt(user):
+        return None
+    rate = _daily_rate()
+    usage = limits.peek(f"quota:{user.pk}", rate) if rate else None
+    return QuotaStatus(
+        user=user,
+        daily_limit=rate.count if rate else None,
+        remaining_today=usage.remaining if usage else None,
+        resets_at=usage.resets_at if usage else None,
+        max_in_flight=settings.GALLERY_MAX_IN_FLIGHT or None,
+    )
+
+
+class SubmissionRefused(ValidationError):
+    """A submission over a limit. `retry_after` is how many whole seconds until one can be
+    accepted again (rounded up; an estimate for "images in progress"), as Retry-After wants."""
+
+    def __init__(self, message: str, *, code: str, retry_after: float):
+        super().__init__(message, code=code)
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
+# What to tell an API client that has too many images in progress: about one generation.
+IN_FLIGHT_RETRY_AFTER = 15
+
+
+def charge_submission(owner: AbstractBaseUser | None, ip: str | None = None) -> None:
+    """Check and count one new generation against the limits: per-IP rate, images in
+    progress, daily quota. Call inside the transaction that creates the row, so a refused
+    or rolled-back submission counts nothing. Raises SubmissionRefused (a ValidationError)
+    saying what is left and when to try again."""
+    if _exempt(owner):
+        return
+    now = limits.clock()
+    if ip:
+        try:
+            limits.check_ip("submit", ip, now)
+        except limits.RateLimited as exc:
+            raise SubmissionRefused(
+                exc.message,
+                code="rate_limited",
+                retry_after=(exc.retry_at - now).total_seconds(),
+            ) from None
+
+    max_in_flight = settings.GALLERY_MAX_IN_FLIGHT
+    if max_in_flight:
+        # Lock the user's row: two submissions of one user are counted one after the other.
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+        in_flight = _in_flight(owner)
+        if in_flight >= max_in_flight:
+            raise SubmissionRefused(
+                f"You already have {in_flight} images in progress (the most at once is "
+                f"{max_in_flight}). You can submit another as soon as one of them is done.",
+                code="in_flight",
+                retry_after=IN_FLIGHT_RETRY_AFTER,
+            )
+
+    rate = _daily_rate()
+    if rate:
+        usage = limits.consume(f"quota:{owner.pk}", rate, now)
+        if not usage.allowed:
+            wait = limits.in_words((usage.resets_at - now).total_seconds())
+            raise SubmissionRefused(
+                f"You have used all {rate.count} images for today. You can generate again "
+                f"in {wait} (the quota resets at {usage.resets_at:%H:%M} UTC).",
+                code="quota",
+                retry_after=(usage.resets_at - now).total_seconds(),
+            )
