@@ -62,6 +62,21 @@ def test_rendered_pages_have_no_inline_script_or_event_handlers(client, member, 
         assert "<style" not in html, url  # style-src has no 'unsafe-inline' for elements
 
 
+# --- Static files ---------------------------------------------------------------------------
+
+
+def test_every_icon_the_templates_draw_is_a_symbol_of_the_sprite():
+    symbols = set(
+        re.findall(r'<symbol id="([^"]+)"', (ROOT / "static/gallery/icons.svg").read_text())
+    )
+    templates = "".join(path.read_text() for path in (ROOT / "templates").rglob("*.html"))
+    names = re.findall(r"""icons\.svg' %\}#([a-z-]+)"></use>""", templates)
+    assert len(names) == templates.count("icons.svg' %}#")  # every use of the sprite read
+    assert names and set(names) <= symbols, set(names) - symbols
+    pasted = re.search(r"<(path|circle|rect)\b", templates)
+    assert not pasted, "an icon pasted into a template: add it to static/gallery/icons.svg"
+
+
 # --- /healthz -------------------------------------------------------------------------------
 
 
