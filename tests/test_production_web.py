@@ -1,14 +1,17 @@
 """Production web concerns: the Content-Security-Policy (and no inline script to break it),
-/healthz, structured logs with request ids, and the media view's serving modes (streamed,
+the static files (hashed imports between the ES modules, the icon sprite), /healthz,
+structured logs with request ids, and the media view's serving modes (streamed,
 X-Accel-Redirect for nginx, X-Sendfile for Apache)."""
 
 import json
 import logging
+import posixpath
 import re
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.test import Client
 from pythonjsonlogger.json import JsonFormatter
 
@@ -60,6 +63,44 @@ def test_rendered_pages_have_no_inline_script_or_event_handlers(client, member, 
         assert not _INLINE_SCRIPT.search(html), url
         assert not _HANDLER.search(html), url
         assert "<style" not in html, url  # style-src has no 'unsafe-inline' for elements
+
+
+# --- Static files ---------------------------------------------------------------------------
+
+
+def test_collected_modules_import_one_another_by_their_hashed_names(settings, tmp_path):
+    """collectstatic with the production storage: every relative import between the gallery's
+    ES modules names the hashed copy of its target, which the manifest holds."""
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "config.storage.StaticStorage"},
+    }
+    call_command("collectstatic", interactive=False, verbosity=0)
+    paths = json.loads((tmp_path / "staticfiles.json").read_text())["paths"]
+    modules = {name: hashed for name, hashed in paths.items() if name.startswith("gallery/js/")}
+    assert "gallery/js/main.js" in modules
+    specifier = re.compile(r'\b(?:from|import)\s*"(\.{1,2}/[^"]+)"')
+    imports = 0
+    for name, hashed in modules.items():
+        for url in specifier.findall((tmp_path / hashed).read_text()):
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(name), url))
+            assert target in modules.values(), f"{hashed} imports {url}"
+            assert (tmp_path / target).is_file()
+            imports += 1
+    assert imports >= 8  # main.js alone imports eight modules
+
+
+def test_every_icon_the_templates_draw_is_a_symbol_of_the_sprite():
+    symbols = set(
+        re.findall(r'<symbol id="([^"]+)"', (ROOT / "static/gallery/icons.svg").read_text())
+    )
+    templates = "".join(path.read_text() for path in (ROOT / "templates").rglob("*.html"))
+    names = re.findall(r"""icons\.svg' %\}#([a-z-]+)"></use>""", templates)
+    assert len(names) == templates.count("icons.svg' %}#")  # every use of the sprite read
+    assert names and set(names) <= symbols, set(names) - symbols
+    pasted = re.search(r"<(path|circle|rect)\b", templates)
+    assert not pasted, "an icon pasted into a template: add it to static/gallery/icons.svg"
 
 
 # --- /healthz -------------------------------------------------------------------------------
