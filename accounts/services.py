@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -16,7 +15,6 @@ from accounts.signals import account_deleting
 from core.models import SiteSettings
 
 logger = logging.getLogger(__name__)
-User = get_user_model()
 
 
 # --- First run ------------------------------------------------------------------------------
@@ -27,7 +25,7 @@ def needs_setup() -> bool:
     return not User.objects.exists()
 
 
-def create_first_admin(*, username: str, email: str, password: str) -> AbstractBaseUser:
+def create_first_admin(*, username: str, email: str, password: str) -> User:
     """Create the first account, a superuser, if there is still none. Of two people
     submitting at once exactly one succeeds: the check and the creation run in one
     transaction holding the setup lock (PostgreSQL: a row lock; SQLite: the write lock
@@ -79,9 +77,7 @@ def signup_allowed(token: str | None = None) -> Invite | None:
     return None
 
 
-def sign_up(
-    *, username: str, email: str, password: str, token: str | None = None
-) -> AbstractBaseUser:
+def sign_up(*, username: str, email: str, password: str, token: str | None = None) -> User:
     """Create an account under the current sign-up mode. An invitation is used up in the
     same transaction, with a conditional UPDATE: of two people using one link at once, one
     gets the account and the other is told the link was used."""
@@ -98,14 +94,14 @@ def sign_up(
     return user
 
 
-def create_invite(*, created_by: AbstractBaseUser, note: str = "") -> Invite:
+def create_invite(*, created_by: User, note: str = "") -> Invite:
     return Invite.objects.create(created_by=created_by, note=note)
 
 
 # --- Deleting an account --------------------------------------------------------------------
 
 
-def delete_account(user: AbstractBaseUser) -> None:
+def delete_account(user: User) -> None:
     """Delete `user`. What happens to their images is the gallery's rule (the site's
     account-deletion policy), applied by the receivers of `account_deleting` in the same
     transaction; their files go once it has committed."""

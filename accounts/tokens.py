@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -58,7 +58,7 @@ def digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def issue(user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+def issue(user: User, name: str) -> tuple[ApiToken, str]:
     """Make a token for `user`; returns the row and the token itself (shown once)."""
     name = (name or "").strip()
     if not user.is_active:
@@ -84,7 +84,7 @@ def revoke(token: ApiToken) -> None:
     token.refresh_from_db(fields=["revoked_at"])
 
 
-def for_user(user: AbstractBaseUser) -> QuerySet[ApiToken]:
+def for_user(user: User) -> QuerySet[ApiToken]:
     """The tokens `user`'s token page lists, newest first: every active one, and those
     revoked in the last REVOKED_LISTED_FOR."""
     recently = timezone.now() - REVOKED_LISTED_FOR

@@ -1,6 +1,8 @@
 """Thin account views: first run, sign-in (rate-limited), sign-up, the account page, API
 tokens."""
 
+from typing import TYPE_CHECKING
+
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
@@ -11,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
+from django.views.generic import FormView
 
 from accounts import limits, services, tokens
 from accounts.forms import DeleteAccountForm, SignupForm, TokenForm
@@ -21,7 +24,14 @@ from core.models import SiteSettings
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-class RateLimitedMixin:
+if TYPE_CHECKING:
+    # For the type checker only: the mixin goes on FormViews, whose methods it calls.
+    _FormViewBase = FormView
+else:
+    _FormViewBase = object
+
+
+class RateLimitedMixin(_FormViewBase):
     """Counts each POST from the client's address; over the limit, the page says when to
     try again (429) instead of processing the form."""
 
@@ -96,7 +106,7 @@ def signup(request: HttpRequest, token: str | None = None) -> HttpResponse:
             limits.check_ip("signup", http.client_ip(request))
         except limits.RateLimited as exc:
             return render(
-                request, "accounts/signup.html", {**context, "limit_error": exc.message}, 429
+                request, "accounts/signup.html", {**context, "limit_error": exc.message}, status=429
             )
         if form.is_valid():
             try:
@@ -107,7 +117,7 @@ def signup(request: HttpRequest, token: str | None = None) -> HttpResponse:
                     token=token,
                 )
             except services.SignupClosed as exc:
-                return render(request, "accounts/signup.html", {"closed": exc.message}, 403)
+                return render(request, "accounts/signup.html", {"closed": exc.message}, status=403)
             login(request, user, backend=BACKEND)
             messages.success(request, f"Welcome, {user.get_username()}! Your account is ready.")
             return redirect("gallery:index")
@@ -115,22 +125,23 @@ def signup(request: HttpRequest, token: str | None = None) -> HttpResponse:
 
 
 @login_required
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: http.AuthenticatedRequest) -> HttpResponse:
     return render(request, "accounts/account.html", _account_context(request))
 
 
-def _account_context(request: HttpRequest, delete_form: DeleteAccountForm | None = None) -> dict:
+def _account_context(
+    request: http.AuthenticatedRequest, delete_form: DeleteAccountForm | None = None
+) -> dict:
     site = SiteSettings.load()
     return {
         "delete_form": delete_form or DeleteAccountForm(request.user),
-        "image_count": request.user.generations.count(),
         "keeps_public_images": site.account_deletion == site.AccountDeletion.ANONYMISE_IMAGES,
     }
 
 
 @require_POST
 @login_required
-def delete_account(request: HttpRequest) -> HttpResponse:
+def delete_account(request: http.AuthenticatedRequest) -> HttpResponse:
     form = DeleteAccountForm(request.user, request.POST)
     if not form.is_valid():
         context = _account_context(request, delete_form=form)
@@ -149,7 +160,7 @@ def delete_account(request: HttpRequest) -> HttpResponse:
 @never_cache  # the page that shows a new token must never be kept by a browser or a proxy
 @login_required
 @require_http_methods(["GET", "POST"])
-def api_tokens(request: HttpRequest) -> HttpResponse:
+def api_tokens(request: http.AuthenticatedRequest) -> HttpResponse:
     """List, and create, the user's API tokens. A new token is rendered in the response to
     the POST that made it and nowhere else: not stored, not in the session, not in a URL."""
     form = TokenForm(request.POST or None)
@@ -179,7 +190,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
+def revoke_token(request: http.AuthenticatedRequest, pk: int) -> HttpResponse:
     # Only the owner's own tokens exist here: anyone else's id is a 404, like a wrong one.
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
     if token.is_active:

@@ -3,7 +3,7 @@
 For one 1024x1024 SDXL-like JPEG (the offline stand-in's picture, with film grain) it times:
 
 - app work: the worker's real path once the endpoint has answered,
-  ``images.verify()`` then ``generation._store()`` (WebP thumbnails at 256 and 512 px, the
+  ``images.verify()`` then ``worker._store()`` (WebP thumbnails at 256 and 512 px, the
   1024 px WebP preview, the average colour, the files written to default storage, the row
   committed);
 - Pillow floor: the least work for the same images: open, load, resize to 512 with
@@ -75,7 +75,7 @@ def _bench(runs: int, breakdown: bool, database_url: str | None) -> int:
     from PIL import Image
 
     from gallery.models import Generation
-    from gallery.services import endpoint, generation, images
+    from gallery.services import endpoint, images, worker
     from gallery.standin import draw
 
     data = draw.render(PROMPT)
@@ -89,14 +89,14 @@ def _bench(runs: int, breakdown: bool, database_url: str | None) -> int:
         # Row creation and claim happen before the endpoint call in real life: not timed.
         row = Generation.objects.create(prompt=PROMPT, queued_at=timezone.now())
         created.append(row.pk)
-        claimed = generation.claim(row.pk, lease_seconds=600)
+        claimed = worker.claim(row.pk, lease_seconds=600)
         assert claimed is not None
         inner: dict[str, float] = defaultdict(float)
         with _timed_steps(breakdown and record, inner, images, default_storage):
             t0 = time.perf_counter()
             image = images.verify(data, max_pixels=4096 * 4096)
             t1 = time.perf_counter()
-            generation._store(claimed, claimed.claim_token, image, config)
+            worker._store(claimed, claimed.claim_token, image, config)
             t2 = time.perf_counter()
         if breakdown and record:
             steps["verify (decode + sha256)"].append(t1 - t0)

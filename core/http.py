@@ -6,7 +6,14 @@ from __future__ import annotations
 import ipaddress
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.http import HttpRequest
+
+
+class AuthenticatedRequest(HttpRequest):
+    """The request of a view behind login_required (for type checking: `user` is a User)."""
+
+    user: User
 
 
 def client_ip(request: HttpRequest) -> str:

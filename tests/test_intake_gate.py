@@ -48,7 +48,9 @@ def test_a_retry_of_a_prompt_blocked_since_is_refused_and_stays_failed(member, n
 
     response = signed_in(member).post(f"/g/{item.public_id}/retry", follow=True)
 
-    assert "This prompt can&#x27;t be used on this site (no foxes here)" in response.content.decode()
+    assert (
+        "This prompt can&#x27;t be used on this site (no foxes here)" in response.content.decode()
+    )
     item.refresh_from_db()
     assert item.status == Status.FAILED  # never reaches a worker, never becomes public
 
@@ -101,9 +103,7 @@ def test_staff_retry_still_passes_the_blocklist(admin_client, member, no_limits)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_ten_parallel_retries_put_no_more_in_flight_than_the_cap(
-    live_server, member, settings
-):
+def test_ten_parallel_retries_put_no_more_in_flight_than_the_cap(live_server, member, settings):
     """Real HTTP, ten requests at once against the live server: the cap holds under races."""
     settings.GALLERY_DAILY_QUOTA = 0
     settings.GALLERY_IP_RATES = {"signin": "0", "signup": "0", "reset": "0", "submit": "0"}

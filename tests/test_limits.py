@@ -9,6 +9,7 @@ from django.test import Client, RequestFactory
 
 from accounts import limits
 from core import http
+from core.models import SiteSettings
 from gallery.models import Generation
 from gallery.services import quotas
 
@@ -187,3 +188,18 @@ def test_rates_are_parsed_from_settings(text, rate):
 def test_a_malformed_rate_is_a_configuration_error():
     with pytest.raises(ImproperlyConfigured):
         limits.Rate.parse("thirty per minute")
+
+
+def test_sign_ups_per_address_are_rate_limited_with_a_429_page(no_limits):
+    no_limits.GALLERY_IP_RATES = {**no_limits.GALLERY_IP_RATES, "signup": "1/h"}
+    site = SiteSettings.load()
+    site.signup_mode = SiteSettings.SignupMode.OPEN
+    site.save()
+    form = {"username": "grace", "email": "g@example.org"}
+    form |= {"password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"}
+    assert Client().post("/accounts/signup/", form).status_code == 302
+    limited = Client().post("/accounts/signup/", {**form, "username": "hopper"})
+    # It once answered 200 with the status as its Content-Type ("429").
+    assert limited.status_code == 429
+    assert limited["Content-Type"].startswith("text/html")
+    assert "Try again in" in limited.content.decode()

@@ -16,12 +16,12 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q
 
 from core.models import SiteSettings
-from gallery.models import PUBLIC, Generation
+from gallery.models import PUBLIC, Generation, GenerationQuerySet
 
 AnyUser = User | AnonymousUser
 
 
-def viewable(user: AnyUser, site: SiteSettings | None = None) -> "Generation.objects":
+def viewable(user: AnyUser, site: SiteSettings | None = None) -> GenerationQuerySet:
     """Every generation `user` may open, in any status."""
     rows = Generation.objects.all()
     if user.is_staff:
@@ -32,12 +32,12 @@ def viewable(user: AnyUser, site: SiteSettings | None = None) -> "Generation.obj
     return rows.public() if site.anonymous_browsing else rows.none()
 
 
-def listable(user: AnyUser, site: SiteSettings | None = None) -> "Generation.objects":
+def listable(user: AnyUser, site: SiteSettings | None = None) -> GenerationQuerySet:
     """What the gallery grid may show `user`: viewable rows that have an image."""
     return viewable(user, site).with_image()
 
 
-def manageable(user: AnyUser) -> "Generation.objects":
+def manageable(user: AnyUser) -> GenerationQuerySet:
     """Every generation `user` may retry, delete or change: staff all, others their own."""
     if user.is_staff:
         return Generation.objects.all()
@@ -54,7 +54,7 @@ def manageable_item(user: AnyUser, public_id: str) -> Generation | None:
     return manageable(user).select_related("owner").filter(public_id=public_id).first()
 
 
-def own(user: AnyUser) -> "Generation.objects":
+def own(user: AnyUser) -> GenerationQuerySet:
     """The user's own generations, all of which they may see. Asked for directly rather
     than through `viewable`, so that the owner index serves "mine" alone."""
     if not user.is_authenticated:

@@ -38,6 +38,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from gallery.models import Generation
@@ -343,8 +344,8 @@ def _stage_files(zf: zipfile.ZipFile, record: dict) -> dict[str, tuple[str, IO[b
                 raise ArchiveError(f"{name} does not match its sha256: refused")
             handle.seek(0)
     except BaseException:
-        for _, handle in staged.values():
-            handle.close()
+        for _, spool in staged.values():
+            spool.close()
         raise
     return staged
 
@@ -368,7 +369,8 @@ def _insert_row(record: dict, names: dict[str, str], users: dict, created: list[
         item = Generation(public_id=record["public_id"])
         for name in PLAIN_FIELDS:
             value = record.get(name)
-            default = Generation._meta.get_field(name).get_default()
+            model_field = Generation._meta.get_field(name)
+            default = model_field.get_default() if isinstance(model_field, Field) else None
             setattr(item, name, default if value is None and default is not None else value)
         for name in TIME_FIELDS:
             setattr(item, name, _parse_time(record.get(name)))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -119,7 +120,7 @@ class GalleryQuery:
             rows = access.listable(user)
             if self.status:
                 rows = rows.filter(status=self.status)
-        if self.starred:
+        if self.starred and isinstance(user, User):  # from_params allows it signed in only
             rows = rows.filter(id__in=Favourite.objects.filter(user=user).values("generation_id"))
         if self.since:
             rows = rows.filter(created_at__gte=_start_of(self.since))

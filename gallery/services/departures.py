@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
 from core.models import SiteSettings
@@ -15,7 +15,7 @@ from gallery.services import storage
 logger = logging.getLogger(__name__)
 
 
-def settle_images(user: AbstractBaseUser) -> None:
+def settle_images(user: User) -> None:
     """Delete or keep `user`'s generations, by the site's account-deletion policy:
 
     - delete: every generation of theirs, files included;
@@ -41,5 +41,5 @@ def settle_images(user: AbstractBaseUser) -> None:
     )
 
 
-def on_account_deleting(sender, *, user: AbstractBaseUser, **kwargs) -> None:
+def on_account_deleting(sender, *, user: User, **kwargs) -> None:
     settle_images(user)

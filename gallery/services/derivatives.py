@@ -39,7 +39,7 @@ def rebuild_derived(
         fields = tuple(f for f in fields if not _stored(getattr(generation, f).name))
     if not fields:
         return []
-    original = generation.original.name
+    original = storage.stored_name(generation.original)
     with default_storage.open(original, "rb") as handle:
         image = images.verify(handle.read(), max_pixels=settings.GALLERY_MAX_IMAGE_PIXELS)
     stem = f"{original.split('/', 1)[-1].rsplit('.', 1)[0]}-{secrets.token_hex(3)}"

@@ -8,7 +8,7 @@ image whose owner deleted their account (owner null) keeps the default (embed).
 from django.core.files.storage import default_storage
 
 from gallery.models import Generation, Preferences
-from gallery.services import images
+from gallery.services import images, storage
 
 
 def embeds_metadata(item: Generation) -> bool:
@@ -37,7 +37,7 @@ def provenance(item: Generation, page_url: str) -> images.Provenance:
 def original_bytes(item: Generation, page_url: str) -> bytes:
     """The original as it should be downloaded. The stored file is never changed: metadata
     is added to a copy in memory (originals are capped at GALLERY_MAX_IMAGE_BYTES)."""
-    with default_storage.open(item.original.name, "rb") as handle:
+    with default_storage.open(storage.stored_name(item.original), "rb") as handle:
         data = handle.read()
     if not embeds_metadata(item):
         return data
@@ -48,4 +48,4 @@ def original_bytes(item: Generation, page_url: str) -> bytes:
 
 
 def download_name(item: Generation) -> str:
-    return f"{item.public_id}.{item.original.name.rsplit('.', 1)[-1]}"
+    return f"{item.public_id}.{storage.stored_name(item.original).rsplit('.', 1)[-1]}"

@@ -448,6 +448,7 @@ def _retry_after(headers: requests.structures.CaseInsensitiveDict) -> float | No
         value = headers.get(name, "").strip()
         if not value:
             continue
+        seconds: float | None
         try:
             seconds = float(value)
         except ValueError:

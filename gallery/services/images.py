@@ -85,16 +85,19 @@ def verify(data: bytes, *, max_pixels: int) -> VerifiedImage:
         img.load()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise InvalidImageError("The endpoint returned a damaged or incomplete image.") from exc
-    fmt = img.format
+    fmt = img.format or ""  # always set: Image.open took it from the whitelist
+    pixels: Image.Image = img
     if img.mode not in ("RGB", "RGBA"):
-        img = img.convert("RGBA" if "A" in img.getbands() or "transparency" in img.info else "RGB")
+        pixels = img.convert(
+            "RGBA" if "A" in img.getbands() or "transparency" in img.info else "RGB"
+        )
     return VerifiedImage(
         data=data,
         format=fmt,
         width=width,
         height=height,
         sha256=hashlib.sha256(data).hexdigest(),
-        pixels=img,
+        pixels=pixels,
     )
 
 
@@ -127,7 +130,7 @@ def average_color(image: VerifiedImage) -> str:
     pixels = image.pixels
     # Shrink first (cheap box reduction), then convert only the few remaining pixels.
     small = pixels.reduce(max(1, min(pixels.size) // 16)).convert("RGB")
-    r, g, b = small.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+    r, g, b = small.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))  # type: ignore[misc]
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
@@ -282,7 +285,9 @@ def _jpeg_with_metadata(data: bytes, fields: Provenance) -> bytes:
         raise InvalidImageError("Not a JPEG file.")
     # Header segments up to the first SOS; from SOS on (the entropy-coded scan) the bytes are
     # copied as they are. Existing EXIF/XMP segments are replaced by ours (one of each).
-    pos, head, kept = 2, [], []
+    pos = 2
+    head: list[bytes] = []
+    kept: list[bytes] = []
     while pos + 4 <= len(data) and data[pos] == 0xFF:
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte before a marker

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from functools import partial
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -81,7 +81,7 @@ def validate_prompt(prompt: str | None, negative_prompt: str | None = "") -> tup
 @contextmanager
 def admitted(
     *,
-    owner: AbstractBaseUser | None,
+    owner: User | None,
     prompt: str,
     negative_prompt: str,
     client_ip: str | None,
@@ -104,7 +104,7 @@ def submit(
     *,
     prompt: str,
     negative_prompt: str = "",
-    owner: AbstractBaseUser | None = None,
+    owner: User | None = None,
     visibility: str = "",
     source: Generation | None = None,
     client_ip: str | None = None,
@@ -149,7 +149,7 @@ def submit(
 def retry(
     generation: Generation,
     *,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     client_ip: str | None = None,
 ) -> Generation:
     """Send a failed generation through the pipeline again, under the same id. It passes

@@ -25,8 +25,7 @@ from django.utils import timezone
 
 from core.models import SiteSettings
 from gallery.models import Generation, ModerationEvent, Report
-from gallery.services import access, pagination
-from gallery.services.storage import delete_files
+from gallery.services import access, pagination, storage
 
 logger = logging.getLogger(__name__)
 
@@ -115,10 +114,10 @@ def _move(
         "moderated_at": now,
     }
     if to_state == State.REMOVED:
-        names = [f.name for f in generation.file_fields()]
+        names = [storage.stored_name(f) for f in generation.file_fields()]
         fields.update(dict.fromkeys(Generation.FILE_FIELDS, ""))
         # Only once the removal is committed: a rolled-back decision keeps its files.
-        transaction.on_commit(partial(delete_files, names), robust=True)
+        transaction.on_commit(partial(storage.delete_files, names), robust=True)
     Generation.objects.filter(pk=generation.pk).update(**fields)
     for name, value in fields.items():
         setattr(generation, name, value)
@@ -223,15 +222,15 @@ def queue_page(after: int | None = None, page_size: int = 20) -> pagination.Page
         pending = pending.filter(id__gt=after)
         reported = reported.filter(generation_id__gt=after)
     limit = page_size + 1
-    ids = set(pending.order_by("id").values_list("id", flat=True)[:limit])
-    ids |= set(
+    candidates = set(pending.order_by("id").values_list("id", flat=True)[:limit])
+    candidates |= set(
         reported.order_by("generation_id")
         .values_list("generation_id", flat=True)
         .distinct()[:limit]
     )
-    ids = sorted(ids)[:limit]
+    ids = sorted(candidates)[:limit]
     open_reports = Report.objects.filter(resolved_at__isnull=True).select_related("reporter")
-    items = list(
+    items: list[Generation] = list(
         Generation.objects.filter(id__in=ids)
         .exclude(moderation=State.REMOVED)
         .select_related("owner")

@@ -11,7 +11,7 @@ from functools import cached_property
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 
 from accounts import limits
@@ -22,7 +22,7 @@ from gallery.models import Generation
 class QuotaStatus:
     """What the pages tell a user about their limits."""
 
-    user: AbstractBaseUser
+    user: User
     daily_limit: int | None
     remaining_today: int | None
     resets_at: datetime | None
@@ -42,15 +42,18 @@ class QuotaStatus:
         return _in_flight(self.user)
 
 
-def _in_flight(user: AbstractBaseUser) -> int:
+def _in_flight(user: User) -> int:
     return Generation.objects.filter(
         owner=user, status__in=(Generation.Status.QUEUED, Generation.Status.RUNNING)
     ).count()
 
 
-def _exempt(user: AbstractBaseUser | AnonymousUser | None) -> bool:
-    # Staff are exempt; so is work submitted without an owner (the system's own).
-    return user is None or not user.is_authenticated or user.is_staff
+def _limited(user: User | AnonymousUser | None) -> User | None:
+    """The user, if limits apply to them. Staff are exempt; so is work submitted without
+    an owner (the system's own)."""
+    if user is None or isinstance(user, AnonymousUser) or user.is_staff:
+        return None
+    return user
 
 
 def _daily_rate() -> limits.Rate | None:
@@ -58,14 +61,15 @@ def _daily_rate() -> limits.Rate | None:
     return limits.Rate(quota, 86400) if quota else None
 
 
-def quota_status(user: AbstractBaseUser | AnonymousUser) -> QuotaStatus | None:
+def quota_status(user: User | AnonymousUser) -> QuotaStatus | None:
     """None for users without limits (staff, anonymous)."""
-    if _exempt(user):
+    limited = _limited(user)
+    if limited is None:
         return None
     rate = _daily_rate()
-    usage = limits.peek(f"quota:{user.pk}", rate) if rate else None
+    usage = limits.peek(f"quota:{limited.pk}", rate) if rate else None
     return QuotaStatus(
-        user=user,
+        user=limited,
         daily_limit=rate.count if rate else None,
         remaining_today=usage.remaining if usage else None,
         resets_at=usage.resets_at if usage else None,
@@ -86,12 +90,13 @@ class SubmissionRefused(ValidationError):
 IN_FLIGHT_RETRY_AFTER = 15
 
 
-def charge_submission(owner: AbstractBaseUser | None, ip: str | None = None) -> None:
+def charge_submission(owner: User | None, ip: str | None = None) -> None:
     """Check and count one new generation against the limits: per-IP rate, images in
     progress, daily quota. Call inside the transaction that creates the row, so a refused
     or rolled-back submission counts nothing. Raises SubmissionRefused (a ValidationError)
     saying what is left and when to try again."""
-    if _exempt(owner):
+    limited = _limited(owner)
+    if limited is None:
         return
     now = limits.clock()
     if ip:
@@ -107,8 +112,8 @@ def charge_submission(owner: AbstractBaseUser | None, ip: str | None = None) -> 
     max_in_flight = settings.GALLERY_MAX_IN_FLIGHT
     if max_in_flight:
         # Lock the user's row: two submissions of one user are counted one after the other.
-        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
-        in_flight = _in_flight(owner)
+        get_user_model().objects.select_for_update().filter(pk=limited.pk).first()
+        in_flight = _in_flight(limited)
         if in_flight >= max_in_flight:
             raise SubmissionRefused(
                 f"You already have {in_flight} images in progress (the most at once is "
@@ -119,7 +124,7 @@ def charge_submission(owner: AbstractBaseUser | None, ip: str | None = None) -> 
 
     rate = _daily_rate()
     if rate:
-        usage = limits.consume(f"quota:{owner.pk}", rate, now)
+        usage = limits.consume(f"quota:{limited.pk}", rate, now)
         if not usage.allowed:
             wait = limits.in_words((usage.resets_at - now).total_seconds())
             raise SubmissionRefused(

@@ -148,7 +148,7 @@ def narrow(rows: QuerySet, query: SearchQuery, vendor: str | None = None) -> Que
     return rows.filter(matches(query, vendor))
 
 
-def key(query: SearchQuery, vendor: str | None = None) -> Expression:
+def key(query: SearchQuery, vendor: str | None = None) -> Expression | F:
     """The id to order and cut pages on: the row's own, or on SQLite when joined to the FTS
     table, the FTS rowid (the same number), so that SQLite can use FTS5's own order."""
     vendor = vendor or connection.vendor

@@ -14,7 +14,7 @@ from __future__ import annotations
 from django.core import signing
 
 from gallery.models import Generation
-from gallery.services import access
+from gallery.services import access, storage
 
 MAX_AGE_SECONDS = 3600
 _SALT = "gallery.signed-media-url"
@@ -26,7 +26,7 @@ def _value(generation: Generation, filename: str) -> str:
 
 def original_path(generation: Generation) -> str:
     """The original image's media path with a signature valid for MAX_AGE_SECONDS."""
-    filename = generation.original.name.rsplit("/", 1)[-1]
+    filename = storage.stored_name(generation.original).rsplit("/", 1)[-1]
     value = _value(generation, filename)
     signature = signing.TimestampSigner(salt=_SALT).sign(value).removeprefix(value + ":")
     return f"{generation.original_url}?sig={signature}"

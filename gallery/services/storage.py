@@ -10,6 +10,7 @@ from functools import partial
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import QuerySet
+from django.db.models.fields.files import FieldFile
 
 from gallery.models import Generation
 from gallery.services import images
@@ -41,6 +42,13 @@ def possible_files(public_id: str, token: str) -> list[str]:
     return sorted({name for n in names for name in (n.original, *n.thumbnails, n.preview)})
 
 
+def stored_name(field: FieldFile) -> str:
+    """The storage name of a file field; FileNotFoundError (an OSError) when it has none."""
+    if not field.name:
+        raise FileNotFoundError(f"No {field.field.name} file.")
+    return field.name
+
+
 def delete_files(names: list[str]) -> None:
     """Remove these files from storage; a failure is logged, never raised (the row that
     named them is already gone or was never written)."""
@@ -53,7 +61,7 @@ def delete_files(names: list[str]) -> None:
 
 def delete(generation: Generation) -> None:
     """Delete the row, then its files once the deletion has committed."""
-    names = [f.name for f in generation.file_fields()]
+    names = [stored_name(f) for f in generation.file_fields()]
     with transaction.atomic():
         generation.delete()
         transaction.on_commit(partial(delete_files, names), robust=True)
@@ -64,7 +72,7 @@ def delete_many(generations: QuerySet[Generation]) -> int:
     number of generations deleted."""
     with transaction.atomic():
         rows = list(generations.only("pk", *Generation.FILE_FIELDS))
-        names = [f.name for row in rows for f in row.file_fields()]
+        names = [stored_name(f) for row in rows for f in row.file_fields()]
         Generation.objects.filter(pk__in=[row.pk for row in rows]).delete()
         transaction.on_commit(partial(delete_files, names), robust=True)
     return len(rows)

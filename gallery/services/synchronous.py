@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import IO
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
 
 from gallery.models import Generation
-from gallery.services import intake, quotas, worker
+from gallery.services import intake, quotas, storage, worker
 
 
 def submit(
@@ -25,7 +25,7 @@ def submit(
     prompt: str,
     negative_prompt: str,
     count: int,
-    owner: AbstractBaseUser,
+    owner: User,
     client_ip: str | None,
 ) -> list[Generation]:
     """Submit `count` generations in one transaction: all are accepted, or none is and
@@ -54,4 +54,4 @@ def make(generations: list[Generation]) -> list[Generation]:
 
 def open_original(generation: Generation) -> IO[bytes]:
     """The stored original, byte-exact as the endpoint sent it (OSError if unreadable)."""
-    return default_storage.open(generation.original.name, "rb")
+    return default_storage.open(storage.stored_name(generation.original), "rb")
