@@ -476,3 +476,27 @@ def test_generate_now_waits_for_the_worker_that_claimed_the_job(client_for, medi
     done = worker.generate_now(item.pk, client=client_for(), sleep=worker_finishes_after_two_polls)
     assert (done.status, done.failure_code, len(polls)) == (Status.FAILED, "endpoint_timeout", 2)
     assert stored_files(media_root) == []  # this thread never called the endpoint
+
+
+def test_a_worker_stopped_mid_call_hands_the_job_back_with_a_fresh_task(
+    client_for, media_root, monkeypatch
+):
+    """Ctrl-C (or a second SIGTERM) while the endpoint is answering: the job is queued
+    again at once, with a new task for another worker, instead of waiting out its lease."""
+    from gallery import tasks
+
+    item = queued_row()
+    client = client_for()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(client, "text2image", interrupted)
+    monkeypatch.setattr(endpoint, "get_client", lambda: client)
+
+    with pytest.raises(KeyboardInterrupt):
+        tasks.run_generation.func(item.pk)
+
+    item.refresh_from_db()
+    assert (item.status, item.claim_token, item.lease_expires_at) == (Status.QUEUED, "", None)
+    assert DBTaskResult.objects.filter(id=item.task_id, status="READY").exists()

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.models import SiteSettings
+from gallery import tasks
 from gallery.models import Generation, Preferences
 from gallery.services import blocklist, quotas
 
@@ -142,7 +143,7 @@ def submit(
             source=source,
             queued_at=timezone.now(),
         )
-        transaction.on_commit(partial(enqueue, generation.pk), robust=True)
+        transaction.on_commit(partial(tasks.enqueue, generation.pk), robust=True)
     return generation
 
 
@@ -181,15 +182,6 @@ def retry(
             # Retried by someone else meanwhile: nothing to charge for.
             transaction.set_rollback(True)
         else:
-            transaction.on_commit(partial(enqueue, generation.pk), robust=True)
+            transaction.on_commit(partial(tasks.enqueue, generation.pk), robust=True)
     generation.refresh_from_db()
     return generation
-
-
-def enqueue(generation_id: int) -> None:
-    """Wake a worker for this generation. The row decides what runs; the task is only the
-    wake-up, so a lost or duplicate task does no harm (the sweep re-enqueues, claims dedupe)."""
-    from gallery.tasks import run_generation  # tasks import the worker, which imports this
-
-    result = run_generation.enqueue(generation_id)
-    Generation.objects.filter(pk=generation_id).update(task_id=str(result.id))

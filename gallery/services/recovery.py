@@ -13,8 +13,9 @@ from django.utils import timezone
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
+from gallery import tasks
 from gallery.models import Generation
-from gallery.services import intake, storage, worker
+from gallery.services import storage, worker
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def recover_lost_work(now: datetime | None = None) -> int:
                 logger.warning("Generation %s: its worker died; queued again", generation.pk)
                 dead_files = storage.possible_files(generation.public_id, generation.claim_token)
                 transaction.on_commit(partial(storage.delete_files, dead_files), robust=True)
-                transaction.on_commit(partial(intake.enqueue, generation.pk), robust=True)
+                transaction.on_commit(partial(tasks.enqueue, generation.pk), robust=True)
                 recovered += 1
 
     grace = now - timedelta(seconds=settings.GALLERY_QUEUED_GRACE)
@@ -49,25 +50,23 @@ def recover_lost_work(now: datetime | None = None) -> int:
         for pk, task_id in batch:
             if task_id not in alive:
                 logger.warning("Generation %s: queued without a live task; enqueued again", pk)
-                intake.enqueue(pk)
+                tasks.enqueue(pk)
                 recovered += 1
     return recovered
 
 
 def _live_tasks(task_ids: list[str]) -> set[str]:
     """Which of these tasks are still waiting or running in the queue."""
-    from gallery.tasks import run_generation
-
     if not task_ids:
         return set()
-    if isinstance(run_generation.get_backend(), DatabaseBackend):
+    if isinstance(tasks.run_generation.get_backend(), DatabaseBackend):
         # One query for the whole batch on the default (database) queue.
         live = DBTaskResult.objects.filter(id__in=task_ids, status__in=("READY", "RUNNING"))
         return {str(pk) for pk in live.values_list("id", flat=True)}
     alive = set()
     for task_id in task_ids:
         try:
-            if run_generation.get_result(task_id).status in ("READY", "RUNNING"):
+            if tasks.run_generation.get_result(task_id).status in ("READY", "RUNNING"):
                 alive.add(task_id)
         except Exception:  # noqa: S112  (unknown, pruned or foreign id: not alive)
             continue

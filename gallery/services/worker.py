@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from gallery import logcontext
 from gallery.models import Generation
-from gallery.services import endpoint, images, intake, pacing, storage
+from gallery.services import endpoint, images, pacing, storage
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +36,14 @@ def run(
     client: endpoint.SDXLClient | None = None,
     policy: endpoint.RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    on_release: Callable[[int], None] | None = None,
 ) -> None:
     """Claim the generation, call the endpoint (retrying transient errors), store the image.
 
     Returns quietly when the job is not ours to run: already done, or held by a live worker.
+    If the worker is stopped meanwhile, the job is handed back to the queue and
+    `on_release(generation_id)` wakes another worker for it (the task wrapper passes its
+    enqueue; without one, the sweep finds the queued row).
     """
     client = client or endpoint.get_client()
     policy = policy or endpoint.RetryPolicy.from_settings()
@@ -54,7 +58,10 @@ def run(
         except (KeyboardInterrupt, SystemExit):
             # The worker is being stopped (Ctrl-C, SIGTERM twice): hand the job back now
             # rather than leave it to wait for its lease to run out.
-            _release(generation)
+            if requeue(generation, timezone.now()):
+                logger.warning("Generation %s: worker stopping; job handed back", generation.pk)
+                if on_release:
+                    on_release(generation.pk)
             raise
 
 
@@ -237,13 +244,6 @@ def _fail(generation_id: int, token: str, reason: str, detail: str, *, code: str
         lease_expires_at=None,
         finished_at=timezone.now(),
     )
-
-
-def _release(generation: Generation) -> None:
-    """Give a claimed job back to the queue, with a fresh task, as if never started."""
-    if requeue(generation, timezone.now()):
-        logger.warning("Generation %s: worker stopping; job handed back", generation.pk)
-        intake.enqueue(generation.pk)
 
 
 def requeue(generation: Generation, now: datetime) -> bool:
