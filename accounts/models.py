@@ -53,10 +53,6 @@ class Invite(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("accounts:signup_invite", args=[self.token])
 
-    @property
-    def is_usable(self) -> bool:
-        return self.used_at is None and self.expires_at > timezone.now()
-
 
 class SetupLock(models.Model):
     """One row, locked while the first administrator is created, so that two people

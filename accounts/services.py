@@ -94,10 +94,6 @@ def sign_up(*, username: str, email: str, password: str, token: str | None = Non
     return user
 
 
-def create_invite(*, created_by: User, note: str = "") -> Invite:
-    return Invite.objects.create(created_by=created_by, note=note)
-
-
 # --- Deleting an account --------------------------------------------------------------------
 
 

@@ -353,10 +353,6 @@ class Report(models.Model):
     def __str__(self) -> str:
         return f"{self.get_category_display()} on {self.generation_id} by {self.reporter_id}"
 
-    @property
-    def is_open(self) -> bool:
-        return self.resolved_at is None
-
 
 class BlockedTerm(models.Model):
     """A word, phrase or regular expression that prompts may not contain."""

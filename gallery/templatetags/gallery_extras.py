@@ -1,4 +1,5 @@
-"""Template helpers that need a service: kept here so the grid's view stays unchanged."""
+"""Template helpers that need a service. The grid's page partial (first page and every next
+page) asks for its own starred ids here, in one query per page."""
 
 from django import template
 
