@@ -17,10 +17,13 @@ import requests
 from gallery.models import Generation
 from tests import procs
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("sqlite3") and shutil.which("rsync")),
-    reason="the documented backup commands need the sqlite3 and rsync programs",
-)
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.skipif(
+        not (shutil.which("sqlite3") and shutil.which("rsync")),
+        reason="the documented backup commands need the sqlite3 and rsync programs",
+    ),
+]
 
 
 def _free_port() -> int:
