@@ -2,7 +2,7 @@
 media), run as written: back up a live installation with `sqlite3 .backup` and `rsync`,
 restore into a fresh data directory, migrate, start gunicorn, and every image is served
 byte for byte. (The portable alternative, export_gallery / import_gallery, has its own
-round-trip test in tests/test_cli.py.)"""
+round-trip test in tests/test_cli_processes.py.)"""
 
 import hashlib
 import shutil
