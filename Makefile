@@ -17,6 +17,9 @@ dev: $(VENV)/.installed .env  ## The same with DEBUG on and auto-reload
 test: $(VENV)/.installed  ## Run the whole test suite (browser tests need Debian's chromium)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+test-fast: $(VENV)/.installed  ## The unit and web tests only: no real processes, no browser
+	$(BIN)/python -m pytest -m "not system and not browser" $(PYTEST_ARGS)
+
 lint: $(VENV)/.installed migrations-check typecheck  ## ruff, migrations, mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .

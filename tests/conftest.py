@@ -8,6 +8,7 @@ from django.utils import timezone
 from gallery.models import Generation
 from gallery.services import endpoint, worker
 from gallery.standin.server import StandinServer
+from tests import factories
 
 
 @pytest.fixture
@@ -42,10 +43,37 @@ def client_for(endpoint_config):
     return build
 
 
+# --- The people (tests/factories.py) -------------------------------------------------------
+
+
 @pytest.fixture
-def member(django_user_model):
-    """A signed-up user without staff rights."""
-    return django_user_model.objects.create_user("ada", password="ada-password-123")
+def owner():
+    """The owner: "ada", a signed-up user without staff rights."""
+    return factories.owner()
+
+
+@pytest.fixture
+def member(owner):
+    """The owner under its older name."""
+    return owner
+
+
+@pytest.fixture
+def other_user():
+    """Another user: "bob", signed up too."""
+    return factories.other_user()
+
+
+@pytest.fixture
+def moderator():
+    """The moderator: "mod", staff with the admin's permissions on generations."""
+    return factories.moderator()
+
+
+@pytest.fixture
+def visitor():
+    """A visitor: an anonymous browser (a test client signed in as nobody)."""
+    return factories.visitor()
 
 
 @pytest.fixture
@@ -68,23 +96,35 @@ def finished(client_for, media_root) -> Generation:
     return item
 
 
-def make_done(prompt: str = "done", **fields) -> Generation:
-    """A succeeded row without running the pipeline, for pages that never open the files."""
-    return Generation.objects.create(
-        prompt=prompt,
-        status=Generation.Status.SUCCEEDED,
-        original="originals/xx/x.jpg",
-        thumbnail="thumbnails/xx/x-256.webp",
-        thumbnail_2x="thumbnails/xx/x-512.webp",
-        sha256="0" * 64,
-        width=1024,
-        height=1024,
-        **fields,
-    )
-
-
 def stored_files(root) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+# --- Tiers ------------------------------------------------------------------------------------
+
+# Every test module names its one tier in its `pytestmark` (registered in pyproject.toml),
+# the heaviest that any of its tests needs:
+#   unit     in-process: the code, the test database and at most the in-process stand-in
+#   web      the app through Django's test client or pytest-django's live_server, in-process
+#   system   real processes: manage.py, workers, gunicorn, `make run`, curl, `python -c`
+#   browser  a real Chromium driven through Playwright
+# A test that starts a process goes into a module of its own tier (the *_processes.py files)
+# rather than making its neighbours system tests. `make test-fast` runs unit and web;
+# `make test` runs them all.
+TIERS = ("unit", "web", "system", "browser")
+
+
+def _check_tiers(items) -> None:
+    wrong = []
+    for item in items:
+        tiers = {mark.name for mark in item.iter_markers() if mark.name in TIERS}
+        if len(tiers) != 1:
+            wrong.append(f"  {item.nodeid}: {sorted(tiers) or 'none'}")
+    if wrong:
+        raise pytest.UsageError(
+            "Every test needs exactly one tier (pytest.mark.unit, web, system or browser) in its "
+            "module's pytestmark:\n" + "\n".join(wrong)
+        )
 
 
 # --- Browser tests: Playwright driving Debian's Chromium ------------------------------------
@@ -94,6 +134,7 @@ _SKIP_REASON = "Chromium not found: install Debian's `chromium` package to run t
 
 
 def pytest_collection_modifyitems(config, items):
+    _check_tiers(items)
     # Browser tests run last: Playwright's event loop stays up in the main thread for the
     # rest of the session, and Django refuses database calls beside a running loop.
     items.sort(key=lambda item: "browser" in item.keywords)

@@ -19,7 +19,7 @@ from core.models import SiteSettings
 from gallery.models import Generation
 from tests.conftest import stored_files
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.web, pytest.mark.django_db]
 
 NEW_PASSWORD = "a-fresh-password-456"
 
@@ -68,7 +68,7 @@ def test_first_run_form_errors_keep_the_page_and_create_nothing(client):
     assert not User.objects.exists()
 
 
-def test_the_first_run_service_refuses_once_anyone_has_an_account(member):
+def test_the_first_run_service_refuses_once_anyone_has_an_account(owner):
     with pytest.raises(PermissionDenied):
         services.create_first_admin(username="root", email="r@example.org", password="x" * 12)
     assert not User.objects.filter(is_superuser=True).exists()
@@ -103,7 +103,7 @@ def test_two_people_submitting_the_first_run_form_at_once_make_one_administrator
 # --- sign-up modes --------------------------------------------------------------------------
 
 
-def test_sign_up_is_closed_by_default_and_says_so(member):
+def test_sign_up_is_closed_by_default_and_says_so(owner):
     client = Client()
     page = client.get("/accounts/signup/")
     assert page.status_code == 403
@@ -113,7 +113,7 @@ def test_sign_up_is_closed_by_default_and_says_so(member):
     assert not User.objects.filter(username="grace").exists()
 
 
-def test_open_sign_up_creates_an_account_and_signs_it_in(member):
+def test_open_sign_up_creates_an_account_and_signs_it_in(owner):
     set_signup_mode("open")
     client = Client()
     assert 'href="/accounts/signup/"' in client.get("/accounts/login/").content.decode()
@@ -124,10 +124,10 @@ def test_open_sign_up_creates_an_account_and_signs_it_in(member):
     assert (grace.email, grace.is_staff) == ("grace@example.org", False)
 
 
-def test_sign_up_refuses_a_weak_password_and_a_taken_email(member):
+def test_sign_up_refuses_a_weak_password_and_a_taken_email(owner):
     set_signup_mode("open")
-    member.email = "ada@example.org"
-    member.save()
+    owner.email = "ada@example.org"
+    owner.save()
     weak = Client().post("/accounts/signup/", signup_data(password="12345678"))
     assert "too common" in weak.content.decode()
     taken = Client().post("/accounts/signup/", signup_data(email="ADA@example.org"))
@@ -135,9 +135,9 @@ def test_sign_up_refuses_a_weak_password_and_a_taken_email(member):
     assert not User.objects.filter(username="grace").exists()
 
 
-def test_an_invitation_lets_exactly_one_person_sign_up(member):
+def test_an_invitation_lets_exactly_one_person_sign_up(owner):
     set_signup_mode("invite")
-    invite = Invite.objects.create(created_by=member, note="for Grace")
+    invite = Invite.objects.create(created_by=owner, note="for Grace")
     assert "by invitation" in Client().get("/accounts/signup/").content.decode()
 
     url = invite.get_absolute_url()
@@ -154,9 +154,9 @@ def test_an_invitation_lets_exactly_one_person_sign_up(member):
     assert not User.objects.filter(username="mallory").exists()
 
 
-def test_an_expired_or_unknown_invitation_is_refused(member):
+def test_an_expired_or_unknown_invitation_is_refused(owner):
     set_signup_mode("invite")
-    invite = Invite.objects.create(created_by=member)
+    invite = Invite.objects.create(created_by=owner)
     Invite.objects.filter(pk=invite.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
     expired = Client().post(invite.get_absolute_url(), signup_data())
     assert expired.status_code == 403 and "expired" in expired.content.decode()
@@ -165,8 +165,8 @@ def test_an_expired_or_unknown_invitation_is_refused(member):
     assert not User.objects.filter(username="grace").exists()
 
 
-def test_invitations_do_not_work_while_sign_up_is_closed(member):
-    invite = Invite.objects.create(created_by=member)
+def test_invitations_do_not_work_while_sign_up_is_closed(owner):
+    invite = Invite.objects.create(created_by=owner)
     assert Client().post(invite.get_absolute_url(), signup_data()).status_code == 403
     assert not User.objects.filter(username="grace").exists()
 
@@ -186,9 +186,9 @@ def test_staff_create_invitations_in_the_admin_and_see_their_link(admin_client, 
 # --- passwords ------------------------------------------------------------------------------
 
 
-def test_password_reset_mails_a_link_that_sets_a_new_password(member):
-    member.email = "ada@example.org"
-    member.save()
+def test_password_reset_mails_a_link_that_sets_a_new_password(owner):
+    owner.email = "ada@example.org"
+    owner.save()
     client = Client()
     response = client.post("/accounts/password_reset/", {"email": "ada@example.org"}, follow=True)
     assert "Check your email" in response.content.decode()
@@ -215,8 +215,8 @@ def test_password_reset_for_an_unknown_address_sends_nothing_and_says_the_same()
     assert mail.outbox == []
 
 
-def test_changing_the_password(client, member):
-    client.force_login(member)
+def test_changing_the_password(client, owner):
+    client.force_login(owner)
     page = client.get("/accounts/password_change/").content.decode()
     assert "Change your password" in page
     response = client.post(
@@ -229,17 +229,17 @@ def test_changing_the_password(client, member):
         follow=True,
     )
     assert "Password changed" in response.content.decode()
-    member.refresh_from_db()
-    assert member.check_password(NEW_PASSWORD)
+    owner.refresh_from_db()
+    assert owner.check_password(NEW_PASSWORD)
 
 
-def test_every_registration_page_renders_in_the_sites_layout(client, member):
+def test_every_registration_page_renders_in_the_sites_layout(client, owner):
     pages = ["/accounts/login/", "/accounts/password_reset/", "/accounts/password_reset/done/"]
     pages += ["/accounts/reset/x/y/", "/accounts/reset/done/"]
     for url in pages:
         page = client.get(url).content.decode()
         assert 'class="card narrow auth-card' in page and "SDXL Gallery" in page, url
-    client.force_login(member)
+    client.force_login(owner)
     for url in ["/accounts/password_change/", "/accounts/password_change/done/", "/accounts/"]:
         page = client.get(url).content.decode()
         assert "card" in page and "Sign out" in page, url
@@ -249,9 +249,9 @@ def test_every_registration_page_renders_in_the_sites_layout(client, member):
 
 
 @pytest.fixture
-def own_images(member, finished):
-    """The member's images: `finished` (public, with files) and a private one with files."""
-    Generation.objects.filter(pk=finished.pk).update(owner=member)
+def own_images(owner, finished):
+    """The owner's images: `finished` (public, with files) and a private one with files."""
+    Generation.objects.filter(pk=finished.pk).update(owner=owner)
     private = Generation.objects.get(pk=finished.pk)
     private.pk, private.public_id = None, "privateimage1"
     private.visibility = Generation.Visibility.PRIVATE
@@ -264,37 +264,37 @@ def own_images(member, finished):
     return finished, private
 
 
-def test_deleting_my_account_needs_my_password(client, member, own_images):
-    client.force_login(member)
+def test_deleting_my_account_needs_my_password(client, owner, own_images):
+    client.force_login(owner)
     page = client.get("/accounts/").content.decode()
     assert "all 2 of your images are deleted" in page
     response = client.post("/accounts/delete/", {"password": "wrong"})
     assert response.status_code == 400
     assert "That is not your password." in response.content.decode()
-    assert User.objects.filter(pk=member.pk).exists()
+    assert User.objects.filter(pk=owner.pk).exists()
 
 
 def test_deleting_an_account_deletes_its_images_and_files_by_default(
-    client, member, own_images, media_root, django_capture_on_commit_callbacks
+    client, owner, own_images, media_root, django_capture_on_commit_callbacks
 ):
-    client.force_login(member)
+    client.force_login(owner)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/accounts/delete/", {"password": "ada-password-123"}, follow=True)
     assert "Your account has been deleted." in response.content.decode()
     assert signed_in_as(client) is None
-    assert not User.objects.filter(pk=member.pk).exists()
+    assert not User.objects.filter(pk=owner.pk).exists()
     assert not Generation.objects.exists()
     assert stored_files(media_root) == []
 
 
 def test_anonymising_keeps_public_images_without_an_owner_and_deletes_private_ones(
-    client, member, own_images, media_root, django_capture_on_commit_callbacks
+    client, owner, own_images, media_root, django_capture_on_commit_callbacks
 ):
     public, _private = own_images
     site = SiteSettings.load()
     site.account_deletion = SiteSettings.AccountDeletion.ANONYMISE_IMAGES
     site.save()
-    client.force_login(member)
+    client.force_login(owner)
     assert "Your public images stay in the gallery" in client.get("/accounts/").content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/accounts/delete/", {"password": "ada-password-123"})
@@ -307,14 +307,14 @@ def test_anonymising_keeps_public_images_without_an_owner_and_deletes_private_on
 
 
 def test_staff_deleting_a_user_in_the_admin_follows_the_same_policy(
-    admin_client, member, own_images, media_root, django_capture_on_commit_callbacks
+    admin_client, owner, own_images, media_root, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
-            f"/admin/auth/user/{member.pk}/delete/", {"post": "yes"}, follow=True
+            f"/admin/auth/user/{owner.pk}/delete/", {"post": "yes"}, follow=True
         )
     assert response.status_code == 200
-    assert not User.objects.filter(pk=member.pk).exists()
+    assert not User.objects.filter(pk=owner.pk).exists()
     assert not Generation.objects.exists()
     assert stored_files(media_root) == []
 

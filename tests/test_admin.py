@@ -1,19 +1,12 @@
 """The admin uses the same services as the site."""
 
 import pytest
-from django.contrib.auth.models import User
 from django.urls import reverse
 
 from gallery.models import Generation
 from tests.conftest import stored_files
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    client.force_login(User.objects.create_superuser("admin", "admin@example.org", "pw"))
-    return client
+pytestmark = [pytest.mark.web, pytest.mark.django_db]
 
 
 def test_admin_list_and_change_pages_show_previews(admin_client, finished):

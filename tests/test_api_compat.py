@@ -5,9 +5,11 @@ answers, against the stand-in endpoint over real HTTP, with its fault injection.
 import base64
 import io
 import json
+import socket
 import time
 from datetime import UTC, datetime
 from unittest import mock
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.files.storage import default_storage
@@ -18,8 +20,9 @@ from accounts import limits, tokens
 from gallery.api import errors
 from gallery.models import BlockedTerm, Generation, Preferences
 from gallery.services import signed_urls
+from tests.procs import wait_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.web, pytest.mark.django_db]
 
 TEXT2IMAGE = "/api/text2image"
 OPENAI = "/v1/images/generations"
@@ -40,8 +43,8 @@ def app(standin, settings, media_root, monkeypatch):
 
 
 @pytest.fixture
-def token(member) -> str:
-    return tokens.issue(member, "script")[1]
+def token(owner) -> str:
+    return tokens.issue(owner, "script")[1]
 
 
 def post(path: str, body, token: str | None = "", *, client: Client | None = None, **kw):
@@ -74,7 +77,7 @@ def prompt_body(path: str, prompt: str = "a lighthouse at night") -> dict:
 # --- 200 ------------------------------------------------------------------------------------
 
 
-def test_text2image_answers_the_image_bytes_and_keeps_the_image(app, token, member):
+def test_text2image_answers_the_image_bytes_and_keeps_the_image(app, token, owner):
     response = post(
         TEXT2IMAGE,
         {"prompt": "a red fox", "negative_prompt": "blurry", "seed": 7, "steps": 30},
@@ -85,7 +88,7 @@ def test_text2image_answers_the_image_bytes_and_keeps_the_image(app, token, memb
     assert response["Content-Type"] == "image/jpeg"
     data = b"".join(response.streaming_content)
     item = Generation.objects.get()
-    assert (item.owner, item.prompt, item.negative_prompt) == (member, "a red fox", "blurry")
+    assert (item.owner, item.prompt, item.negative_prompt) == (owner, "a red fox", "blurry")
     with default_storage.open(item.original.name, "rb") as stored:
         assert data == stored.read()  # byte-exact, as the endpoint sent it
     assert Image.open(io.BytesIO(data)).size == (1024, 1024)
@@ -97,7 +100,7 @@ def test_text2image_answers_the_image_bytes_and_keeps_the_image(app, token, memb
     assert app.received[-1]["body"] == {"prompt": "a red fox", "negative_prompt": "blurry"}
 
 
-def test_openai_b64_json_answers_n_images_each_a_generation(token, member):
+def test_openai_b64_json_answers_n_images_each_a_generation(token, owner):
     before = int(time.time())
     response = post(
         OPENAI,
@@ -120,7 +123,7 @@ def test_openai_b64_json_answers_n_images_each_a_generation(token, member):
     assert before <= body["created"] <= int(time.time())
     items = list(Generation.objects.order_by("id"))
     assert [(g.owner, g.prompt, g.negative_prompt) for g in items] == [
-        (member, "a red fox", "blurry")
+        (owner, "a red fox", "blurry")
     ] * 2
     for entry, item in zip(body["data"], items, strict=True):
         data = base64.b64decode(entry["b64_json"])
@@ -130,8 +133,8 @@ def test_openai_b64_json_answers_n_images_each_a_generation(token, member):
         assert "url" not in entry
 
 
-def test_openai_url_is_signed_and_opens_without_auth_for_an_hour(token, member):
-    Preferences.objects.create(user=member, default_visibility="private")
+def test_openai_url_is_signed_and_opens_without_auth_for_an_hour(token, owner, visitor):
+    Preferences.objects.create(user=owner, default_visibility="private")
     response = post(OPENAI, {"prompt": "a private fox"}, token)  # url is the default format
 
     assert response.status_code == 200
@@ -140,28 +143,27 @@ def test_openai_url_is_signed_and_opens_without_auth_for_an_hour(token, member):
     assert item.visibility == "private"
     url = entry["url"]
     assert url.startswith(f"http://testserver/media/{item.public_id}/") and "?sig=" in url
-    anonymous = Client()
-    fetched = anonymous.get(url)
+    fetched = visitor.get(url)
     assert fetched.status_code == 200
     with default_storage.open(item.original.name, "rb") as stored:
         assert b"".join(fetched.streaming_content) == stored.read()
 
     path, signature = url.removeprefix("http://testserver").split("?sig=")
-    assert anonymous.get(path).status_code == 404  # private: the signature is what opens it
+    assert visitor.get(path).status_code == 404  # private: the signature is what opens it
     tampered = signature[:-1] + ("A" if signature[-1] != "A" else "B")
-    assert anonymous.get(f"{path}?sig={tampered}").status_code == 404
+    assert visitor.get(f"{path}?sig={tampered}").status_code == 404
     # The signature names this one file: it does not open the thumbnail or another image.
     thumb = item.thumbnail.name.rsplit("/", 1)[-1]
-    assert anonymous.get(f"/media/{item.public_id}/{thumb}?sig={signature}").status_code == 404
+    assert visitor.get(f"/media/{item.public_id}/{thumb}?sig={signature}").status_code == 404
     # An hour and a second later it has expired.
     with mock.patch("django.core.signing.time.time", return_value=time.time() + 3601):
-        assert anonymous.get(url).status_code == 404
+        assert visitor.get(url).status_code == 404
     with mock.patch("django.core.signing.time.time", return_value=time.time() + 3590):
-        assert anonymous.get(url).status_code == 200
+        assert visitor.get(url).status_code == 200
 
 
-def test_a_signature_made_an_hour_ago_no_longer_opens(token, member):
-    Preferences.objects.create(user=member, default_visibility="private")
+def test_a_signature_made_an_hour_ago_no_longer_opens(token, owner):
+    Preferences.objects.create(user=owner, default_visibility="private")
     assert post(TEXT2IMAGE, {"prompt": "a fox"}, token).status_code == 200
     item = Generation.objects.get()
     with mock.patch("django.core.signing.time.time", return_value=time.time() - 3601):
@@ -273,9 +275,9 @@ def test_no_valid_token_is_401(app, path, authorization, code):
 
 
 @pytest.mark.parametrize("path", BOTH)
-def test_a_signed_in_browser_session_is_not_a_token(path, member):
+def test_a_signed_in_browser_session_is_not_a_token(path, owner):
     browser = Client(enforce_csrf_checks=True)
-    browser.force_login(member)
+    browser.force_login(owner)
     response = post(path, prompt_body(path), None, client=browser)
 
     assert response.status_code == 401
@@ -283,8 +285,8 @@ def test_a_signed_in_browser_session_is_not_a_token(path, member):
 
 
 @pytest.mark.parametrize("path", BOTH)
-def test_a_revoked_token_is_403(path, member):
-    row, raw = tokens.issue(member, "old script")
+def test_a_revoked_token_is_403(path, owner):
+    row, raw = tokens.issue(owner, "old script")
     tokens.revoke(row)
     response = post(path, prompt_body(path), raw)
 
@@ -294,9 +296,9 @@ def test_a_revoked_token_is_403(path, member):
 
 
 @pytest.mark.parametrize("path", BOTH)
-def test_a_disabled_account_is_403(path, member, token):
-    member.is_active = False
-    member.save()
+def test_a_disabled_account_is_403(path, owner, token):
+    owner.is_active = False
+    owner.save()
     response = post(path, prompt_body(path), token)
 
     assert response.status_code == 403
@@ -345,9 +347,9 @@ def test_the_daily_quota_is_429_with_seconds_until_midnight(path, token, setting
 
 
 @pytest.mark.parametrize("path", BOTH)
-def test_images_in_progress_over_the_limit_is_429(path, token, member, settings):
+def test_images_in_progress_over_the_limit_is_429(path, token, owner, settings):
     settings.GALLERY_MAX_IN_FLIGHT = 1
-    Generation.objects.create(prompt="still going", owner=member)  # queued
+    Generation.objects.create(prompt="still going", owner=owner)  # queued
     response = post(path, prompt_body(path), token)
 
     assert response.status_code == 429
@@ -434,10 +436,10 @@ def test_a_job_whose_workers_kept_dying_is_500(path, token, settings):
     assert error_of(response)["code"] == "worker_lost"
 
 
-def test_an_image_still_unfinished_when_waiting_ends_is_504(member):
+def test_an_image_still_unfinished_when_waiting_ends_is_504(owner):
     # generate_now returns a row unfinished only when the worker holding it outlived its
     # lease; what the API then says:
-    running = Generation.objects.create(prompt="slow", owner=member, status="running")
+    running = Generation.objects.create(prompt="slow", owner=owner, status="running")
     refusal = errors.from_unfinished(running)
     assert (refusal.status, refusal.code) == (504, "generation_timeout")
 
@@ -457,7 +459,7 @@ def test_openai_returns_the_images_that_succeeded_when_some_fail(app, token):
 
 
 @pytest.mark.parametrize("change", ["owner makes it private", "staff hide it"])
-def test_a_signed_link_stops_serving_as_soon_as_access_changes(token, member, admin_user, change):
+def test_a_signed_link_stops_serving_as_soon_as_access_changes(token, owner, moderator, change):
     from gallery.services import moderation
 
     response = post(OPENAI, {"prompt": "a fox", "n": 1}, token)
@@ -466,9 +468,49 @@ def test_a_signed_link_stops_serving_as_soon_as_access_changes(token, member, ad
     assert Client().get(url).status_code == 200
 
     if change == "staff hide it":
-        moderation.hide(item, actor=admin_user, reason="reported")
+        moderation.hide(item, actor=moderator, reason="reported")
     else:
         item.visibility = "private"
         item.save(update_fields=["visibility"])
 
     assert Client().get(url).status_code == 404
+
+
+# --- A client that hangs up at once ---------------------------------------------------------
+
+
+@pytest.fixture
+def gallery(live_server, settings) -> str:
+    """A live gallery server in this process, in front of the stand-in (see `app`), with time
+    for a slow endpoint; its /api/text2image URL."""
+    settings.GALLERY_READ_TIMEOUT = 5.0
+    return live_server.url + TEXT2IMAGE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_that_hangs_up_at_once_still_gets_its_image_kept(gallery, standin, token, owner):
+    standin.latency = 1.0  # the generation is still going when the client has long gone
+    url = urlsplit(gallery)
+    body = json.dumps({"prompt": "a hippopotamus in a coffee shop", "negative_prompt": "Ugly"})
+    request = (
+        f"POST {url.path} HTTP/1.1\r\n"
+        f"Host: {url.netloc}\r\n"
+        "accept: application/octet-stream\r\n"
+        "content-type: application/json\r\n"
+        f"Authorization: Bearer {token}\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "\r\n"
+        f"{body}"
+    ).encode()
+    with socket.create_connection((url.hostname, url.port)) as sock:
+        sock.sendall(request)
+    hung_up = time.time()
+
+    item = wait_for(
+        lambda: Generation.objects.filter(owner=owner, status="succeeded").first(),
+        20,
+        "the generation to be stored",
+    )
+    assert item.finished_at.timestamp() > hung_up + 0.5  # made after the client had gone
+    with default_storage.open(item.original.name, "rb") as stored:
+        assert Image.open(io.BytesIO(stored.read())).size == (1024, 1024)

@@ -15,9 +15,10 @@ from accounts import tokens
 from core.models import SiteSettings
 from gallery.models import Favourite, Generation
 from gallery.services import endpoint, worker
-from tests.conftest import make_done, stored_files
+from tests.conftest import stored_files
+from tests.factories import make_done, make_failed
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.web, pytest.mark.django_db]
 
 LIST = "/api/v1/generations"
 Status = Generation.Status
@@ -30,16 +31,6 @@ def no_limits(settings):
     settings.GALLERY_MAX_IN_FLIGHT = 0
     settings.GALLERY_IP_RATES = {"signin": "0", "signup": "0", "reset": "0", "submit": "0"}
     return settings
-
-
-@pytest.fixture
-def other(django_user_model):
-    return django_user_model.objects.create_user("bob", password="bob-password-123")
-
-
-@pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user("root", is_staff=True)
 
 
 def token_for(user: User) -> str:
@@ -70,10 +61,10 @@ def walk(path: str, token: str | None = None) -> list[list[str]]:
 # --- Listing --------------------------------------------------------------------------------
 
 
-def test_the_cursor_pages_through_every_item_exactly_once(member, other):
-    public = [make_done(f"lighthouse {n}", owner=member) for n in range(7)]
-    make_done("bob's secret", owner=other, visibility="private")
-    Generation.objects.create(prompt="still queued", owner=member)
+def test_the_cursor_pages_through_every_item_exactly_once(owner, other_user):
+    public = [make_done(f"lighthouse {n}", owner=owner) for n in range(7)]
+    make_done("bob's secret", owner=other_user, visibility="private")
+    Generation.objects.create(prompt="still queued", owner=owner)
 
     with CaptureQueriesContext(connection) as queries:
         pages = walk(f"{LIST}?limit=3")
@@ -88,19 +79,19 @@ def test_the_cursor_pages_through_every_item_exactly_once(member, other):
     assert [i for page in oldest for i in page] == newest_first[::-1]
 
 
-def test_an_item_added_while_paging_does_not_shift_the_pages(member):
-    items = [make_done(f"tide {n}", owner=member) for n in range(4)]
+def test_an_item_added_while_paging_does_not_shift_the_pages(owner):
+    items = [make_done(f"tide {n}", owner=owner) for n in range(4)]
     first = call("get", f"{LIST}?limit=2").json()
-    make_done("a newcomer", owner=member)
+    make_done("a newcomer", owner=owner)
     second = call("get", first["next_url"]).json()
     assert [i["id"] for i in second["items"]] == [items[1].public_id, items[0].public_id]
     assert second["next_cursor"] is None and second["next_url"] is None
 
 
-def test_search_finds_words_and_phrases_and_leaves_out(member):
-    make_done("a lighthouse in a storm", owner=member)
-    calm = make_done("a lighthouse on a calm sea", owner=member)
-    make_done("a forest at dawn", owner=member)
+def test_search_finds_words_and_phrases_and_leaves_out(owner):
+    make_done("a lighthouse in a storm", owner=owner)
+    calm = make_done("a lighthouse on a calm sea", owner=owner)
+    make_done("a forest at dawn", owner=owner)
 
     def prompts(q: str) -> list[str]:
         response = call("get", LIST, data={"q": q})
@@ -114,24 +105,20 @@ def test_search_finds_words_and_phrases_and_leaves_out(member):
     assert prompts("volcano") == []
 
 
-def test_search_pages_with_the_cursor_too(member):
-    matching = [make_done(f"harbour {n}", owner=member) for n in range(5)]
-    make_done("a forest", owner=member)
+def test_search_pages_with_the_cursor_too(owner):
+    matching = [make_done(f"harbour {n}", owner=owner) for n in range(5)]
+    make_done("a forest", owner=owner)
     pages = walk(f"{LIST}?q=harbour&limit=2")
     assert [i for page in pages for i in page] == [m.public_id for m in reversed(matching)]
 
 
-def test_filters_mine_starred_and_status(member, other):
-    ada = token_for(member)
-    mine = make_done("ada's own", owner=member)
-    theirs = make_done("bob's public", owner=other)
-    Favourite.objects.create(user=member, generation=theirs)
-    failed = Generation.objects.create(
-        prompt="ada's failure", owner=member, status=Status.FAILED, failure_reason="Timed out."
-    )
-    Generation.objects.create(
-        prompt="bob's failure", owner=other, status=Status.FAILED, failure_reason="Timed out."
-    )
+def test_filters_mine_starred_and_status(owner, other_user):
+    ada = token_for(owner)
+    mine = make_done("ada's own", owner=owner)
+    theirs = make_done("bob's public", owner=other_user)
+    Favourite.objects.create(user=owner, generation=theirs)
+    failed = make_failed("ada's failure", "Timed out.", owner=owner)
+    make_failed("bob's failure", "Timed out.", owner=other_user)
 
     def ids(query: str) -> list[str]:
         response = call("get", f"{LIST}?{query}", ada)
@@ -153,7 +140,7 @@ def test_filters_mine_starred_and_status(member, other):
         assert "token" in response.json()["detail"]
 
 
-def test_a_malformed_cursor_or_filter_is_a_400(member):
+def test_a_malformed_cursor_or_filter_is_a_400(owner):
     assert call("get", f"{LIST}?cursor=abc").status_code == 400
     response = call("get", f"{LIST}?status=lost")
     assert response.status_code == 400
@@ -164,8 +151,8 @@ def test_a_malformed_cursor_or_filter_is_a_400(member):
 # --- Reading one ----------------------------------------------------------------------------
 
 
-def test_get_gives_status_metadata_and_authorised_media_urls(member, finished):
-    Generation.objects.filter(pk=finished.pk).update(owner=member, negative_prompt="fog")
+def test_get_gives_status_metadata_and_authorised_media_urls(owner, finished):
+    Generation.objects.filter(pk=finished.pk).update(owner=owner, negative_prompt="fog")
     response = call("get", f"{LIST}/{finished.public_id}")
     assert response.status_code == 200
     body = response.json()
@@ -189,29 +176,29 @@ def test_get_gives_status_metadata_and_authorised_media_urls(member, finished):
     assert original.status_code == 200
     assert b"".join(original.streaming_content) == finished.original.open("rb").read()
 
-    own = call("get", f"{LIST}/{finished.public_id}", token_for(member)).json()
+    own = call("get", f"{LIST}/{finished.public_id}", token_for(owner)).json()
     assert own["moderation"] == "visible" and own["moderation_reason"] == ""
 
 
-def test_a_token_fetches_the_files_of_its_owners_private_image(member, other, finished):
-    Generation.objects.filter(pk=finished.pk).update(owner=member, visibility="private")
-    body = call("get", f"{LIST}/{finished.public_id}", token_for(member)).json()
+def test_a_token_fetches_the_files_of_its_owners_private_image(owner, other_user, finished):
+    Generation.objects.filter(pk=finished.pk).update(owner=owner, visibility="private")
+    body = call("get", f"{LIST}/{finished.public_id}", token_for(owner)).json()
     stored = finished.original.open("rb").read()
 
-    original = call("get", body["original_url"], token_for(member))
+    original = call("get", body["original_url"], token_for(owner))
     assert original.status_code == 200
     assert b"".join(original.streaming_content) == stored
     # Nobody else gets the bytes: not anonymous, not another user's token, not a bad token.
     assert call("get", body["original_url"]).status_code == 404
-    assert call("get", body["original_url"], token_for(other)).status_code == 404
+    assert call("get", body["original_url"], token_for(other_user)).status_code == 404
     refused = call("get", body["thumbnail_url"], "sdxlg_not-a-real-token")
     assert refused.status_code == 401
     assert refused["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_another_users_private_item_is_invisible_to_others(member, other, staff):
-    secret = make_done("bob's secret", owner=other, visibility="private")
-    ada = token_for(member)
+def test_another_users_private_item_is_invisible_to_others(owner, other_user, moderator):
+    secret = make_done("bob's secret", owner=other_user, visibility="private")
+    ada = token_for(owner)
 
     listed = call("get", LIST, ada).json()["items"]
     assert secret.public_id not in [i["id"] for i in listed]
@@ -225,16 +212,16 @@ def test_another_users_private_item_is_invisible_to_others(member, other, staff)
     assert Generation.objects.filter(pk=secret.pk).exists()
 
     # Its owner and staff see it, moderation state included.
-    for user in (other, staff):
+    for user in (other_user, moderator):
         body = call("get", f"{LIST}/{secret.public_id}", token_for(user)).json()
         assert body["visibility"] == "private" and body["moderation"] == "visible"
     assert secret.public_id in [
-        i["id"] for i in call("get", LIST, token_for(staff)).json()["items"]
+        i["id"] for i in call("get", LIST, token_for(moderator)).json()["items"]
     ]
 
 
-def test_anonymous_callers_follow_the_sites_anonymous_browsing(member):
-    item = make_done("a public view", owner=member)
+def test_anonymous_callers_follow_the_sites_anonymous_browsing(owner):
+    item = make_done("a public view", owner=owner)
     assert [i["id"] for i in call("get", LIST).json()["items"]] == [item.public_id]
 
     site = SiteSettings.load()
@@ -245,18 +232,18 @@ def test_anonymous_callers_follow_the_sites_anonymous_browsing(member):
         assert response.status_code == 401
         assert "signed-in users only" in response.json()["detail"]
         assert response["WWW-Authenticate"].startswith("Bearer")
-        assert call("get", path, token_for(member)).status_code == 200
+        assert call("get", path, token_for(owner)).status_code == 200
 
 
 # --- Tokens and the session cookie ------------------------------------------------------------
 
 
-def test_a_bad_token_is_401_and_a_revoked_one_403(member):
+def test_a_bad_token_is_401_and_a_revoked_one_403(owner):
     response = call("get", LIST, "sdxlg_not-a-real-token")
     assert response.status_code == 401
     assert response.json() == {"detail": "The token is not valid.", "code": "token_invalid"}
 
-    row, raw = tokens.issue(member, "old script")
+    row, raw = tokens.issue(owner, "old script")
     assert call("get", LIST, raw).status_code == 200
     tokens.revoke(row)
     for method, path in (("get", LIST), ("post", LIST), ("delete", f"{LIST}/x")):
@@ -267,9 +254,9 @@ def test_a_bad_token_is_401_and_a_revoked_one_403(member):
     assert Client().get(LIST, headers={"Authorization": "Basic YWRhOmFkYQ=="}).status_code == 401
 
 
-def test_the_session_cookie_is_never_an_api_identity(client, member):
-    client.force_login(member)
-    private = make_done("ada's private", owner=member, visibility="private")
+def test_the_session_cookie_is_never_an_api_identity(client, owner):
+    client.force_login(owner)
+    private = make_done("ada's private", owner=owner, visibility="private")
 
     # Unsafe methods: a signed-in browser (or a page on another site riding its cookie)
     # cannot create or delete through the CSRF-exempt API.
@@ -282,8 +269,8 @@ def test_the_session_cookie_is_never_an_api_identity(client, member):
     assert call("get", f"{LIST}/{private.public_id}", client=client).status_code == 404
 
 
-def test_no_token_ever_appears_in_a_response(member):
-    raw = token_for(member)
+def test_no_token_ever_appears_in_a_response(owner):
+    raw = token_for(owner)
     for response in (
         call("get", LIST, raw),
         call("post", LIST, raw, data={"prompt": ""}, content_type="application/json"),
@@ -297,9 +284,9 @@ def test_no_token_ever_appears_in_a_response(member):
 
 
 def test_create_answers_202_with_location_then_the_pipeline_finishes_it(
-    member, client_for, media_root, django_capture_on_commit_callbacks
+    owner, client_for, media_root, django_capture_on_commit_callbacks
 ):
-    ada = token_for(member)
+    ada = token_for(owner)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = call(
             "post",
@@ -327,17 +314,17 @@ def test_create_answers_202_with_location_then_the_pipeline_finishes_it(
     assert done["finished_at"] and done["width"] == 1024
     thumbnail = call("get", done["thumbnail_url"], client=Client())
     assert thumbnail.status_code == 404  # private: the anonymous visitor gets nothing
-    owner = Client()
-    owner.force_login(member)
-    assert owner.get(done["thumbnail_url"]).status_code == 200
+    browser = Client()
+    browser.force_login(owner)
+    assert browser.get(done["thumbnail_url"]).status_code == 200
     # Private: no one else sees it, in the list or by id.
     assert call("get", response["Location"]).status_code == 404
 
 
-def test_create_refuses_bad_input_and_blocked_prompts_with_400(member):
+def test_create_refuses_bad_input_and_blocked_prompts_with_400(owner):
     from gallery.models import BlockedTerm
 
-    ada = token_for(member)
+    ada = token_for(owner)
 
     def post(data):
         return call("post", LIST, ada, data=data, content_type="application/json")
@@ -364,9 +351,9 @@ def test_create_refuses_bad_input_and_blocked_prompts_with_400(member):
     assert not Generation.objects.exists()
 
 
-def test_create_over_the_quota_is_429_with_retry_after(member, no_limits):
+def test_create_over_the_quota_is_429_with_retry_after(owner, no_limits):
     no_limits.GALLERY_DAILY_QUOTA = 1
-    ada = token_for(member)
+    ada = token_for(owner)
     ok = call("post", LIST, ada, data={"prompt": "one"}, content_type="application/json")
     assert ok.status_code == 202
     refused = call("post", LIST, ada, data={"prompt": "two"}, content_type="application/json")
@@ -377,9 +364,9 @@ def test_create_over_the_quota_is_429_with_retry_after(member, no_limits):
     assert Generation.objects.count() == 1
 
 
-def test_too_many_in_flight_is_429_with_a_short_retry_after(member, no_limits):
+def test_too_many_in_flight_is_429_with_a_short_retry_after(owner, no_limits):
     no_limits.GALLERY_MAX_IN_FLIGHT = 1
-    ada = token_for(member)
+    ada = token_for(owner)
     assert (
         call("post", LIST, ada, data={"prompt": "a"}, content_type="application/json").status_code
         == 202
@@ -393,24 +380,24 @@ def test_too_many_in_flight_is_429_with_a_short_retry_after(member, no_limits):
 
 
 def test_delete_removes_the_row_and_its_files(
-    member, other, staff, finished, media_root, django_capture_on_commit_callbacks
+    owner, other_user, moderator, finished, media_root, django_capture_on_commit_callbacks
 ):
-    Generation.objects.filter(pk=finished.pk).update(owner=member)
+    Generation.objects.filter(pk=finished.pk).update(owner=owner)
     assert stored_files(media_root)
     path = f"{LIST}/{finished.public_id}"
 
     assert call("delete", path).status_code == 401
-    assert call("delete", path, token_for(other)).status_code == 404  # public, but not bob's
+    assert call("delete", path, token_for(other_user)).status_code == 404  # public, but not bob's
     with django_capture_on_commit_callbacks(execute=True):
-        response = call("delete", path, token_for(member))
+        response = call("delete", path, token_for(owner))
     assert response.status_code == 204 and response.content == b""
     assert not Generation.objects.filter(pk=finished.pk).exists()
     assert stored_files(media_root) == []
-    assert call("get", path, token_for(member)).status_code == 404
+    assert call("get", path, token_for(owner)).status_code == 404
 
     # Staff may delete anyone's.
-    theirs = make_done("bob's", owner=other, visibility="private")
-    assert call("delete", f"{LIST}/{theirs.public_id}", token_for(staff)).status_code == 204
+    theirs = make_done("bob's", owner=other_user, visibility="private")
+    assert call("delete", f"{LIST}/{theirs.public_id}", token_for(moderator)).status_code == 204
 
 
 # --- The OpenAPI document and the docs page ------------------------------------------------------

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from accounts import tokens
 from gallery.models import Generation
-from tests.conftest import make_done
+from tests.factories import make_done, make_failed
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.web, pytest.mark.django_db(transaction=True)]
 
 EXAMPLES = settings(
     max_examples=25,
@@ -28,25 +28,22 @@ EXAMPLES = settings(
 )
 
 
-@pytest.fixture
-def ada(django_user_model, settings):
+@pytest.fixture(autouse=True)
+def no_limits(settings):
+    """Every limit off: the generated requests come fast and many."""
     settings.GALLERY_DAILY_QUOTA = 0
     settings.GALLERY_MAX_IN_FLIGHT = 0
     settings.GALLERY_IP_RATES = {"signin": "0", "signup": "0", "reset": "0", "submit": "0"}
-    return django_user_model.objects.create_user("ada", password="ada-password-123")
 
 
 @pytest.fixture
-def gallery(ada, django_user_model):
+def gallery(owner, other_user):
     """Something to list: public images, one's own private and failed ones, someone else's."""
-    bob = django_user_model.objects.create_user("bob", password="bob-password-123")
-    items = [make_done(f"lighthouse {n}", owner=ada) for n in range(5)]
-    items.append(make_done("ada's private harbour", owner=ada, visibility="private"))
-    items.append(make_done("bob's private", owner=bob, visibility="private"))
+    items = [make_done(f"lighthouse {n}", owner=owner) for n in range(5)]
+    items.append(make_done("ada's private harbour", owner=owner, visibility="private"))
+    items.append(make_done("bob's private", owner=other_user, visibility="private"))
     items.append(make_done("an orphan, its owner deleted"))
-    Generation.objects.create(
-        prompt="ada's failure", owner=ada, status="failed", failure_reason="Timed out."
-    )
+    make_failed("ada's failure", "Timed out.", owner=owner)
     return items
 
 
@@ -56,8 +53,8 @@ def schema(live_server):
 
 
 @pytest.fixture
-def bearer(ada) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens.issue(ada, 'schemathesis')[1]}"}
+def bearer(owner) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens.issue(owner, 'schemathesis')[1]}"}
 
 
 def test_listing_conforms_for_anonymous_and_token_callers(schema, gallery, bearer):
@@ -89,7 +86,7 @@ def test_reading_one_conforms_whether_found_or_not(schema, gallery, bearer):
     check()
 
 
-def test_creating_conforms(schema, ada, bearer):
+def test_creating_conforms(schema, owner, bearer):
     operation = schema["/api/v1/generations"]["POST"]
 
     @EXAMPLES
@@ -98,17 +95,17 @@ def test_creating_conforms(schema, ada, bearer):
         case.call_and_validate(headers=bearer)
 
     check()
-    assert Generation.objects.filter(owner=ada).exists()  # some were accepted (202)
+    assert Generation.objects.filter(owner=owner).exists()  # some were accepted (202)
 
 
-def test_deleting_conforms(schema, ada, bearer):
+def test_deleting_conforms(schema, owner, bearer):
     operation = schema["/api/v1/generations/{public_id}"]["DELETE"]
 
     @EXAMPLES
     @given(case=operation.as_strategy(), existing=st.booleans())
     def check(case, existing):
         if existing:
-            case.path_parameters = {"public_id": make_done("to delete", owner=ada).public_id}
+            case.path_parameters = {"public_id": make_done("to delete", owner=owner).public_id}
         case.call_and_validate(headers=bearer)
 
     check()

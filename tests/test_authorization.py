@@ -16,13 +16,13 @@ Outcomes:
 """
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
 from gallery.models import Generation, Report
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.web, pytest.mark.django_db]
 
 USERS = ("anonymous", "other", "owner", "staff")
 
@@ -110,19 +110,10 @@ def files(request, media_root) -> dict:
 
 
 @pytest.fixture
-def people(django_user_model) -> dict[str, User | None]:
-    staff = django_user_model.objects.create_user("mod", password="pw", is_staff=True)
-    staff.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="gallery", codename__in=["view_generation", "change_generation"]
-        )
-    )
-    return {
-        "anonymous": None,
-        "other": django_user_model.objects.create_user("other", password="pw"),
-        "owner": django_user_model.objects.create_user("owner", password="pw"),
-        "staff": staff,
-    }
+def people(other_user, owner, moderator) -> dict[str, User | None]:
+    """The suite's people (tests/factories.py); the moderator has the admin's view and change
+    permissions on generations."""
+    return {"anonymous": None, "other": other_user, "owner": owner, "staff": moderator}
 
 
 def _image(files: dict, owner: User, **state: str) -> Generation:

@@ -2,7 +2,7 @@
 media), run as written: back up a live installation with `sqlite3 .backup` and `rsync`,
 restore into a fresh data directory, migrate, start gunicorn, and every image is served
 byte for byte. (The portable alternative, export_gallery / import_gallery, has its own
-round-trip test in tests/test_cli.py.)"""
+round-trip test in tests/test_cli_processes.py.)"""
 
 import hashlib
 import shutil
@@ -17,10 +17,13 @@ import requests
 from gallery.models import Generation
 from tests import procs
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("sqlite3") and shutil.which("rsync")),
-    reason="the documented backup commands need the sqlite3 and rsync programs",
-)
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.skipif(
+        not (shutil.which("sqlite3") and shutil.which("rsync")),
+        reason="the documented backup commands need the sqlite3 and rsync programs",
+    ),
+]
 
 
 def _free_port() -> int:

@@ -59,7 +59,7 @@ def sign_in(page, app: str, username: str, password: str) -> None:
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
-def test_prompt_to_live_status_to_image_in_the_gallery(app, page, member):
+def test_prompt_to_live_status_to_image_in_the_gallery(app, page, owner):
     ARTIFACTS.mkdir(exist_ok=True)
     sign_in(page, app, "ada", "ada-password-123")
     expect(page.get_by_text("No images yet")).to_be_visible()

@@ -51,7 +51,7 @@ def test_first_run_creates_the_administrator_who_then_generates(app, page):
         ("mobile", {"color_scheme": "light", "viewport": {"width": 390, "height": 844}}),
     ],
 )
-def test_account_pages_look_right(app, browser, member, variant, options):
+def test_account_pages_look_right(app, browser, owner, variant, options):
     """Screenshots of every account page, for a person to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     site = SiteSettings.load()

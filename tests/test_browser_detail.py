@@ -31,14 +31,14 @@ PROMPTS = [
 _made: dict[str, dict] = {}
 
 
-def _real_rows(client_for, media_root, member) -> list[Generation]:
+def _real_rows(client_for, media_root, owner) -> list[Generation]:
     rows = []
     for prompt in PROMPTS:
         if prompt not in _made:
             item = Generation.objects.create(
                 prompt=prompt,
                 negative_prompt="text, watermark",
-                owner=member,
+                owner=owner,
                 queued_at=timezone.now(),
             )
             policy = endpoint.RetryPolicy(max_attempts=1)
@@ -54,9 +54,7 @@ def _real_rows(client_for, media_root, member) -> list[Generation]:
             path = media_root / _made[prompt]["fields"][field].name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        rows.append(
-            _row(prompt, member, _made[prompt]["fields"], negative_prompt="text, watermark")
-        )
+        rows.append(_row(prompt, owner, _made[prompt]["fields"], negative_prompt="text, watermark"))
     return rows
 
 
@@ -77,16 +75,16 @@ def _row(prompt, owner, fields, **extra) -> Generation:
 
 
 @pytest.fixture
-def site(live_server, settings, media_root, client_for, member):
+def site(live_server, settings, media_root, client_for, owner):
     """A gallery of 20 images (two pages of 12) with real files."""
     settings.GALLERY_PAGE_SIZE = 12
     settings.GALLERY_STANDIN = True
-    made = _real_rows(client_for, media_root, member)
+    made = _real_rows(client_for, media_root, owner)
     # More rows sharing those files: enough to scroll and to need a second page.
     for n in range(20 - len(made)):
         source = made[n % len(made)]
         fields = {f: getattr(source, f) for f in COPIED}
-        _row(f"{source.prompt}, variation {n + 1}", member, fields)
+        _row(f"{source.prompt}, variation {n + 1}", owner, fields)
     return live_server.url
 
 
@@ -150,7 +148,7 @@ def test_question_mark_shows_the_shortcuts(site, page):
     expect(help_dialog).to_be_hidden()
 
 
-def test_detail_page_copy_star_download_and_escape(site, page, member):
+def test_detail_page_copy_star_download_and_escape(site, page, owner):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     sign_in(page, site, "ada", "ada-password-123")
     item = Generation.objects.filter(preview_image__gt="").order_by("id").first()
@@ -168,7 +166,7 @@ def test_detail_page_copy_star_download_and_escape(site, page, member):
         "aria-pressed", "true"
     )
     assert page.evaluate("window.__sameDocument") is True  # toggled in place
-    assert item.favourited_by.filter(user=member).exists()
+    assert item.favourited_by.filter(user=owner).exists()
 
     with page.expect_download() as info:
         page.get_by_role("link", name="Download original").click()

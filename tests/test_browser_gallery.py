@@ -108,9 +108,8 @@ def test_search_with_a_minus_leaves_those_prompts_out(live_server, page, seed):
 
 
 def test_filters_live_in_the_url_through_reload_back_and_the_detail_page(
-    live_server, page, seed, member, django_user_model
+    live_server, page, seed, owner, other_user
 ):
-    bob = django_user_model.objects.create_user("bob")
     prompts = [
         "lighthouse on a cliff at dawn, watercolour",
         "a quiet harbour, oil painting",
@@ -122,7 +121,7 @@ def test_filters_live_in_the_url_through_reload_back_and_the_detail_page(
         "a lantern-lit market at night",
     ]
     for n, prompt in enumerate(prompts):
-        seed(prompt, owner=member if n % 4 != 3 else bob)
+        seed(prompt, owner=owner if n % 4 != 3 else other_user)
     page.set_viewport_size({"width": 1100, "height": 900})
     sign_in(page, live_server.url, "ada", "ada-password-123")
     page.goto(live_server.url + "/")

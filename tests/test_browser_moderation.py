@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from core.models import SiteSettings
 from gallery.models import Generation
 from tests.conftest import wait_for_js
+from tests.factories import MODERATOR_PASSWORD, OWNER_PASSWORD
 from tests.test_browser import ARTIFACTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,20 +19,21 @@ def app(live_server, media_root):
     return live_server.url
 
 
-def as_user(browser, app: str, username: str):
+def as_user(browser, app: str, username: str, password: str = ""):
     context = browser.new_context(color_scheme="light", viewport={"width": 1280, "height": 860})
     page = context.new_page()
-    sign_in(page, app, username, "pw-" + username)
+    sign_in(page, app, username, password or "pw-" + username)
     return page
 
 
-def test_reports_hide_an_image_and_a_moderator_s_reason_reaches_the_owner(app, browser, finished):
+def test_reports_hide_an_image_and_a_moderator_s_reason_reaches_the_owner(
+    app, browser, finished, owner, moderator
+):
     ARTIFACTS.mkdir(exist_ok=True)
     SiteSettings.objects.update_or_create(pk=1, defaults={"report_threshold": 2})
-    for name in ("olga", "rita", "ravi"):
+    for name in ("rita", "ravi"):
         User.objects.create_user(name, password="pw-" + name)
-    User.objects.create_user("mona", password="pw-mona", is_staff=True)
-    Generation.objects.filter(pk=finished.pk).update(owner=User.objects.get(username="olga"))
+    Generation.objects.filter(pk=finished.pk).update(owner=owner)
     url = app + finished.get_absolute_url()
 
     # Two people report it; the second report hides it for review.
@@ -52,7 +54,7 @@ def test_reports_hide_an_image_and_a_moderator_s_reason_reaches_the_owner(app, b
     assert Generation.objects.get(pk=finished.pk).moderation == "pending"
 
     # The moderator decides in the review queue, in place.
-    page = as_user(browser, app, "mona")
+    page = as_user(browser, app, moderator.username, MODERATOR_PASSWORD)
     page.get_by_role("link", name="Review").click()
     item = page.get_by_test_id("review-item")
     expect(item).to_have_count(1)
@@ -71,7 +73,7 @@ def test_reports_hide_an_image_and_a_moderator_s_reason_reaches_the_owner(app, b
     page.context.close()
 
     # The owner reads why on the image's page.
-    page = as_user(browser, app, "olga")
+    page = as_user(browser, app, owner.username, OWNER_PASSWORD)
     page.goto(url)
     notice = page.get_by_test_id("moderation-notice")
     expect(notice).to_contain_text("Hidden by a moderator: Graphic violence is not allowed here")

@@ -27,12 +27,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
         ("mobile", {"color_scheme": "light", "viewport": {"width": 390, "height": 844}}),
     ],
 )
-def test_create_copy_and_revoke_a_token(app, browser, member, variant, options):
+def test_create_copy_and_revoke_a_token(app, browser, owner, variant, options):
     ARTIFACTS.mkdir(exist_ok=True)
     # Earlier tokens, so that the list shows each state.
-    _, raw_used = tokens.issue(member, "Chat front-end")
+    _, raw_used = tokens.issue(owner, "Chat front-end")
     tokens.authenticate(raw_used)
-    old, _ = tokens.issue(member, "Old laptop script")
+    old, _ = tokens.issue(owner, "Old laptop script")
     tokens.revoke(old)
     ApiToken.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=90))
 
@@ -69,7 +69,7 @@ def test_create_copy_and_revoke_a_token(app, browser, member, variant, options):
     expect(page.get_by_role("heading", name="API tokens")).to_be_visible()
     expect(page.get_by_test_id("new-token")).to_have_count(0)
     assert raw not in page.content()
-    assert ApiToken.objects.filter(user=member).count() == 3
+    assert ApiToken.objects.filter(user=owner).count() == 3
 
     row = page.get_by_test_id("token-row").filter(has_text="Backup job")
     row.get_by_text("Revoke…").click()

@@ -1,24 +1,23 @@
 """The command-line tools: generate, export_gallery / import_gallery, rebuild_thumbnails.
 
-The export -> import round trip runs the commands as real processes, from one database into
-an empty second one (SQLite files, or scratch databases on the suite's PostgreSQL server)."""
+All in this process, through call_command; the export -> import round trip as real processes,
+from one database into an empty second one, is in tests/test_cli_processes.py."""
 
 import hashlib
 import io
 import json
-import subprocess
 import sys
 import zipfile
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from PIL import Image
 
 from gallery.models import BlockedTerm, Generation
 from gallery.services import derivatives, endpoint, worker
-from tests import procs
 from tests.conftest import stored_files
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
@@ -43,26 +42,26 @@ def _fields(output: str) -> dict[str, str]:
 # --- generate -------------------------------------------------------------------------------
 
 
-def test_generate_wait_makes_the_image_for_the_only_superuser(db, cli_endpoint, media_root):
-    admin = User.objects.create_superuser("root", "root@example.org", "pw-123456789")
+def test_generate_wait_makes_the_image_for_the_only_superuser(
+    db, cli_endpoint, media_root, admin_user
+):
     got = _fields(_run("generate", "a red kite", "--negative", "blurry", "--wait"))
     item = Generation.objects.get(public_id=got["id"])
-    assert (item.status, item.owner, item.negative_prompt) == ("succeeded", admin, "blurry")
+    assert (item.status, item.owner, item.negative_prompt) == ("succeeded", admin_user, "blurry")
     assert got["page"] == item.get_absolute_url()
     assert got["status"] == "succeeded" and got["file"] == item.original.name
     with open(got["path"], "rb") as handle:
         assert hashlib.sha256(handle.read()).hexdigest() == item.sha256
 
 
-def test_generate_without_wait_queues_it_for_the_named_user(db, cli_endpoint, member):
-    User.objects.create_superuser("root", "root@example.org", "pw-123456789")
+def test_generate_without_wait_queues_it_for_the_named_user(db, cli_endpoint, owner, admin_user):
     got = _fields(_run("generate", "a quiet pond", "--user", "ada", "--visibility", "private"))
     item = Generation.objects.get(public_id=got["id"])
-    assert (item.status, item.owner, item.visibility) == ("queued", member, "private")
+    assert (item.status, item.owner, item.visibility) == ("queued", owner, "private")
     assert got["page"] == item.get_absolute_url()
 
 
-def test_generate_wait_reports_a_failure_with_exit_status_1(db, cli_endpoint, member):
+def test_generate_wait_reports_a_failure_with_exit_status_1(db, cli_endpoint, owner):
     cli_endpoint.script("401")
     with pytest.raises(CommandError) as raised:
         _run("generate", "a storm", "--user", "ada", "--wait")
@@ -72,7 +71,7 @@ def test_generate_wait_reports_a_failure_with_exit_status_1(db, cli_endpoint, me
 
 
 def test_generate_wait_with_nothing_configured_leaves_the_image_to_make_runs_workers(
-    db, cli_endpoint, member, settings
+    db, cli_endpoint, owner, settings
 ):
     """`make run` started the offline stand-in on a port only its own processes know: the
     command must not call the hosted endpoint (anonymously) instead, but wait for a worker."""
@@ -88,7 +87,7 @@ def test_generate_wait_with_nothing_configured_leaves_the_image_to_make_runs_wor
 
 
 def test_generate_refusals_and_bad_input_exit_non_zero_and_store_nothing(
-    db, cli_endpoint, member, settings
+    db, cli_endpoint, owner, settings
 ):
     BlockedTerm.objects.create(term="gore", reason="violence")
     cases = [
@@ -110,117 +109,6 @@ def test_generate_refusals_and_bad_input_exit_non_zero_and_store_nothing(
 
 
 # --- export -> import -----------------------------------------------------------------------
-
-# Columns of the app's own bookkeeping in one installation, not carried by an export.
-NOT_EXPORTED = {"id", "owner_id", "moderated_by_id", "source_id", "task_id"}
-ROWS_SQL = """
-    SELECT g.*, o.username AS owner_name, o.email AS owner_email,
-           m.username AS moderator_name, s.public_id AS source_public_id
-    FROM gallery_generation g
-    LEFT JOIN auth_user o ON o.id = g.owner_id
-    LEFT JOIN auth_user m ON m.id = g.moderated_by_id
-    LEFT JOIN gallery_generation s ON s.id = g.source_id
-"""
-SETUP = """
-from django.contrib.auth.models import User
-from django.utils import timezone
-from gallery.models import Generation as G
-User.objects.create_user("ada", "ada@example.org", "ada-password-123")
-User.objects.create_user("bob", "bob@example.org", "bob-password-123")
-"""
-AFTER = """
-from django.contrib.auth.models import User
-from django.utils import timezone
-from gallery.models import Generation as G
-mod = User.objects.create_user("mo", "mo@example.org", "mo-password-123", is_staff=True)
-G.objects.filter(prompt="a lighthouse").update(source=G.objects.get(prompt="a harbour"))
-G.objects.filter(prompt="a kite").update(
-    moderation="hidden", moderation_reason="off topic", moderated_by=mod,
-    moderated_at=timezone.now())
-"""
-
-
-def _cli(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=procs.ROOT, env=env,
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-
-
-def test_export_then_import_into_an_empty_database_gives_identical_rows_and_files(
-    tmp_path, standin
-):
-    src_dir, dst_dir = tmp_path / "src", tmp_path / "dst"
-    with (
-        procs.scratch_database(src_dir) as src_db,
-        procs.scratch_database(dst_dir) as dst_db,
-    ):
-        src = procs.app_env(src_db, src_dir / "media", standin.url, GALLERY_MAX_ATTEMPTS="1")
-        dst = procs.app_env(dst_db, dst_dir / "media", standin.url)
-        for env in (src, dst):
-            procs.manage(env, "migrate", "--verbosity", "0")
-        procs.manage(src, "shell", "-c", SETUP)
-
-        # Made with the command itself, as a person would: real exit statuses.
-        for args in (
-            ["a harbour", "--negative", "fog", "--user", "ada"],
-            ["a lighthouse", "--user", "ada", "--visibility", "private"],
-            ["a kite", "--user", "bob"],
-        ):
-            done = _cli(src, "generate", *args, "--wait")
-            assert done.returncode == 0, done.stderr
-            assert "status: succeeded" in done.stdout
-        standin.script("401")
-        failed = _cli(src, "generate", "a storm", "--user", "ada", "--wait")
-        assert failed.returncode == 1 and "failed" in failed.stderr
-        queued = _cli(src, "generate", "still waiting", "--user", "ada")  # no worker runs
-        assert queued.returncode == 0 and "status: queued" in queued.stdout
-        procs.manage(src, "shell", "-c", AFTER)
-
-        archive = tmp_path / "gallery.zip"
-        out = procs.manage(src, "export_gallery", str(archive))
-        assert "Exported 4 generations" in out and "Left out 1 still queued" in out
-
-        out = procs.manage(dst, "import_gallery", str(archive))
-        assert "Imported 4 generations; 0 were here already" in out
-        assert "Created 3 users without a usable password" in out
-
-        source_rows = {r["public_id"]: r for r in procs.query(src_db, ROWS_SQL)}
-        copied = {r["public_id"]: r for r in procs.query(dst_db, ROWS_SQL)}
-        finished = {k: r for k, r in source_rows.items() if r["prompt"] != "still waiting"}
-        assert set(copied) == set(finished)
-        for public_id, row in finished.items():
-            for column, value in row.items():
-                if column not in NOT_EXPORTED:
-                    assert copied[public_id][column] == value, (public_id, column)
-        assert copied[_pid(copied, "a lighthouse")]["source_public_id"] == _pid(copied, "a harbour")
-        assert copied[_pid(copied, "a kite")]["moderator_name"] == "mo"
-
-        # Byte-identical files under the same names, and nothing else.
-        names = {r[f] for r in finished.values() for f in Generation.FILE_FIELDS if r[f]}
-        assert len(names) == 12  # three images, four files each
-        assert set(stored_files(dst_dir / "media")) == names
-        for name in names:
-            assert (dst_dir / "media" / name).read_bytes() == (
-                src_dir / "media" / name
-            ).read_bytes()
-        users = procs.query(dst_db, "SELECT username, email, password FROM auth_user")
-        assert {(u["username"], u["email"]) for u in users} == {
-            ("ada", "ada@example.org"), ("bob", "bob@example.org"), ("mo", "mo@example.org"),
-        }  # fmt: skip
-        assert all(u["password"].startswith("!") for u in users)  # unusable
-
-        # Importing again changes nothing.
-        before = procs.query(dst_db, "SELECT * FROM gallery_generation ORDER BY id")
-        out = procs.manage(dst, "import_gallery", str(archive))
-        assert "Imported 0 generations; 4 were here already" in out
-        assert procs.query(dst_db, "SELECT * FROM gallery_generation ORDER BY id") == before
-        assert procs.count(dst_db, "auth_user") == 3
-        assert set(stored_files(dst_dir / "media")) == names
-
-
-def _pid(rows: dict, prompt: str) -> str:
-    return next(k for k, r in rows.items() if r["prompt"] == prompt)
 
 
 def _make(client_for, prompt: str) -> Generation:

@@ -7,21 +7,21 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
 from gallery.models import Favourite, Generation, Preferences
 from gallery.services import endpoint, images, worker
+from tests.factories import make_failed
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.web, pytest.mark.django_db]
 Status = Generation.Status
 
 
 @pytest.fixture
-def signed_in(client, member):
-    client.force_login(member)
+def signed_in(client, owner):
+    client.force_login(owner)
     return client
 
 
@@ -30,11 +30,11 @@ _made: dict = {}  # the pipeline's output, made once per module and copied into 
 
 
 @pytest.fixture
-def mine(client_for, media_root, member) -> Generation:
-    """A generation of `member`'s, with the files the real pipeline made for it."""
+def mine(client_for, media_root, owner) -> Generation:
+    """A generation of `owner`'s, with the files the real pipeline made for it."""
     fields = {"prompt": "a quiet harbour at dawn", "negative_prompt": "people, text"}
     if not _made:
-        item = Generation.objects.create(**fields, owner=member, queued_at=timezone.now())
+        item = Generation.objects.create(**fields, owner=owner, queued_at=timezone.now())
         worker.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
         item.refresh_from_db()
         _made["row"] = {
@@ -50,7 +50,7 @@ def mine(client_for, media_root, member) -> Generation:
     for name, data in _made["files"].items():
         (media_root / name).parent.mkdir(parents=True, exist_ok=True)
         (media_root / name).write_bytes(data)
-    return Generation.objects.create(**_made["row"], owner=member)
+    return Generation.objects.create(**_made["row"], owner=owner)
 
 
 def pixels(data: bytes) -> bytes:
@@ -114,8 +114,8 @@ def test_a_downloaded_jpeg_carries_the_prompt_with_identical_pixels(signed_in, m
     assert hashlib.sha256(mine.original.read()).hexdigest() == mine.sha256
 
 
-def test_the_owners_preference_turns_embedding_off_for_every_downloader(signed_in, mine, member):
-    Preferences.objects.create(user=member, embed_metadata=False)
+def test_the_owners_preference_turns_embedding_off_for_every_downloader(signed_in, mine, owner):
+    Preferences.objects.create(user=owner, embed_metadata=False)
     stored = mine.original.read()
     for client in (signed_in, Client()):  # anonymous too
         response = client.get(mine.original_url + "?download=1")
@@ -195,11 +195,11 @@ def test_a_source_the_user_may_not_see_is_not_recorded(signed_in, finished):
 # --- favourites -----------------------------------------------------------------------------
 
 
-def test_starring_toggles_without_js_and_with_htmx(signed_in, member, finished):
+def test_starring_toggles_without_js_and_with_htmx(signed_in, owner, finished):
     url = f"/g/{finished.public_id}/star"
     response = signed_in.post(url, {"next": "/"})
     assert response.status_code == 302 and response["Location"] == "/"
-    assert Favourite.objects.filter(user=member, generation=finished).exists()
+    assert Favourite.objects.filter(user=owner, generation=finished).exists()
     assert 'aria-pressed="true"' in signed_in.get("/").content.decode()
 
     fragment = signed_in.post(url, {"variant": "tile"}, headers={"HX-Request": "true"})
@@ -215,7 +215,7 @@ def test_no_one_can_star_what_they_may_not_see(signed_in, finished):
     assert not Favourite.objects.exists()
 
 
-def test_the_grid_reads_every_tiles_star_in_one_query(signed_in, member, settings, mine):
+def test_the_grid_reads_every_tiles_star_in_one_query(signed_in, owner, settings, mine):
     for n in range(5):
         Generation.objects.create(
             prompt=f"other {n}",
@@ -225,7 +225,7 @@ def test_the_grid_reads_every_tiles_star_in_one_query(signed_in, member, setting
             thumbnail_2x="thumbnails/xx/x-512.webp",
             sha256="0" * 64,
         )
-    Favourite.objects.create(user=member, generation=mine)
+    Favourite.objects.create(user=owner, generation=mine)
     page = signed_in.get("/").content.decode()
     assert page.count('aria-pressed="true"') == 1
     assert page.count('data-testid="star"') == 6
@@ -241,13 +241,10 @@ def make_rows(owner, count, status=Status.QUEUED, **fields) -> list[Generation]:
     ]
 
 
-def test_history_lists_my_rows_in_every_status_newest_first(signed_in, member):
-    other = User.objects.create_user("bob")
-    make_rows(other, 1)
-    queued = make_rows(member, 1)[0]
-    failed = Generation.objects.create(
-        prompt="broken", owner=member, status=Status.FAILED, failure_reason="Endpoint said no."
-    )
+def test_history_lists_my_rows_in_every_status_newest_first(signed_in, owner, other_user):
+    make_rows(other_user, 1)
+    queued = make_rows(owner, 1)[0]
+    failed = make_failed("broken", "Endpoint said no.", owner=owner)
     page = signed_in.get("/history").content.decode()
     assert page.index(failed.public_id) < page.index(queued.public_id)
     assert "Endpoint said no." in page
@@ -255,8 +252,8 @@ def test_history_lists_my_rows_in_every_status_newest_first(signed_in, member):
     assert page.count('name="ids"') == 2  # not bob's
 
 
-def test_history_pages_are_cut_on_the_id(signed_in, member):
-    rows = make_rows(member, 35)
+def test_history_pages_are_cut_on_the_id(signed_in, owner):
+    rows = make_rows(owner, 35)
     first = signed_in.get("/history").content.decode()
     assert rows[-1].public_id in first and rows[4].public_id not in first
     second = signed_in.get(f"/history?before={rows[5].pk}").content.decode()
@@ -268,10 +265,10 @@ def test_history_needs_signing_in():
 
 
 def test_bulk_delete_affects_only_my_own_rows(
-    signed_in, member, django_capture_on_commit_callbacks
+    signed_in, owner, other_user, django_capture_on_commit_callbacks
 ):
-    mine = make_rows(member, 3)
-    theirs = make_rows(User.objects.create_user("bob"), 2)
+    mine = make_rows(owner, 3)
+    theirs = make_rows(other_user, 2)
     ids = [g.public_id for g in (mine[0], mine[1], *theirs)]
     with django_capture_on_commit_callbacks(execute=True):
         response = signed_in.post("/history/bulk", {"action": "delete", "ids": ids})
@@ -308,21 +305,21 @@ def test_bulk_zip_holds_my_originals_and_a_manifest(signed_in, mine, finished):
     ]
 
 
-def test_a_zip_is_refused_over_its_limit(signed_in, member, monkeypatch):
+def test_a_zip_is_refused_over_its_limit(signed_in, owner, monkeypatch):
     from gallery.services import history
 
     monkeypatch.setattr(history, "ZIP_MAX_ITEMS", 2)
-    rows = make_rows(member, 3, status=Status.SUCCEEDED, original="o.jpg", sha256="0" * 64)
+    rows = make_rows(owner, 3, status=Status.SUCCEEDED, original="o.jpg", sha256="0" * 64)
     response = signed_in.post(
         "/history/bulk", {"action": "zip", "ids": [g.public_id for g in rows]}, follow=True
     )
     assert "Select at most 2 images" in response.content.decode()
 
 
-def test_bulk_actions_need_the_csrf_token(member):
+def test_bulk_actions_need_the_csrf_token(owner):
     csrf_client = Client(enforce_csrf_checks=True)
-    csrf_client.force_login(member)
-    row = make_rows(member, 1)[0]
+    csrf_client.force_login(owner)
+    row = make_rows(owner, 1)[0]
     response = csrf_client.post("/history/bulk", {"action": "delete", "ids": [row.public_id]})
     assert response.status_code == 403
     assert Generation.objects.filter(pk=row.pk).exists()
@@ -332,7 +329,7 @@ def test_bulk_actions_need_the_csrf_token(member):
 
 
 def test_preferences_change_the_default_visibility_and_embedding(
-    signed_in, member, django_capture_on_commit_callbacks
+    signed_in, owner, django_capture_on_commit_callbacks
 ):
     page = signed_in.get("/account/preferences").content.decode()
     assert "The site&#x27;s default (public)" in page
@@ -341,7 +338,7 @@ def test_preferences_change_the_default_visibility_and_embedding(
         {"default_visibility": "private"},  # checkbox left unticked
     )
     assert response.status_code == 302
-    prefs = Preferences.objects.get(user=member)
+    prefs = Preferences.objects.get(user=owner)
     assert (prefs.default_visibility, prefs.embed_metadata) == ("private", False)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -370,11 +367,9 @@ def test_rebuilding_missing_files_makes_previews_for_older_rows(mine, media_root
 
 
 def test_retry_from_history_comes_back_to_history(
-    signed_in, member, django_capture_on_commit_callbacks
+    signed_in, owner, django_capture_on_commit_callbacks
 ):
-    failed = Generation.objects.create(
-        prompt="broken", owner=member, status=Status.FAILED, failure_reason="Endpoint said no."
-    )
+    failed = make_failed("broken", "Endpoint said no.", owner=owner)
     with django_capture_on_commit_callbacks(execute=True):
         response = signed_in.post(f"/g/{failed.public_id}/retry", {"next": "/history"})
     assert response["Location"] == "/history"

@@ -4,6 +4,8 @@ import pytest
 
 from gallery.services import endpoint
 
+pytestmark = pytest.mark.unit
+
 
 def test_success_returns_verified_jpeg_with_protocol_headers(client_for, standin):
     image = client_for(token="s3cret-token").text2image("a red fox", "blurry")

@@ -1,16 +1,14 @@
 """The endpoint client speaking the OpenAI images protocol (SDXL_ENDPOINT_PROTOCOL=openai),
 against the stand-in's /v1/images/generations over real HTTP on 127.0.0.1."""
 
-import subprocess
-import sys
-
 import pytest
 
 from gallery.models import Generation
 from gallery.services import endpoint, intake, worker
 from gallery.standin.draw import render
 from gallery.standin.server import OPENAI_PATH
-from tests.procs import ROOT
+
+pytestmark = pytest.mark.unit
 
 TOKEN = "s3cret-token"
 
@@ -154,69 +152,9 @@ def test_an_unknown_protocol_cannot_be_configured(endpoint_config):
         endpoint.EndpointConfig(**{**endpoint_config.__dict__, "protocol": "grpc"})
 
 
-def _settings_in_subprocess(code: str, **env: str) -> subprocess.CompletedProcess:
-    environ = {
-        "PATH": "/usr/bin:/bin",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "GALLERY_ENV_FILE": "",
-        "SECRET_KEY": "settings-test-" + "k" * 40,
-        **env,
-    }
-    program = f"import django; django.setup(); {code}"
-    return subprocess.run(
-        [sys.executable, "-c", program],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def test_an_unknown_protocol_setting_stops_startup_with_a_clear_message():
-    out = _settings_in_subprocess("", SDXL_ENDPOINT_PROTOCOL="grpc")
-    assert out.returncode != 0
-    assert "ImproperlyConfigured" in out.stderr
-    assert "SDXL_ENDPOINT_PROTOCOL must be 'text2image' (the default) or 'openai'" in out.stderr
-
-
-@pytest.mark.parametrize(
-    ("env", "expected"),
-    [
-        (
-            {},
-            "text2image https://stable-diffusion-xl.endpoints.kepler.ai.cloud.ovh.net"
-            "/api/text2image Stable Diffusion XL · OVHcloud AI Endpoints",
-        ),
-        (
-            {"SDXL_ENDPOINT_PROTOCOL": "OpenAI"},
-            "openai https://oai.endpoints.kepler.ai.cloud.ovh.net/v1/images/generations "
-            "Stable Diffusion XL · OVHcloud AI Endpoints · OpenAI-compatible API",
-        ),
-        (
-            {
-                "SDXL_ENDPOINT_PROTOCOL": "openai",
-                "SDXL_ENDPOINT_URL": "https://images.example.org/v1/images/generations",
-                "SDXL_ENDPOINT_MODEL": "my-sdxl",
-            },
-            "openai https://images.example.org/v1/images/generations "
-            "my-sdxl at images.example.org · OpenAI-compatible API",
-        ),
-    ],
-)
-def test_settings_pick_the_protocol_its_default_url_and_an_honest_label(env, expected):
-    out = _settings_in_subprocess(
-        "from gallery.services.endpoint import EndpointConfig; "
-        "c = EndpointConfig.from_settings(); print(c.protocol, c.url, c.label)",
-        **env,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == expected
-
-
 @pytest.mark.django_db
 def test_the_pipeline_stores_an_image_made_over_the_openai_protocol(
-    settings, standin, member, media_root, django_capture_on_commit_callbacks
+    settings, standin, owner, media_root, django_capture_on_commit_callbacks
 ):
     settings.SDXL_ENDPOINT_PROTOCOL = "openai"
     settings.SDXL_ENDPOINT_URL = standin.openai_url
@@ -227,7 +165,7 @@ def test_the_pipeline_stores_an_image_made_over_the_openai_protocol(
     endpoint._client_for.cache_clear()  # the process-wide client is built from settings
     try:
         with django_capture_on_commit_callbacks():  # the queued task is not needed here
-            item = intake.submit(prompt="a quiet harbour", negative_prompt="fog", owner=member)
+            item = intake.submit(prompt="a quiet harbour", negative_prompt="fog", owner=owner)
         item = worker.generate_now(item.pk)
     finally:
         endpoint._client_for.cache_clear()

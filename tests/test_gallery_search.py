@@ -4,27 +4,21 @@ import datetime as dt
 import re
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
 from gallery.models import Favourite, Generation
 from gallery.services import browse, search
-from tests.conftest import make_done
+from tests.factories import make_done, make_failed
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.web, pytest.mark.django_db]
 Status = Generation.Status
 
 
 @pytest.fixture
-def client(client, member):
-    client.force_login(member)
+def client(client, owner):
+    client.force_login(owner)
     return client
-
-
-@pytest.fixture
-def other(django_user_model):
-    return django_user_model.objects.create_user("bob", password="bob-password-123")
 
 
 def shown(client, path: str) -> list[str]:
@@ -128,40 +122,36 @@ def test_the_index_follows_edits_and_deletions(client):
 # --- visibility and filters -----------------------------------------------------------------
 
 
-def test_search_finds_only_what_the_user_may_see(client, member, other):
-    make_done("a secret fox", owner=other, visibility="private")
-    make_done("my own private fox", owner=member, visibility="private")
+def test_search_finds_only_what_the_user_may_see(client, owner, other_user):
+    make_done("a secret fox", owner=other_user, visibility="private")
+    make_done("my own private fox", owner=owner, visibility="private")
     make_done("a hidden fox", moderation="hidden")
     make_done("a public fox")
     assert shown(client, "/?q=fox") == ["a public fox", "my own private fox"]
     assert shown(Client(), "/?q=fox") == ["a public fox"]
 
 
-def test_mine_shows_only_the_users_own_images(client, member, other):
-    make_done("mine", owner=member)
-    make_done("theirs", owner=other)
+def test_mine_shows_only_the_users_own_images(client, owner, other_user):
+    make_done("mine", owner=owner)
+    make_done("theirs", owner=other_user)
     assert shown(client, "/?mine=1") == ["mine"]
     # A visitor has no "mine": the filter is ignored, not an error.
     assert shown(Client(), "/?mine=1") == ["theirs", "mine"]
 
 
-def test_starred_shows_the_users_favourites(client, member, other):
+def test_starred_shows_the_users_favourites(client, owner, other_user):
     liked = make_done("liked")
     make_done("not liked")
-    Favourite.objects.create(user=member, generation=liked)
-    Favourite.objects.create(user=other, generation=make_done("liked by someone else"))
+    Favourite.objects.create(user=owner, generation=liked)
+    Favourite.objects.create(user=other_user, generation=make_done("liked by someone else"))
     assert shown(client, "/?starred=1") == ["liked"]
 
 
-def test_a_status_filter_lists_only_ones_own_generations(client, member, other):
-    Generation.objects.create(
-        prompt="my failure", owner=member, status="failed", failure_reason="x"
-    )
-    Generation.objects.create(
-        prompt="their failure", owner=other, status="failed", failure_reason="y"
-    )
-    Generation.objects.create(prompt="my queued one", owner=member)
-    make_done("done", owner=member)
+def test_a_status_filter_lists_only_ones_own_generations(client, owner, other_user):
+    make_failed("my failure", "x", owner=owner)
+    make_failed("their failure", "y", owner=other_user)
+    Generation.objects.create(prompt="my queued one", owner=owner)
+    make_done("done", owner=owner)
     page = client.get("/?status=failed").content.decode()
     assert "my failure" in page and "their failure" not in page and "done" not in page
     assert "Failed" in page  # the tile says why it has no picture
@@ -191,12 +181,12 @@ def test_oldest_first_pages_forward_through_everything(client, settings):
     assert walk(client, "/?sort=oldest") == [f"image {n}" for n in range(5)]
 
 
-def test_search_results_page_with_their_filters_and_no_duplicates(client, member, settings):
+def test_search_results_page_with_their_filters_and_no_duplicates(client, owner, settings):
     settings.GALLERY_PAGE_SIZE = 3
     for n in range(8):
-        make_done(f"fox {n}", owner=member)
+        make_done(f"fox {n}", owner=owner)
         make_done(f"fox by someone else {n}")
-        make_done(f"whale {n}", owner=member)
+        make_done(f"whale {n}", owner=owner)
     found = walk(client, "/?q=fox&mine=1")
     assert found == [f"fox {n}" for n in reversed(range(8))]
     found = walk(client, "/?q=fox+-else&mine=1&sort=oldest")
@@ -248,18 +238,17 @@ def test_the_detail_page_steps_through_the_filtered_list(client):
     assert "next" not in links(first, "?q=fox")
 
 
-def test_prev_and_next_never_lead_to_what_the_user_may_not_see(client, other):
+def test_prev_and_next_never_lead_to_what_the_user_may_not_see(client, other_user):
     older = make_done("public older")
-    make_done("someone's private", owner=other, visibility="private")
+    make_done("someone's private", owner=other_user, visibility="private")
     newest = make_done("public newest")
     html = client.get(f"/g/{newest.public_id}/").content.decode()
     assert f'rel="next" class="button" href="/g/{older.public_id}/"' in html
 
 
-def test_neighbours_service_returns_newer_and_older():
+def test_neighbours_service_returns_newer_and_older(other_user):
     a, b, c = make_done("a"), make_done("b"), make_done("c")
-    user = User.objects.create_user("carol")
-    newer, older = browse.neighbours(user, browse.GalleryQuery(), b)
+    newer, older = browse.neighbours(other_user, browse.GalleryQuery(), b)
     assert (newer.pk, older.pk) == (c.pk, a.pk)
 
 
@@ -270,14 +259,14 @@ def test_neighbours_service_returns_newer_and_older():
     "params", ["", "q=fox", "q=fox+-whale", "q=-whale", "mine=1", "starred=1&sort=oldest"]
 )
 def test_a_page_costs_the_same_queries_at_any_depth_and_size(
-    client, member, settings, django_assert_num_queries, params
+    client, owner, settings, django_assert_num_queries, params
 ):
     settings.GALLERY_PAGE_SIZE = 5
 
     def add(n):
         for i in range(n):
-            row = make_done(f"fox {i}", owner=member)
-            Favourite.objects.create(user=member, generation=row)
+            row = make_done(f"fox {i}", owner=owner)
+            Favourite.objects.create(user=owner, generation=row)
 
     add(12)
     rows = list(Generation.objects.order_by("id"))

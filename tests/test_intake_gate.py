@@ -9,11 +9,11 @@ import requests
 from django.conf import settings as django_settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
-from django.test import Client
 
 from gallery.models import BlockedTerm, Generation
+from tests.factories import make_failed, signed_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.web, pytest.mark.django_db]
 
 Status = Generation.Status
 
@@ -26,27 +26,15 @@ def no_limits(settings):
     return settings
 
 
-def failed(owner, prompt="a red fox") -> Generation:
-    return Generation.objects.create(
-        prompt=prompt, owner=owner, status=Status.FAILED, failure_reason="The endpoint was down."
-    )
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def in_flight(user) -> int:
     return Generation.objects.filter(owner=user, status__in=(Status.QUEUED, Status.RUNNING)).count()
 
 
-def test_a_retry_of_a_prompt_blocked_since_is_refused_and_stays_failed(member, no_limits):
-    item = failed(member, "a red fox in the snow")
+def test_a_retry_of_a_prompt_blocked_since_is_refused_and_stays_failed(owner, no_limits):
+    item = make_failed("a red fox in the snow", owner=owner)
     BlockedTerm.objects.create(term="fox", reason="no foxes here")
 
-    response = signed_in(member).post(f"/g/{item.public_id}/retry", follow=True)
+    response = signed_in(owner).post(f"/g/{item.public_id}/retry", follow=True)
 
     assert (
         "This prompt can&#x27;t be used on this site (no foxes here)" in response.content.decode()
@@ -55,42 +43,42 @@ def test_a_retry_of_a_prompt_blocked_since_is_refused_and_stays_failed(member, n
     assert item.status == Status.FAILED  # never reaches a worker, never becomes public
 
 
-def test_retries_count_against_the_images_in_progress_cap(member, no_limits):
+def test_retries_count_against_the_images_in_progress_cap(owner, no_limits):
     no_limits.GALLERY_MAX_IN_FLIGHT = 3
-    rows = [failed(member) for _ in range(5)]
-    client = signed_in(member)
+    rows = [make_failed(owner=owner) for _ in range(5)]
+    client = signed_in(owner)
 
     for row in rows:
         client.post(f"/g/{row.public_id}/retry")
 
-    assert in_flight(member) == 3
-    assert Generation.objects.filter(owner=member, status=Status.FAILED).count() == 2
+    assert in_flight(owner) == 3
+    assert Generation.objects.filter(owner=owner, status=Status.FAILED).count() == 2
 
 
-def test_retries_count_against_the_daily_quota(member, no_limits):
+def test_retries_count_against_the_daily_quota(owner, no_limits):
     no_limits.GALLERY_DAILY_QUOTA = 2
-    client = signed_in(member)
-    rows = [failed(member) for _ in range(3)]
+    client = signed_in(owner)
+    rows = [make_failed(owner=owner) for _ in range(3)]
 
     responses = [client.post(f"/g/{row.public_id}/retry", follow=True) for row in rows]
 
-    assert in_flight(member) == 2
+    assert in_flight(owner) == 2
     assert "You have used all 2 images for today" in responses[-1].content.decode()
 
 
-def test_retries_count_against_the_per_address_rate(member, no_limits):
+def test_retries_count_against_the_per_address_rate(owner, no_limits):
     no_limits.GALLERY_IP_RATES = {**no_limits.GALLERY_IP_RATES, "submit": "2/m"}
-    client = signed_in(member)
-    rows = [failed(member) for _ in range(3)]
+    client = signed_in(owner)
+    rows = [make_failed(owner=owner) for _ in range(3)]
 
     for row in rows:
         client.post(f"/g/{row.public_id}/retry")
 
-    assert in_flight(member) == 2
+    assert in_flight(owner) == 2
 
 
-def test_staff_retry_still_passes_the_blocklist(admin_client, member, no_limits):
-    item = failed(member, "a red fox")
+def test_staff_retry_still_passes_the_blocklist(admin_client, owner, no_limits):
+    item = make_failed("a red fox", owner=owner)
     BlockedTerm.objects.create(term="fox", reason="no foxes here")
 
     admin_client.post(
@@ -103,16 +91,16 @@ def test_staff_retry_still_passes_the_blocklist(admin_client, member, no_limits)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_ten_parallel_retries_put_no_more_in_flight_than_the_cap(live_server, member, settings):
+def test_ten_parallel_retries_put_no_more_in_flight_than_the_cap(live_server, owner, settings):
     """Real HTTP, ten requests at once against the live server: the cap holds under races."""
     settings.GALLERY_DAILY_QUOTA = 0
     settings.GALLERY_IP_RATES = {"signin": "0", "signup": "0", "reset": "0", "submit": "0"}
     settings.GALLERY_MAX_IN_FLIGHT = 3
-    rows = [failed(member) for _ in range(10)]
+    rows = [make_failed(owner=owner) for _ in range(10)]
     session = SessionStore()
-    session[SESSION_KEY] = str(member.pk)
+    session[SESSION_KEY] = str(owner.pk)
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = member.get_session_auth_hash()
+    session[HASH_SESSION_KEY] = owner.get_session_auth_hash()
     session.save()
     cookies = {django_settings.SESSION_COOKIE_NAME: session.session_key, "csrftoken": "x" * 32}
 
@@ -130,4 +118,4 @@ def test_ten_parallel_retries_put_no_more_in_flight_than_the_cap(live_server, me
         statuses = list(pool.map(retry, rows))
 
     assert statuses == [302] * 10  # each is answered (refused ones with a message)
-    assert in_flight(member) == 3
+    assert in_flight(owner) == 3

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, RequestFactory
 
@@ -12,13 +11,14 @@ from core import http
 from core.models import SiteSettings
 from gallery.models import Generation
 from gallery.services import quotas
+from tests.factories import signed_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.web, pytest.mark.django_db]
 
 
 @pytest.fixture
-def client(client, member):
-    client.force_login(member)
+def client(client, owner):
+    client.force_login(owner)
     return client
 
 
@@ -51,7 +51,7 @@ def test_the_form_says_how_many_images_are_left_today(client, no_limits):
     assert "2 of 3 left today" in client.get("/").content.decode()
 
 
-def test_the_daily_quota_refuses_with_when_to_try_again(client, member, no_limits):
+def test_the_daily_quota_refuses_with_when_to_try_again(client, owner, no_limits):
     no_limits.GALLERY_DAILY_QUOTA = 2
     assert generate(client).status_code == 302
     assert generate(client).status_code == 302
@@ -64,15 +64,15 @@ def test_the_daily_quota_refuses_with_when_to_try_again(client, member, no_limit
     )
     assert "0 of 2 left today · more in 2 h 28 min" in page
     assert "a third fox" in page  # the prompt is kept
-    assert Generation.objects.filter(owner=member).count() == 2
+    assert Generation.objects.filter(owner=owner).count() == 2
 
 
-def test_a_refusal_says_in_seconds_when_to_retry(member, no_limits):
+def test_a_refusal_says_in_seconds_when_to_retry(owner, no_limits):
     """What the APIs put in Retry-After: the end of the window, never a time in the past."""
     no_limits.GALLERY_DAILY_QUOTA = 1
-    quotas.charge_submission(member)
+    quotas.charge_submission(owner)
     with pytest.raises(quotas.SubmissionRefused) as refused:
-        quotas.charge_submission(member)
+        quotas.charge_submission(owner)
     assert refused.value.code == "quota"
     assert refused.value.retry_after == 2 * 3600 + 27 * 60 + 30  # until midnight UTC
 
@@ -88,16 +88,15 @@ def test_the_quota_resets_with_the_day():
     assert limits.consume("quota:x", rate, evening + timedelta(minutes=31)).allowed
 
 
-def test_staff_have_no_quota(no_limits):
+def test_staff_have_no_quota(moderator, no_limits):
     no_limits.GALLERY_DAILY_QUOTA = 1
     no_limits.GALLERY_MAX_IN_FLIGHT = 1
-    staff = Client()
-    staff.force_login(User.objects.create_user("boss", is_staff=True))
+    staff = signed_in(moderator)
     assert "left today" not in staff.get("/").content.decode()
     assert [generate(staff).status_code for _ in range(3)] == [302, 302, 302]
 
 
-def test_images_in_progress_are_capped_until_one_finishes(client, member, no_limits):
+def test_images_in_progress_are_capped_until_one_finishes(client, owner, no_limits):
     no_limits.GALLERY_MAX_IN_FLIGHT = 2
     no_limits.GALLERY_DAILY_QUOTA = 10
     generate(client)
@@ -108,7 +107,7 @@ def test_images_in_progress_are_capped_until_one_finishes(client, member, no_lim
     # A refused submission costs nothing: still 8 of the day's 10 left.
     assert "8 of 10 left today" in refused.content.decode()
 
-    Generation.objects.filter(owner=member).filter(pk=Generation.objects.first().pk).update(
+    Generation.objects.filter(owner=owner).filter(pk=Generation.objects.first().pk).update(
         status=Generation.Status.FAILED, failure_reason="test"
     )
     assert generate(client).status_code == 302
@@ -126,7 +125,7 @@ def test_submissions_per_address_are_rate_limited(client, no_limits):
     assert generate(client, REMOTE_ADDR="192.0.2.7").status_code == 302
 
 
-def test_sign_in_attempts_per_address_are_rate_limited(member, no_limits):
+def test_sign_in_attempts_per_address_are_rate_limited(owner, no_limits):
     no_limits.GALLERY_IP_RATES = {**no_limits.GALLERY_IP_RATES, "signin": "3/5m"}
     client = Client()
     wrong = {"username": "ada", "password": "wrong"}

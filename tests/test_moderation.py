@@ -1,7 +1,6 @@
 """Moderation through the pages and the admin: blocklist, reports, decisions, audit, queue."""
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
@@ -10,31 +9,16 @@ from django_tasks_db.models import DBTaskResult
 from core.models import SiteSettings
 from gallery.models import BlockedAttempt, BlockedTerm, Generation, ModerationEvent, Report
 from gallery.services import blocklist, intake, moderation
-from tests import conftest
+from tests import factories
 from tests.conftest import stored_files
+from tests.factories import signed_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.web, pytest.mark.django_db]
 State = Generation.Moderation
 
 
 def make_done(owner=None, prompt="a red fox in snow", **fields) -> Generation:
-    return conftest.make_done(prompt, owner=owner, **fields)
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("olga", password="pw")
-
-
-@pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user("mo", password="pw", is_staff=True)
+    return factories.make_done(prompt, owner=owner, **fields)
 
 
 @pytest.fixture
@@ -106,11 +90,10 @@ def test_a_blocked_prompt_is_refused_with_its_reason_and_nothing_else_happens(
     )
 
 
-def test_blocked_attempts_are_listed_in_the_admin(owner, staff):
+def test_blocked_attempts_are_listed_in_the_admin(owner, moderator, admin_client):
     BlockedTerm.objects.create(term="gore", reason="violence")
     signed_in(owner).post(reverse("gallery:generate"), {"prompt": "gore everywhere"})
-    admin = User.objects.create_superuser("root", "root@example.org", "pw")
-    page = signed_in(admin).get(reverse("admin:gallery_blockedattempt_changelist"))
+    page = admin_client.get(reverse("admin:gallery_blockedattempt_changelist"))
     assert "gore everywhere" in page.content.decode()
 
 
@@ -184,16 +167,16 @@ def test_anonymous_visitors_see_no_report_form_and_cannot_report(owner):
 # --- Decisions and their audit --------------------------------------------------------------
 
 
-def test_hiding_needs_a_reason_and_shows_it_to_the_owner(owner, staff, reporters):
+def test_hiding_needs_a_reason_and_shows_it_to_the_owner(owner, moderator, reporters):
     item = make_done(owner)
     moderation.report(item, reporter=reporters[0], category="hate")
     with pytest.raises(ValidationError):
-        moderation.hide(item, actor=staff, reason="  ")
-    moderation.hide(item, actor=staff, reason="Hateful symbols")
+        moderation.hide(item, actor=moderator, reason="  ")
+    moderation.hide(item, actor=moderator, reason="Hateful symbols")
     item.refresh_from_db()
     assert (item.moderation, item.moderated_by, item.moderation_reason) == (
         State.HIDDEN,
-        staff,
+        moderator,
         "Hateful symbols",
     )
     assert not Report.objects.filter(resolved_at__isnull=True).exists()
@@ -203,18 +186,18 @@ def test_hiding_needs_a_reason_and_shows_it_to_the_owner(owner, staff, reporters
     assert "Hateful symbols" in page
     assert signed_in(reporters[1]).get(item.get_absolute_url()).status_code == 404
 
-    moderation.approve(item, actor=staff)
+    moderation.approve(item, actor=moderator)
     item.refresh_from_db()
     assert item.moderation == State.VISIBLE
     events = list(ModerationEvent.objects.order_by("id").values_list("action", "from_state"))
     assert events == [("hide", "visible"), ("restore", "hidden")]
 
 
-def test_an_image_still_being_made_can_be_hidden_but_not_removed(owner, staff):
+def test_an_image_still_being_made_can_be_hidden_but_not_removed(owner, moderator):
     item = Generation.objects.create(prompt="busy", owner=owner, status="running")
     with pytest.raises(ValidationError, match="still being made"):
-        moderation.remove(item, actor=staff, reason="r")
-    moderation.hide(item, actor=staff, reason="r")
+        moderation.remove(item, actor=moderator, reason="r")
+    moderation.hide(item, actor=moderator, reason="r")
     item.refresh_from_db()
     assert item.moderation == State.HIDDEN
 
@@ -226,12 +209,12 @@ def test_only_staff_can_decide(owner):
 
 
 def test_removal_deletes_the_files_after_commit_and_keeps_the_row(
-    finished, staff, owner, media_root, django_capture_on_commit_callbacks
+    finished, moderator, owner, media_root, django_capture_on_commit_callbacks
 ):
     Generation.objects.filter(pk=finished.pk).update(owner=owner)
     assert stored_files(media_root)
     with django_capture_on_commit_callbacks(execute=True):
-        moderation.remove(finished, actor=staff, reason="Illegal content")
+        moderation.remove(finished, actor=moderator, reason="Illegal content")
     assert stored_files(media_root) == []
     finished.refresh_from_db()
     assert finished.moderation == State.REMOVED
@@ -243,7 +226,7 @@ def test_removal_deletes_the_files_after_commit_and_keeps_the_row(
     page = signed_in(owner).get(finished.get_absolute_url()).content.decode()
     assert "Removed:" in page and "Illegal content" in page
     with pytest.raises(ValidationError):
-        moderation.approve(finished, actor=staff)  # nothing to bring back
+        moderation.approve(finished, actor=moderator)  # nothing to bring back
     # The audit record outlives the image.
     finished.delete()
     event = ModerationEvent.objects.get()
@@ -257,7 +240,7 @@ def test_removal_deletes_the_files_after_commit_and_keeps_the_row(
 # --- Pre-moderation -------------------------------------------------------------------------
 
 
-def test_pre_moderation_keeps_new_images_from_others_until_approved(owner, staff, reporters):
+def test_pre_moderation_keeps_new_images_from_others_until_approved(owner, moderator, reporters):
     SiteSettings.objects.update_or_create(pk=1, defaults={"moderation_mode": "pre"})
     response = signed_in(owner).post(reverse("gallery:generate"), {"prompt": "a harbour"})
     item = Generation.objects.get()
@@ -275,9 +258,9 @@ def test_pre_moderation_keeps_new_images_from_others_until_approved(owner, staff
     assert signed_in(reporters[0]).get(response["Location"]).status_code == 404
     assert item.public_id not in signed_in(reporters[0]).get("/").content.decode()
 
-    queue = signed_in(staff).get(reverse("gallery:moderation")).content.decode()
+    queue = signed_in(moderator).get(reverse("gallery:moderation")).content.decode()
     assert item.public_id in queue
-    signed_in(staff).post(
+    signed_in(moderator).post(
         reverse("gallery:decide", args=[item.public_id]), {"action": "approve", "reason": ""}
     )
     assert signed_in(reporters[0]).get(response["Location"]).status_code == 200
@@ -300,7 +283,7 @@ def test_the_queue_is_for_staff_only(owner):
 
 
 def test_the_queue_lists_pending_and_reported_images_oldest_first_in_pages(
-    owner, staff, reporters, django_assert_max_num_queries
+    owner, moderator, reporters, django_assert_max_num_queries
 ):
     old_pending = make_done(owner, prompt="old pending", moderation=State.PENDING)
     make_done(owner, prompt="fine and unreported")
@@ -317,7 +300,7 @@ def test_the_queue_lists_pending_and_reported_images_oldest_first_in_pages(
     assert [i.prompt for i in rest.items] == ["new pending"]
     assert rest.next_cursor is None
 
-    client = signed_in(staff)
+    client = signed_in(moderator)
     with django_assert_max_num_queries(12):
         html = client.get(reverse("gallery:moderation")).content.decode()
     assert html.index("old pending") < html.index("reported one") < html.index("new pending")
@@ -326,10 +309,10 @@ def test_the_queue_lists_pending_and_reported_images_oldest_first_in_pages(
     assert old_pending.thumbnail_url in html and new_pending.public_id in html
 
 
-def test_deciding_in_the_queue_in_place_with_htmx(owner, staff, reporters):
+def test_deciding_in_the_queue_in_place_with_htmx(owner, moderator, reporters):
     item = make_done(owner)
     moderation.report(item, reporter=reporters[0], category="violence")
-    client = signed_in(staff)
+    client = signed_in(moderator)
     url = reverse("gallery:decide", args=[item.public_id])
     missing = client.post(url, {"action": "hide", "reason": ""}, headers={"HX-Request": "true"})
     assert missing.status_code == 400
@@ -346,12 +329,6 @@ def test_deciding_in_the_queue_in_place_with_htmx(owner, staff, reporters):
 
 
 # --- The admin ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def admin_client(staff):
-    admin = User.objects.create_superuser("root", "root@example.org", "pw")
-    return signed_in(admin)
 
 
 def test_admin_bulk_hide_needs_a_reason_and_goes_through_the_service(admin_client, owner):
@@ -394,7 +371,7 @@ def test_admin_filters_reported_and_by_owner(admin_client, owner, reporters):
     url = reverse("admin:gallery_generation_changelist")
     page = admin_client.get(url, {"reported": "yes"}).content.decode()
     assert "reported prompt" in page and "quiet prompt" not in page
-    page = admin_client.get(url, {"owner": "olga"}).content.decode()
+    page = admin_client.get(url, {"owner": "ada"}).content.decode()
     assert "quiet prompt" in page and "someone else" not in page
     page = admin_client.get(url, {"q": "quiet"}).content.decode()
     assert "quiet prompt" in page and "reported prompt" not in page
@@ -410,9 +387,9 @@ def test_site_settings_admin_is_a_singleton(admin_client):
     assert delete.status_code == 403
 
 
-def test_moderation_events_are_read_only_in_the_admin(admin_client, owner, staff):
+def test_moderation_events_are_read_only_in_the_admin(admin_client, owner, moderator):
     item = make_done(owner)
-    moderation.hide(item, actor=staff, reason="r")
+    moderation.hide(item, actor=moderator, reason="r")
     event = ModerationEvent.objects.get()
     page = admin_client.get(reverse("admin:gallery_moderationevent_change", args=[event.pk]))
     assert page.status_code == 200
@@ -432,25 +409,25 @@ def test_the_admin_refuses_a_pattern_that_does_not_compile(admin_client):
         reverse("admin:gallery_blockedterm_add"),
         {"term": "gore", "kind": "word", "reason": "violence", "active": "on"},
     )
-    assert BlockedTerm.objects.get().created_by.username == "root"
+    assert BlockedTerm.objects.get().created_by.username == "admin"
 
 
 def test_the_admin_change_page_shows_the_moderation_history_and_reports(
-    admin_client, owner, staff, reporters
+    admin_client, owner, moderator, reporters
 ):
     item = make_done(owner)
     moderation.report(item, reporter=reporters[0], category="spam", note="buy cheap pills")
-    moderation.hide(item, actor=staff, reason="Advertising")
+    moderation.hide(item, actor=moderator, reason="Advertising")
     page = admin_client.get(reverse("admin:gallery_generation_change", args=[item.pk]))
     html = page.content.decode()
     assert "Moderation history" in html and "Advertising" in html
     assert "buy cheap pills" in html
 
 
-def test_pre_moderation_lets_private_images_and_staffs_own_through(owner, staff):
+def test_pre_moderation_lets_private_images_and_staffs_own_through(owner, moderator):
     SiteSettings.objects.update_or_create(pk=1, defaults={"moderation_mode": "pre"})
     private = intake.submit(prompt="just for me", owner=owner, visibility="private")
-    by_staff = intake.submit(prompt="from the team", owner=staff)
+    by_staff = intake.submit(prompt="from the team", owner=moderator)
     assert private.moderation == by_staff.moderation == State.VISIBLE
-    queue = signed_in(staff).get(reverse("gallery:moderation")).content.decode()
+    queue = signed_in(moderator).get(reverse("gallery:moderation")).content.decode()
     assert private.public_id not in queue and by_staff.public_id not in queue

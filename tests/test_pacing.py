@@ -9,7 +9,7 @@ from django.utils import timezone
 from gallery.models import EndpointPace, Generation
 from gallery.services import endpoint, pacing, worker
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.unit, pytest.mark.django_db]
 
 URL = "https://sdxl.example/api/text2image"
 

@@ -18,7 +18,7 @@ from gallery.services import endpoint, intake, recovery, storage, worker
 from gallery.standin.draw import render
 from tests.conftest import stored_files
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.unit, pytest.mark.django_db]
 
 Status = Generation.Status
 

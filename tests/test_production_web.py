@@ -10,15 +10,15 @@ import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 from pythonjsonlogger.json import JsonFormatter
 
 from gallery import logcontext
 from gallery.models import Generation, Preferences
+from tests.factories import signed_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.web, pytest.mark.django_db]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -55,8 +55,8 @@ def test_no_template_has_inline_script_or_event_handlers(path):
     assert not _JS_URL.search(text)
 
 
-def test_rendered_pages_have_no_inline_script_or_event_handlers(client, member, finished):
-    client.force_login(member)
+def test_rendered_pages_have_no_inline_script_or_event_handlers(client, owner, finished):
+    client.force_login(owner)
     pages = ["/", finished.get_absolute_url(), "/accounts/login/", "/no-such-page"]
     for url in pages:
         html = client.get(url).content.decode()
@@ -200,14 +200,11 @@ def test_the_json_format_is_what_the_settings_configure():
 
 
 @pytest.fixture
-def owner_client(finished):
-    owner = User.objects.create_user("owner", password="owner-password-1")
+def owner_client(finished, owner):
     finished.owner = owner
     finished.visibility = Generation.Visibility.PRIVATE
     finished.save()
-    client = Client()
-    client.force_login(owner)
-    return client
+    return signed_in(owner)
 
 
 def test_streamed_by_default(owner_client, finished, media_root):
@@ -251,55 +248,10 @@ def test_apache_mode_sends_the_files_path(owner_client, finished, settings, medi
 
 
 @pytest.mark.parametrize("mode", ["", "nginx", "apache"])
-def test_every_mode_authorises_first(finished, settings, mode, owner_client):
+def test_every_mode_authorises_first(finished, settings, mode, owner_client, other_user):
     settings.GALLERY_MEDIA_ACCEL = mode
-    stranger = User.objects.create_user("stranger", password="stranger-password-1")
-    other = Client()
-    other.force_login(stranger)
+    other = signed_in(other_user)
     for client in (other, Client()):
         response = client.get(finished.original_url)
         assert response.status_code == 404
         assert "X-Accel-Redirect" not in response and "X-Sendfile" not in response
-
-
-# --- Settings from the environment ----------------------------------------------------------
-
-
-def test_production_settings_come_from_the_environment():
-    """S3, the Redis queue, psycopg's pool and the CSP's bucket origin, as a deployment sets
-    them (a fresh process: settings are read once)."""
-    import subprocess
-    import sys
-
-    env = {
-        **{k: v for k, v in __import__("os").environ.items() if k != "DATABASE_URL"},
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "GALLERY_ENV_FILE": "",
-        "SECRET_KEY": "settings-test-" + "k" * 40,
-        "DATABASE_URL": "postgres://gallery@db.internal:5432/gallery",
-        "GALLERY_DB_POOL": "true",
-        "GALLERY_DB_POOL_MAX": "20",
-        "GALLERY_TASK_BACKEND": "rq",
-        "REDIS_URL": "redis://queue.internal:6379/3",
-        "GALLERY_S3_BUCKET": "media-bucket",
-        "AWS_S3_ENDPOINT_URL": "https://s3.example.net",
-        "GALLERY_MEDIA_REDIRECT": "true",
-    }
-    code = (
-        "import json; from django.conf import settings as s; print(json.dumps(["
-        "s.DATABASES['default']['OPTIONS'], s.DATABASES['default']['CONN_MAX_AGE'],"
-        "s.TASKS['default']['BACKEND'], s.RQ_QUEUES['default']['URL'],"
-        "s.STORAGES['default'], s.CONTENT_SECURITY_POLICY['DIRECTIVES']['img-src']]))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    options, max_age, backend, redis_url, storage, img_src = json.loads(out)
-    assert options["pool"]["max_size"] == 20 and max_age == 0
-    assert backend == "django_tasks_rq.RQBackend" and redis_url.endswith("/3")
-    assert storage["BACKEND"] == "storages.backends.s3.S3Storage"
-    assert storage["OPTIONS"]["bucket_name"] == "media-bucket"
-    assert storage["OPTIONS"]["default_acl"] == "private"
-    assert storage["OPTIONS"]["querystring_auth"] is True
-    assert img_src == ["'self'", "data:", "https://s3.example.net"]

@@ -14,6 +14,8 @@ from django.utils import timezone
 from gallery.models import Generation
 from tests import procs
 
+pytestmark = pytest.mark.system
+
 REDIS_URL = os.environ.get("GALLERY_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 
 

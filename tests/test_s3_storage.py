@@ -9,7 +9,6 @@ from datetime import timedelta
 import boto3
 import pytest
 import requests
-from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
@@ -18,8 +17,9 @@ from moto.server import ThreadedMotoServer
 
 from gallery.models import Generation, Preferences
 from gallery.services import endpoint, recovery, storage, worker
+from tests.factories import signed_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.web, pytest.mark.django_db]
 BUCKET = "gallery-media"
 
 
@@ -74,8 +74,7 @@ def _keys(s3) -> set[str]:
 
 
 @pytest.fixture
-def stored(bucket, client_for) -> Generation:
-    owner = User.objects.create_user("owner", password="owner-password-1")
+def stored(bucket, client_for, owner) -> Generation:
     item = Generation.objects.create(
         prompt="a lighthouse", owner=owner, visibility="private", queued_at=timezone.now()
     )
@@ -83,12 +82,6 @@ def stored(bucket, client_for) -> Generation:
     item.refresh_from_db()
     assert item.status == Generation.Status.SUCCEEDED
     return item
-
-
-def _as(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_the_pipeline_stores_private_objects_in_the_bucket(bucket, stored, standin):
@@ -105,7 +98,7 @@ def test_the_pipeline_stores_private_objects_in_the_bucket(bucket, stored, stand
 
 
 def test_the_media_view_streams_from_the_bucket(bucket, stored):
-    response = _as(stored.owner).get(stored.original_url)
+    response = signed_in(stored.owner).get(stored.original_url)
     assert response.status_code == 200
     body = b"".join(response.streaming_content)
     assert body == bucket.get_object(Bucket=BUCKET, Key=stored.original.name)["Body"].read()
@@ -113,12 +106,12 @@ def test_the_media_view_streams_from_the_bucket(bucket, stored):
 
 
 def test_redirect_mode_sends_a_short_lived_presigned_url_after_authorising(
-    bucket, stored, settings
+    bucket, stored, settings, other_user
 ):
     settings.GALLERY_MEDIA_REDIRECT = True
     # Downloads that carry the prompt are made by the app; without, S3 serves the file.
     Preferences.objects.create(user=stored.owner, embed_metadata=False)
-    response = _as(stored.owner).get(stored.original_url + "?download=1")
+    response = signed_in(stored.owner).get(stored.original_url + "?download=1")
     assert response.status_code == 302
     url = response["Location"]
     assert url.startswith(bucket.meta.endpoint_url) and "Signature" in url
@@ -129,8 +122,7 @@ def test_redirect_mode_sends_a_short_lived_presigned_url_after_authorising(
     assert fetched.headers["Content-Disposition"].startswith("attachment")
 
     # Anyone else gets the same 404 as without S3, and no URL.
-    stranger = User.objects.create_user("stranger", password="stranger-password-1")
-    for client in (_as(stranger), Client()):
+    for client in (signed_in(other_user), Client()):
         denied = client.get(stored.original_url)
         assert denied.status_code == 404 and "Location" not in denied
 

@@ -4,8 +4,12 @@ with SKIP LOCKED when DATABASE_URL points there). Every generation runs exactly 
 
 from collections import Counter
 
+import pytest
+
 from gallery.models import Generation
 from tests import procs
+
+pytestmark = pytest.mark.system
 
 WORKERS = 4
 JOBS = 200

@@ -1,16 +1,14 @@
 """API tokens: the service (hashed, authenticated, revoked, last use kept), the settings page
-that makes, lists and revokes them, the admin, `manage.py issue_token`, and that a token never
-reaches a log, the database or the session."""
+that makes, lists and revokes them, the admin, `manage.py issue_token` (its real command line
+in tests/test_cli_processes.py), and that a token never reaches a log, the database or the
+session."""
 
 import logging
 import re
-import subprocess
-import sys
 from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
@@ -20,9 +18,9 @@ from django.utils import timezone
 
 from accounts import tokens
 from accounts.models import ApiToken
-from tests.procs import ROOT, app_env, manage, scratch_database
+from tests.factories import signed_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.web, pytest.mark.django_db]
 
 TOKEN_RE = re.compile(r"sdxlg_[A-Za-z0-9_-]{43}")
 
@@ -32,12 +30,6 @@ def all_rows_text() -> str:
     rows = list(ApiToken.objects.values_list())
     sessions = [s.get_decoded() for s in Session.objects.all()]
     return repr(rows) + repr(sessions)
-
-
-def signed_in(user, **client_args) -> Client:
-    client = Client(**client_args)
-    client.force_login(user)
-    return client
 
 
 def create_on_page(client: Client, name: str) -> tuple[str, str]:
@@ -53,13 +45,13 @@ def create_on_page(client: Client, name: str) -> tuple[str, str]:
 # --- the service ----------------------------------------------------------------------------
 
 
-def test_only_a_digest_is_stored_and_the_token_authenticates_its_owner(member):
-    token, raw = tokens.issue(member, "laptop script")
+def test_only_a_digest_is_stored_and_the_token_authenticates_its_owner(owner):
+    token, raw = tokens.issue(owner, "laptop script")
     assert TOKEN_RE.fullmatch(raw)
     assert raw not in all_rows_text()
     assert token.digest == tokens.digest(raw) and token.prefix == raw[:12]
-    assert tokens.authenticate(raw).user == member
-    other = tokens.issue(member, "laptop script")[1]
+    assert tokens.authenticate(raw).user == owner
+    other = tokens.issue(owner, "laptop script")[1]
     assert other != raw
 
 
@@ -78,26 +70,26 @@ def test_missing_or_unknown_tokens_are_401_and_do_not_echo_the_token(raw, error,
     assert not raw or raw not in caught.value.message
 
 
-def test_a_revoked_token_or_a_disabled_account_is_403(member):
-    token, raw = tokens.issue(member, "old")
+def test_a_revoked_token_or_a_disabled_account_is_403(owner):
+    token, raw = tokens.issue(owner, "old")
     tokens.revoke(token)
     tokens.revoke(token)  # twice changes nothing
     with pytest.raises(tokens.TokenRevoked) as caught:
         tokens.authenticate(raw)
     assert caught.value.status == 403
 
-    _, raw = tokens.issue(member, "still active")
-    member.is_active = False
-    member.save()
+    _, raw = tokens.issue(owner, "still active")
+    owner.is_active = False
+    owner.save()
     with pytest.raises(tokens.AccountDisabled) as caught:
         tokens.authenticate(raw)
     assert caught.value.status == 403
     with pytest.raises(ValidationError):
-        tokens.issue(member, "new")
+        tokens.issue(owner, "new")
 
 
-def test_last_used_is_written_at_most_once_a_minute(member, django_assert_num_queries):
-    token, raw = tokens.issue(member, "busy script")
+def test_last_used_is_written_at_most_once_a_minute(owner, django_assert_num_queries):
+    token, raw = tokens.issue(owner, "busy script")
     assert token.last_used_at is None
     tokens.authenticate(raw)
     first = ApiToken.objects.get().last_used_at
@@ -113,28 +105,28 @@ def test_last_used_is_written_at_most_once_a_minute(member, django_assert_num_qu
     assert ApiToken.objects.get().last_used_at > a_while_ago
 
 
-def test_names_are_required_and_active_tokens_are_capped(member, monkeypatch):
+def test_names_are_required_and_active_tokens_are_capped(owner, monkeypatch):
     with pytest.raises(ValidationError):
-        tokens.issue(member, "   ")
+        tokens.issue(owner, "   ")
     monkeypatch.setattr(tokens, "MAX_TOKENS_PER_USER", 2)
-    tokens.issue(member, "one")
-    revoked, _ = tokens.issue(member, "two")
+    tokens.issue(owner, "one")
+    revoked, _ = tokens.issue(owner, "two")
     with pytest.raises(ValidationError, match="Revoke one"):
-        tokens.issue(member, "three")
+        tokens.issue(owner, "three")
     tokens.revoke(revoked)
-    tokens.issue(member, "three")
+    tokens.issue(owner, "three")
 
 
-def test_the_list_keeps_revoked_tokens_for_a_while_then_hides_them(member):
-    tokens.issue(member, "active")
-    recent, _ = tokens.issue(member, "revoked lately")
-    old, _ = tokens.issue(member, "revoked long ago")
+def test_the_list_keeps_revoked_tokens_for_a_while_then_hides_them(owner, other_user):
+    tokens.issue(owner, "active")
+    recent, _ = tokens.issue(owner, "revoked lately")
+    old, _ = tokens.issue(owner, "revoked long ago")
     tokens.revoke(recent)
     tokens.revoke(old)
     long_ago = timezone.now() - tokens.REVOKED_LISTED_FOR - timedelta(days=1)
     ApiToken.objects.filter(pk=old.pk).update(revoked_at=long_ago)
-    tokens.issue(User.objects.create_user("bob"), "not ada's")
-    assert [t.name for t in tokens.for_user(member)] == ["revoked lately", "active"]
+    tokens.issue(other_user, "not ada's")
+    assert [t.name for t in tokens.for_user(owner)] == ["revoked lately", "active"]
 
 
 # --- the page -------------------------------------------------------------------------------
@@ -147,13 +139,13 @@ def test_signing_in_is_needed(client):
     assert not ApiToken.objects.exists()
 
 
-def test_the_account_page_links_to_the_tokens_page(member):
-    page = signed_in(member).get("/accounts/").content.decode()
+def test_the_account_page_links_to_the_tokens_page(owner):
+    page = signed_in(owner).get("/accounts/").content.decode()
     assert 'href="/accounts/tokens/"' in page
 
 
-def test_a_new_token_is_shown_once_with_how_to_use_it(member):
-    client = signed_in(member)
+def test_a_new_token_is_shown_once_with_how_to_use_it(owner):
+    client = signed_in(owner)
     assert "No tokens yet" in client.get("/accounts/tokens/").content.decode()
 
     response = client.post("/accounts/tokens/", {"name": "laptop script"})
@@ -172,12 +164,12 @@ def test_a_new_token_is_shown_once_with_how_to_use_it(member):
     assert raw not in all_rows_text()
 
 
-def test_the_list_shows_name_prefix_created_last_used_and_revoked(member):
-    client = signed_in(member)
-    used, raw_used = tokens.issue(member, "chat app")
+def test_the_list_shows_name_prefix_created_last_used_and_revoked(owner):
+    client = signed_in(owner)
+    used, raw_used = tokens.issue(owner, "chat app")
     tokens.authenticate(raw_used)
-    tokens.issue(member, "idle script")
-    gone, _ = tokens.issue(member, "old laptop")
+    tokens.issue(owner, "idle script")
+    gone, _ = tokens.issue(owner, "old laptop")
     tokens.revoke(gone)
 
     page = client.get("/accounts/tokens/").content.decode()
@@ -192,8 +184,8 @@ def test_the_list_shows_name_prefix_created_last_used_and_revoked(member):
     assert by_name["idle script"].count("Revoke…") == 1
 
 
-def test_revoking_from_the_page_stops_the_token(member):
-    client = signed_in(member)
+def test_revoking_from_the_page_stops_the_token(owner):
+    client = signed_in(owner)
     raw, _ = create_on_page(client, "laptop script")
     token = ApiToken.objects.get()
 
@@ -206,22 +198,21 @@ def test_revoking_from_the_page_stops_the_token(member):
     assert client.get(f"/accounts/tokens/{token.pk}/revoke/").status_code == 405
 
 
-def test_another_users_token_is_a_404_and_stays_active(member):
-    bob = User.objects.create_user("bob", password="bob-password-123")
-    theirs, raw = tokens.issue(bob, "bob's script")
-    client = signed_in(member)
+def test_another_users_token_is_a_404_and_stays_active(owner, other_user):
+    theirs, raw = tokens.issue(other_user, "bob's script")
+    client = signed_in(owner)
     assert client.post(f"/accounts/tokens/{theirs.pk}/revoke/").status_code == 404
     assert client.post("/accounts/tokens/999999/revoke/").status_code == 404
     assert "bob's script" not in client.get("/accounts/tokens/").content.decode()
-    assert tokens.authenticate(raw).user == bob
+    assert tokens.authenticate(raw).user == other_user
 
 
-def test_creating_and_revoking_need_the_csrf_token(member):
-    client = signed_in(member, enforce_csrf_checks=True)
+def test_creating_and_revoking_need_the_csrf_token(owner):
+    client = signed_in(owner, enforce_csrf_checks=True)
     assert client.post("/accounts/tokens/", {"name": "forged"}).status_code == 403
     assert not ApiToken.objects.exists()
 
-    mine, raw = tokens.issue(member, "mine")
+    mine, raw = tokens.issue(owner, "mine")
     assert client.post(f"/accounts/tokens/{mine.pk}/revoke/").status_code == 403
     assert tokens.authenticate(raw)
 
@@ -233,8 +224,8 @@ def test_creating_and_revoking_need_the_csrf_token(member):
     assert [t.name for t in ApiToken.objects.filter(revoked_at=None)] == ["real"]
 
 
-def test_a_bad_name_keeps_the_page_and_makes_nothing(member, monkeypatch):
-    client = signed_in(member)
+def test_a_bad_name_keeps_the_page_and_makes_nothing(owner, monkeypatch):
+    client = signed_in(owner)
     response = client.post("/accounts/tokens/", {"name": "  "})
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
@@ -245,13 +236,13 @@ def test_a_bad_name_keeps_the_page_and_makes_nothing(member, monkeypatch):
     assert not ApiToken.objects.exists()
 
 
-def test_no_log_record_carries_the_token(member, caplog, settings):
+def test_no_log_record_carries_the_token(owner, caplog, settings):
     settings.DEBUG = True  # so that every SQL statement is logged too
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="django.db.backends")
     connection.force_debug_cursor = True
     try:
-        client = signed_in(member)
+        client = signed_in(owner)
         raw, _ = create_on_page(client, "laptop script")
         tokens.authenticate(raw)
         with pytest.raises(tokens.TokenInvalid):
@@ -269,9 +260,11 @@ def test_no_log_record_carries_the_token(member, caplog, settings):
 # --- the admin ------------------------------------------------------------------------------
 
 
-def test_staff_list_search_and_revoke_tokens_but_never_see_or_make_one(admin_client, member):
-    mine, raw = tokens.issue(member, "laptop script")
-    tokens.issue(User.objects.create_user("bob"), "bob's tool")
+def test_staff_list_search_and_revoke_tokens_but_never_see_or_make_one(
+    admin_client, owner, other_user
+):
+    mine, raw = tokens.issue(owner, "laptop script")
+    tokens.issue(other_user, "bob's tool")
 
     page = admin_client.get("/admin/accounts/apitoken/?q=ada").content.decode()
     assert "laptop script" in page and "bob&#x27;s tool" not in page
@@ -291,52 +284,21 @@ def test_staff_list_search_and_revoke_tokens_but_never_see_or_make_one(admin_cli
 # --- manage.py issue_token ------------------------------------------------------------------
 
 
-def test_issue_token_prints_a_token_that_works(member):
+def test_issue_token_prints_a_token_that_works(owner):
     out, err = StringIO(), StringIO()
     call_command("issue_token", "ada", "--name", "backup job", stdout=out, stderr=err)
     raw = out.getvalue().strip()
     assert TOKEN_RE.fullmatch(raw)
     assert raw not in err.getvalue() and "backup job" in err.getvalue()
     token = tokens.authenticate(raw)
-    assert (token.user, token.name) == (member, "backup job")
+    assert (token.user, token.name) == (owner, "backup job")
 
 
-def test_issue_token_refuses_an_unknown_or_disabled_user(member):
+def test_issue_token_refuses_an_unknown_or_disabled_user(owner):
     with pytest.raises(CommandError, match="No user named 'nobody'"):
         call_command("issue_token", "nobody", stdout=StringIO())
-    member.is_active = False
-    member.save()
+    owner.is_active = False
+    owner.save()
     with pytest.raises(CommandError, match="disabled"):
         call_command("issue_token", "ada", stdout=StringIO())
     assert not ApiToken.objects.exists()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_issue_token_in_a_shell_substitution(tmp_path):
-    """The real command line: `TOKEN=$(manage.py issue_token alice)` holds exactly a token."""
-    with scratch_database(tmp_path) as url:
-        env = app_env(url, tmp_path / "media", "http://127.0.0.1:9")
-        manage(env, "migrate", "--verbosity", "0")
-        manage(env, "shell", "-c", "from django.contrib.auth.models import User; "
-               "User.objects.create_user('alice')")  # fmt: skip
-        script = (
-            f'TOKEN=$("{sys.executable}" manage.py issue_token alice) || exit 1; '
-            'printf "[%s]" "$TOKEN"; '
-            f'"{sys.executable}" manage.py shell -v 0 -c "import os; from accounts import tokens; '
-            "print(tokens.authenticate(os.environ['TOKEN']).user.username)\""
-        )
-        done = subprocess.run(
-            ["bash", "-c", f"export TOKEN; {script}"], cwd=ROOT, env=env,
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        match = re.fullmatch(r"\[(sdxlg_[A-Za-z0-9_-]{43})\]alice\n", done.stdout)
-        assert match, done.stdout
-        assert match.group(1) not in done.stderr and "Issued token" in done.stderr
-
-        refused = subprocess.run(
-            [sys.executable, "manage.py", "issue_token", "bob"], cwd=ROOT, env=env,
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert refused.returncode == 1
-        assert refused.stdout == "" and "No user named 'bob'" in refused.stderr

@@ -3,23 +3,22 @@
 import re
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from gallery.models import Generation
-from tests.conftest import make_done
+from tests.factories import make_done, make_failed, signed_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.web, pytest.mark.django_db]
 Status = Generation.Status
 
 
 @pytest.fixture
-def client(client, member):
-    """Most of these pages are used signed in; the anonymous cases make their own Client."""
-    client.force_login(member)
+def client(client, owner):
+    """Most of these pages are used signed in; the anonymous cases use `visitor` or a Client."""
+    client.force_login(owner)
     return client
 
 
@@ -74,27 +73,26 @@ def test_an_invalid_form_re_renders_with_the_error_and_keeps_the_input(client, d
     assert Generation.objects.count() == 0
 
 
-def test_anonymous_visitors_are_asked_to_sign_in_before_generating():
-    anonymous = Client()
-    page = anonymous.get("/").content.decode()
+def test_anonymous_visitors_are_asked_to_sign_in_before_generating(visitor):
+    page = visitor.get("/").content.decode()
     assert 'name="prompt"' not in page
     assert "Sign in to generate images" in page
-    response = anonymous.post("/generate", {"prompt": "a red fox"})
+    response = visitor.post("/generate", {"prompt": "a red fox"})
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
     assert Generation.objects.count() == 0
 
 
-def test_submitting_records_the_owner_and_the_sites_default_visibility(client, member):
+def test_submitting_records_the_owner_and_the_sites_default_visibility(client, owner):
     client.post("/generate", {"prompt": "mine"})
     item = Generation.objects.get()
-    assert item.owner == member
+    assert item.owner == owner
     assert item.visibility == Generation.Visibility.PUBLIC
 
 
-def test_posting_without_a_csrf_token_is_refused(member):
+def test_posting_without_a_csrf_token_is_refused(owner):
     csrf_client = Client(enforce_csrf_checks=True)
-    csrf_client.force_login(member)
+    csrf_client.force_login(owner)
     assert csrf_client.post("/generate", {"prompt": "a red fox"}).status_code == 403
     assert Generation.objects.count() == 0
 
@@ -107,8 +105,8 @@ def test_posting_without_a_csrf_token_is_refused(member):
 # --- the generation page and its live status ------------------------------------------------
 
 
-def test_status_fragment_keeps_polling_while_queued_or_running(client, member):
-    item = Generation.objects.create(prompt="waiting", owner=member, queued_at=timezone.now())
+def test_status_fragment_keeps_polling_while_queued_or_running(client, owner):
+    item = Generation.objects.create(prompt="waiting", owner=owner, queued_at=timezone.now())
     fragment = client.get(f"/g/{item.public_id}/status").content.decode()
     assert 'hx-trigger="every 1s"' in fragment
     assert "Queued" in fragment
@@ -130,14 +128,9 @@ def test_status_fragment_stops_polling_and_shows_the_image_when_done(client, fin
 
 
 def test_a_failed_generation_says_why_and_offers_a_retry(
-    client, member, django_capture_on_commit_callbacks
+    client, owner, django_capture_on_commit_callbacks
 ):
-    item = Generation.objects.create(
-        prompt="p",
-        owner=member,
-        status=Status.FAILED,
-        failure_reason="The endpoint rejected the access token.",
-    )
+    item = make_failed("p", "The endpoint rejected the access token.", owner=owner)
     page = client.get(item.get_absolute_url()).content.decode()
     assert "The endpoint rejected the access token." in page
     assert "hx-trigger" not in page
@@ -244,18 +237,17 @@ def test_media_serves_nothing_that_is_not_one_of_the_rows_files(client, finished
 
 
 def test_a_private_image_and_its_files_are_404_to_everyone_but_its_owner_and_staff(
-    client, member, finished
+    client, owner, other_user, finished
 ):
     Generation.objects.filter(pk=finished.pk).update(visibility=Generation.Visibility.PRIVATE)
     urls = [finished.get_absolute_url(), finished.original_url, finished.thumbnail_url]
-    other = Client()
-    other.force_login(User.objects.create_user("bob"))
+    other = signed_in(other_user)
     for url in urls:
         assert other.get(url).status_code == 404
         assert Client().get(url).status_code == 404
     assert finished.public_id not in other.get("/").content.decode()
 
-    Generation.objects.filter(pk=finished.pk).update(owner=member)
+    Generation.objects.filter(pk=finished.pk).update(owner=owner)
     for url in urls:
         assert client.get(url).status_code == 200
     assert finished.public_id in client.get("/").content.decode()
@@ -270,7 +262,7 @@ def test_media_of_an_unfinished_generation_is_404(client, finished):
 
 
 def test_only_the_owner_and_staff_can_delete(
-    client, member, finished, django_capture_on_commit_callbacks
+    client, owner, finished, django_capture_on_commit_callbacks
 ):
     url = reverse("gallery:delete", args=[finished.public_id])
     assert Client().post(url).status_code == 302  # to the login page
@@ -278,16 +270,18 @@ def test_only_the_owner_and_staff_can_delete(
     assert "Delete" not in client.get(finished.get_absolute_url()).content.decode()
     assert Generation.objects.filter(pk=finished.pk).exists()
 
-    Generation.objects.filter(pk=finished.pk).update(owner=member)
+    Generation.objects.filter(pk=finished.pk).update(owner=owner)
     assert "Delete" in client.get(finished.get_absolute_url()).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(url).status_code == 302
     assert not Generation.objects.filter(pk=finished.pk).exists()
 
 
-def test_staff_can_delete_anyones_image(client, finished, django_capture_on_commit_callbacks):
+def test_staff_can_delete_anyones_image(
+    client, moderator, finished, django_capture_on_commit_callbacks
+):
     url = reverse("gallery:delete", args=[finished.public_id])
-    client.force_login(User.objects.create_user("staff", is_staff=True))
+    client.force_login(moderator)
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(url).status_code == 302
     assert not Generation.objects.filter(pk=finished.pk).exists()

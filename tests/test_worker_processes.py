@@ -12,6 +12,8 @@ import pytest
 
 from tests import procs
 
+pytestmark = pytest.mark.system
+
 # One job, run by real worker processes sharing a SQLite file. Stopping: SIGKILL, the hard
 # way, is what a crash looks like; `procs.stop` is only the clean-up.
 
