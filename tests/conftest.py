@@ -77,6 +77,16 @@ def visitor():
 
 
 @pytest.fixture
+def no_limits(settings):
+    """Every limit off (quotas, images in progress, per-address rates); a test about one
+    limit turns that one on through the returned settings."""
+    settings.GALLERY_DAILY_QUOTA = 0
+    settings.GALLERY_MAX_IN_FLIGHT = 0
+    settings.GALLERY_IP_RATES = {"signin": "0", "signup": "0", "reset": "0", "submit": "0"}
+    return settings
+
+
+@pytest.fixture
 def media_root(settings, tmp_path):
     """A fresh, empty MEDIA_ROOT for the test."""
     root = tmp_path / "media"

@@ -18,14 +18,6 @@ pytestmark = [pytest.mark.web, pytest.mark.django_db]
 Status = Generation.Status
 
 
-@pytest.fixture
-def no_limits(settings):
-    settings.GALLERY_DAILY_QUOTA = 0
-    settings.GALLERY_MAX_IN_FLIGHT = 0
-    settings.GALLERY_IP_RATES = {"signin": "0", "signup": "0", "reset": "0", "submit": "0"}
-    return settings
-
-
 def in_flight(user) -> int:
     return Generation.objects.filter(owner=user, status__in=(Status.QUEUED, Status.RUNNING)).count()
 

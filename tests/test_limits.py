@@ -31,15 +31,6 @@ def clock(monkeypatch):
     monkeypatch.setattr(limits, "clock", lambda: NOW)
 
 
-@pytest.fixture
-def no_limits(settings):
-    """Every limit off; each test turns on the one it is about."""
-    settings.GALLERY_DAILY_QUOTA = 0
-    settings.GALLERY_MAX_IN_FLIGHT = 0
-    settings.GALLERY_IP_RATES = {"signin": "0", "signup": "0", "reset": "0", "submit": "0"}
-    return settings
-
-
 def generate(client, prompt="a red fox", **extra):
     return client.post("/generate", {"prompt": prompt, "negative_prompt": ""}, **extra)
 
