@@ -67,7 +67,7 @@ def _load_json(body: bytes) -> dict[str, Any]:
     """The body as a JSON object; 400 otherwise."""
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
         raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_json", "The request body must be a JSON object.")

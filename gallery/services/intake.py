@@ -8,6 +8,7 @@ of work passes in the transaction that records it. The task is enqueued once tha
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -55,12 +56,33 @@ def is_storable(text: str) -> bool:
     return True
 
 
+# Characters that draw nothing but are not whitespace to str.strip(): format characters
+# (zero-width space and joiners, direction marks, BOM: category Cf), lone combining marks,
+# and the Hangul fillers, which render blank.
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Cc"})
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+
+
+def _is_visible(char: str) -> bool:
+    return not (
+        char.isspace()
+        or char in _BLANK_LETTERS
+        or unicodedata.category(char) in _INVISIBLE_CATEGORIES
+    )
+
+
+def is_blank(text: str) -> bool:
+    """True when the text shows nothing: only spaces and invisible characters."""
+    return not any(_is_visible(char) for char in text)
+
+
 def validate_prompt(prompt: str | None, negative_prompt: str | None = "") -> tuple[str, str]:
     """The prompts as they will be stored (stripped), or ValidationError by field saying
-    what to change: blank, too long, or holding text no database can store."""
+    what to change: blank (spaces or invisible characters only), too long, or holding text
+    no database can store."""
     texts = {"prompt": (prompt or "").strip(), "negative_prompt": (negative_prompt or "").strip()}
     errors = {}
-    if not texts["prompt"]:
+    if is_blank(texts["prompt"]):
         errors["prompt"] = EMPTY_PROMPT
     for name, limit in max_lengths().items():
         text = texts[name]

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from core import http
 from gallery.forms import GenerateForm
@@ -41,7 +41,7 @@ def generate(request: HttpRequest) -> HttpResponse:
     return render_index(request, form, status=400)
 
 
-@require_GET
+@require_safe
 @login_required
 def generate_again(request: HttpRequest, public_id: str) -> HttpResponse:
     """The home page with the prompt form filled in from another image."""
@@ -57,7 +57,7 @@ def generate_again(request: HttpRequest, public_id: str) -> HttpResponse:
     return render_index(request, form)
 
 
-@require_GET
+@require_safe
 def generation(request: HttpRequest, public_id: str) -> HttpResponse:
     item = viewable_or_404(request, public_id)
     context = {**detail_context(request, item), "nav": _detail_nav(request, item)}
@@ -72,7 +72,7 @@ def _detail_nav(request: HttpRequest, item: Generation) -> dict:
     return {"qs": query.querystring(), "prev": prev, "next": next_}
 
 
-@require_GET
+@require_safe
 def generation_status(request: HttpRequest, public_id: str) -> HttpResponse:
     """The live status panel; htmx polls it until the generation is finished."""
     item = viewable_or_404(request, public_id)

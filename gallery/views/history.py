@@ -4,12 +4,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from gallery.services import history, pagination
 
 
-@require_GET
+@require_safe
 @login_required
 def history_page(request: HttpRequest) -> HttpResponse:
     before = pagination.parse_cursor(request.GET.get("before"))

@@ -5,7 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from accounts import tokens
 from core import http
@@ -14,14 +14,16 @@ from gallery.services import access, downloads, images, signed_urls
 from gallery.views import files
 
 
-@require_GET
+@require_safe
 def media(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBase:
     """Serve one file of a generation. Only names that belong to the row are served, so no
     other file under the media root can be reached, whatever the URL says."""
     viewer = request.user
-    if http.bearer(request):
+    if "Authorization" in request.headers:
         # An API client fetching the files the JSON API links to. Reading only (GET), so a
-        # token here cannot be abused across sites the way a cookie could.
+        # token here cannot be abused across sites the way a cookie could. A request that
+        # sends credentials is judged by them alone: an empty Bearer or another scheme is
+        # refused, never quietly served as the cookie's user.
         try:
             viewer = tokens.authenticate(http.bearer(request)).user
         except tokens.TokenError as exc:

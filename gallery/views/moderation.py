@@ -8,7 +8,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from gallery.services import moderation as service
 from gallery.services import pagination
@@ -29,7 +29,7 @@ def staff_only(view: Callable) -> Callable:
     return wrapped
 
 
-@require_GET
+@require_safe
 @staff_only
 def queue(request: HttpRequest) -> HttpResponse:
     after = pagination.parse_cursor(request.GET.get("after"))
