@@ -53,12 +53,6 @@ def owner():
 
 
 @pytest.fixture
-def member(owner):
-    """The owner under its older name."""
-    return owner
-
-
-@pytest.fixture
 def other_user():
     """Another user: "bob", signed up too."""
     return factories.other_user()

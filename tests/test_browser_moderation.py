@@ -64,6 +64,9 @@ def test_reports_hide_an_image_and_a_moderator_s_reason_reaches_the_owner(
     for scheme in ("dark", "light"):
         page.emulate_media(color_scheme=scheme)
         page.screenshot(path=ARTIFACTS / f"review-queue-{scheme}.png", full_page=True)
+    # Hiding without a reason says why nothing happened, in place (it once did nothing).
+    item.get_by_role("button", name="Hide").click()
+    expect(item.get_by_role("alert")).to_contain_text("Give a reason: the owner is shown it.")
     page.get_by_label("Reason").fill("Graphic violence is not allowed here")
     page.evaluate("window.__sameDocument = true")
     item.get_by_role("button", name="Hide").click()
