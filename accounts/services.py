@@ -52,13 +52,9 @@ class SignupClosed(Exception):
 def signup_allowed(token: str | None = None) -> Invite | None:
     """Whether someone may sign up now, with this invitation token if any. Returns the
     invitation to use up (None in open mode without one); raises SignupClosed with the
-    reason otherwise."""
+    reason otherwise. An invitation staff made works in every mode: closing sign-up stops
+    strangers, not the people an administrator invited."""
     mode = SiteSettings.load().signup_mode
-    if mode == SiteSettings.SignupMode.CLOSED:
-        raise SignupClosed(
-            "Sign-up is closed on this gallery: accounts are created by its administrators. "
-            "Ask one of them for an account."
-        )
     if token:
         invite = Invite.objects.filter(token=token).first()
         if invite is None:
@@ -70,6 +66,11 @@ def signup_allowed(token: str | None = None) -> Invite | None:
                 "This invitation link has expired. Ask whoever sent it for a new one."
             )
         return invite
+    if mode == SiteSettings.SignupMode.CLOSED:
+        raise SignupClosed(
+            "Sign-up is closed on this gallery: accounts are created by its administrators. "
+            "Ask one of them for an account."
+        )
     if mode == SiteSettings.SignupMode.INVITE:
         raise SignupClosed(
             "Sign-up on this gallery is by invitation. Ask an administrator for an invitation link."
