@@ -66,3 +66,39 @@ def test_media_with_empty_or_other_credentials_is_401_not_the_cookie(owner, fini
 
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def _public(item, owner):
+    item.owner = owner
+    item.save(update_fields=["owner"])
+    return item
+
+
+def test_media_answers_a_range_so_an_interrupted_download_resumes(owner, finished):
+    item = _public(finished, owner)
+    whole = b"".join(Client().get(item.original_url).streaming_content)
+
+    head = Client().get(item.original_url, HTTP_RANGE="bytes=0-99")
+    rest = Client().get(item.original_url, HTTP_RANGE="bytes=100-")
+    tail = Client().get(item.original_url, HTTP_RANGE="bytes=-10")
+
+    assert (head.status_code, rest.status_code, tail.status_code) == (206, 206, 206)
+    assert head["Content-Range"] == f"bytes 0-99/{len(whole)}"
+    assert head.content + rest.content == whole
+    assert tail.content == whole[-10:]
+    past = Client().get(item.original_url, HTTP_RANGE=f"bytes={len(whole)}-")
+    assert (past.status_code, past["Content-Range"]) == (416, f"bytes */{len(whole)}")
+    # Several ranges or nonsense: the whole file, as a server may answer.
+    assert Client().get(item.original_url, HTTP_RANGE="bytes=0-1,5-9").status_code == 200
+    assert Client().get(item.original_url, HTTP_RANGE="lines=1-2").status_code == 200
+
+
+def test_a_download_with_its_prompt_embedded_resumes_too(owner, finished):
+    item = _public(finished, owner)
+    url = item.original_url + "?download=1"
+    whole = Client().get(url).content
+    first = Client().get(url, HTTP_RANGE="bytes=0-1023")
+    rest = Client().get(url, HTTP_RANGE="bytes=1024-")
+    assert (first.status_code, rest.status_code) == (206, 206)
+    assert first.content + rest.content == whole
+    assert "attachment" in rest["Content-Disposition"]

@@ -44,7 +44,9 @@ def media(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBa
         return _download_with_metadata(request, item)
     # Authorised: hand over the bytes (streamed, X-Accel/X-Sendfile, or a presigned redirect).
     name = f"{item.public_id}.{filename.rsplit('.', 1)[-1]}"
-    return files.file_response(field, download_name=name, download=download)
+    return files.file_response(
+        field, download_name=name, download=download, range_header=request.headers.get("Range")
+    )
 
 
 def _download_with_metadata(request: HttpRequest, item: Generation) -> HttpResponse:
@@ -55,10 +57,28 @@ def _download_with_metadata(request: HttpRequest, item: Generation) -> HttpRespo
         data = downloads.original_bytes(item, page_url)
     except FileNotFoundError:
         raise Http404("The file is missing from storage.") from None
-    response = HttpResponse(data, content_type=images.content_type(item.format))
-    response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=downloads.download_name(item)
-    )
+    content_type = images.content_type(item.format)
+    name = downloads.download_name(item)
+    try:
+        wanted = files.requested_range(request.headers.get("Range"), len(data))
+    except files.RangeNotSatisfiable:
+        return files.unsatisfiable(len(data))
+    if wanted is None:
+        response = HttpResponse(data, content_type=content_type)
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=name
+        )
+    else:
+        first, last = wanted
+        response = files.partial(
+            data[first : last + 1],
+            first=first,
+            size=len(data),
+            content_type=content_type,
+            download_name=name,
+            download=True,
+        )
+    response["Accept-Ranges"] = "bytes"
     # The embedded metadata follows the owner's current preference: not immutable.
     response["Cache-Control"] = "private, no-cache"
     return response
