@@ -102,3 +102,22 @@ def test_a_download_with_its_prompt_embedded_resumes_too(owner, finished):
     assert (first.status_code, rest.status_code) == (206, 206)
     assert first.content + rest.content == whole
     assert "attachment" in rest["Content-Disposition"]
+
+
+def test_media_sends_the_verified_format_and_a_csp_that_runs_nothing(owner, finished):
+    item = _public(finished, owner)
+    item.refresh_from_db()
+    expected = {
+        item.original_url: {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}[
+            item.format
+        ],
+        item.thumbnail_url: "image/webp",
+        item.preview_url: "image/webp",
+        item.original_url + "?download=1": "image/jpeg" if item.format == "JPEG" else None,
+    }
+    for url, content_type in expected.items():
+        response = Client().get(url)
+        assert response.status_code == 200, url
+        if content_type:
+            assert response["Content-Type"] == content_type, url
+        assert response["Content-Security-Policy"] == "default-src 'none'; sandbox", url

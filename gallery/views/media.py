@@ -44,9 +44,17 @@ def media(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBa
         return _download_with_metadata(request, item)
     # Authorised: hand over the bytes (streamed, X-Accel/X-Sendfile, or a presigned redirect).
     name = f"{item.public_id}.{filename.rsplit('.', 1)[-1]}"
-    return files.file_response(
-        field, download_name=name, download=download, range_header=request.headers.get("Range")
+    response = files.file_response(
+        field,
+        content_type=images.content_type(
+            item.format if field.name == item.original.name else images.THUMBNAIL_FORMAT
+        ),
+        download_name=name,
+        download=download,
+        range_header=request.headers.get("Range"),
     )
+    response["Content-Security-Policy"] = files.MEDIA_CSP
+    return response
 
 
 def _download_with_metadata(request: HttpRequest, item: Generation) -> HttpResponse:
@@ -79,6 +87,7 @@ def _download_with_metadata(request: HttpRequest, item: Generation) -> HttpRespo
             download=True,
         )
     response["Accept-Ranges"] = "bytes"
+    response["Content-Security-Policy"] = files.MEDIA_CSP
     # The embedded metadata follows the owner's current preference: not immutable.
     response["Cache-Control"] = "private, no-cache"
     return response
