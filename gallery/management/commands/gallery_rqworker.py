@@ -10,8 +10,18 @@ the same backend.
 from django.conf import settings
 from django.core.management.base import CommandError
 from django_rq.management.commands.rqworker import Command as RQWorkerCommand
+from rq.worker import Worker
 
-from gallery.management.commands.gallery_worker import start_sweeper
+from gallery.management.commands.gallery_worker import SWEEP_LOCK, start_sweeper
+
+
+class SweepSafeWorker(Worker):
+    """RQ's worker, forking each job's work horse only while no sweep is running (see
+    SWEEP_LOCK: a fork in the middle of the sweep's write left the job's database locked)."""
+
+    def fork_work_horse(self, job, queue):
+        with SWEEP_LOCK:
+            return super().fork_work_horse(job, queue)
 
 
 class Command(RQWorkerCommand):
@@ -23,5 +33,8 @@ class Command(RQWorkerCommand):
                 "GALLERY_TASK_BACKEND is not 'rq': run `manage.py gallery_worker` instead."
             )
         options["job_class"] = options.get("job_class") or "django_tasks_rq.Job"
+        options["worker_class"] = options.get("worker_class") or (
+            "gallery.management.commands.gallery_rqworker.SweepSafeWorker"
+        )
         start_sweeper(prune=False)
         return super().handle(*(args or ("default",)), **options)

@@ -20,6 +20,10 @@ from django_tasks_db.management.commands.db_worker import Command as DbWorkerCom
 from gallery.services.recovery import recover_lost_work
 
 logger = logging.getLogger("gallery.worker")
+# Held while a sweep runs. A worker that forks (RQ's work horse) forks only outside it: a
+# child forked while the sweep holds SQLite's write lock inherits that lock's bookkeeping
+# and finds the database locked forever.
+SWEEP_LOCK = threading.Lock()
 PRUNE_EVERY = 3600.0
 PRUNE_AFTER_DAYS = 7
 
@@ -45,15 +49,23 @@ def _sweep_forever(*, prune: bool) -> None:
     stop = threading.Event()
     next_prune = 0.0
     while True:
+        prune_now = prune and time.monotonic() >= next_prune
         try:
-            if count := recover_lost_work():
-                logger.warning("Recovered %d generation(s) that nobody was working on", count)
-            if prune and time.monotonic() >= next_prune:
-                # Finished task results are only bookkeeping: keep the table small.
-                call_command("prune_db_task_results", min_age_days=PRUNE_AFTER_DAYS, verbosity=0)
+            with SWEEP_LOCK:
+                _sweep_once(prune=prune_now)
+            if prune_now:
                 next_prune = time.monotonic() + PRUNE_EVERY
         except Exception:
             logger.exception("The recovery sweep failed; trying again later")
-        finally:
-            connection.close()  # this thread's own connection
         stop.wait(settings.GALLERY_SWEEP_INTERVAL)
+
+
+def _sweep_once(*, prune: bool) -> None:
+    try:
+        if count := recover_lost_work():
+            logger.warning("Recovered %d generation(s) that nobody was working on", count)
+        if prune:
+            # Finished task results are only bookkeeping: keep the table small.
+            call_command("prune_db_task_results", min_age_days=PRUNE_AFTER_DAYS, verbosity=0)
+    finally:
+        connection.close()  # this thread's own connection
