@@ -7,7 +7,7 @@ States (Generation.moderation) and the decisions that move between them:
     pending --approve--> visible     pending --hide--> hidden
     any but removed --remove--> removed   (files deleted; the row keeps the reason)
 
-Pre-moderation starts public images in `pending` (see generation.submit). Every decision is
+Pre-moderation starts public images in `pending` (see intake.submit). Every decision is
 appended to ModerationEvent with who, when, from, to and why, and closes the image's open
 reports. Hiding and removing need a reason: the owner is shown it.
 """
