@@ -181,6 +181,7 @@ def test_a_signature_made_an_hour_ago_no_longer_opens(token, owner):
     [
         ("{not json", "invalid_json", None),
         ('["a list"]', "invalid_json", None),
+        (b'{"prompt": "a fox \xff\xfe"}', "invalid_json", None),  # not UTF-8
         ({}, "invalid_request", "prompt"),
         ({"prompt": ""}, "invalid_request", "prompt"),
         ({"prompt": "   "}, "invalid_request", "prompt"),
