@@ -46,13 +46,13 @@ bench-prod: $(VENV)/.installed
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/memory.py
 
-# Production web server: migrate, collect static files, then gunicorn (config/gunicorn.conf.py:
-# gthread, 2 processes per CPU x 4 threads). Settings from the environment or .env; run the
-# workers beside it (make worker, or systemd units as in docs/deploy.md).
+# Production web server: migrate, collect static files, then uvicorn serving the ASGI app
+# (config/server.py: one process per CPU, at most 8). Settings from the environment or .env;
+# run the workers beside it (make worker, or systemd units as in docs/deploy.md).
 serve-prod: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python -m gunicorn -c config/gunicorn.conf.py config.wsgi
+	$(BIN)/python -m config.server
 
 # One generation worker for the configured queue (database or rq).
 worker: $(VENV)/.installed

@@ -4,17 +4,40 @@ account. Views and the admin call these; nothing else decides them."""
 from __future__ import annotations
 
 import logging
+from importlib import import_module
 
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import tokens
 from accounts.models import Invite, SetupLock
 from accounts.signals import account_deleting
+from core import http
 from core.models import SiteSettings
 
 logger = logging.getLogger(__name__)
+
+
+# --- Who is asking ----------------------------------------------------------------------
+
+
+def identified(session_key: str, authorization: str) -> bool:
+    """Whether a request carrying this session cookie or Authorization header comes from a
+    signed-in user or a valid API token: the web server asks before it reads a large body."""
+    if raw := http.bearer_in(authorization):
+        try:
+            tokens.authenticate(raw)
+        except tokens.TokenError:
+            return False
+        return True
+    if not session_key:
+        return False
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return SESSION_KEY in store
 
 
 # --- First run ------------------------------------------------------------------------------

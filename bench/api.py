@@ -2,8 +2,8 @@
 list costs on a large table. Figures are printed, never asserted.
 
 1. Overhead of the drop-in APIs. The offline stand-in endpoint (latency 0) runs in this
-   process; a real installation runs beside it (gunicorn with config/gunicorn.conf.py, 2
-   processes x 4 threads, one `manage.py gallery_worker`, its own database and media root,
+   process; a real installation runs beside it (uvicorn via config/server.py, 2
+   processes, one `manage.py gallery_worker`, its own database and media root,
    quotas and per-address rate off, a user with a token from `manage.py issue_token`). The
    same request is sent straight to the stand-in ("direct") and through the gallery, which
    authenticates the token, records the generation, calls the stand-in, verifies the image,
@@ -116,7 +116,7 @@ def _overhead(calls: int, per_client: int, workers: int, database_url: str | Non
             "User.objects.create_user('apibench')",
         )  # fmt: skip
         token = inst.manage("issue_token", "apibench", "--name", "bench/api.py").strip()
-        _, url = inst.web(workers=2, threads=4)
+        _, url = inst.web(workers=2)
         for _ in range(workers):
             inst.worker()
         headers = {"accept": "application/octet-stream", "Authorization": f"Bearer {token}"}
@@ -139,7 +139,7 @@ def _overhead(calls: int, per_client: int, workers: int, database_url: str | Non
         engine = "SQLite" if inst.database_url.startswith("sqlite") else "PostgreSQL"
         print(
             f"\n== 1. synchronous calls on {engine}: straight to the stand-in (latency 0) vs "
-            f"through the gallery\n   gunicorn 2 processes x 4 threads, {workers} worker(s); "
+            f"through the gallery\n   uvicorn 2 processes, {workers} worker(s); "
             f"{calls} sequential calls (alternating), then {CLIENTS} clients x {per_client}"
         )
         rows = []

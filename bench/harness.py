@@ -1,6 +1,7 @@
 """Shared plumbing for the production benches (faults.py, load.py, memory.py): a throwaway
 installation (SQLite in a temp dir, or any DATABASE_URL), the stand-in endpoint in this
-process, real `manage.py gallery_worker` processes and a real gunicorn, and /proc readings.
+process, real `manage.py gallery_worker` processes and the real web server (config/server.py),
+and /proc readings.
 Figures are printed, never asserted."""
 
 from __future__ import annotations
@@ -74,15 +75,13 @@ class Install:
         self.procs.append(proc)
         return proc
 
-    def web(self, workers: int = 2, threads: int = 4) -> tuple[subprocess.Popen, str]:
+    def web(self, workers: int = 2) -> tuple[subprocess.Popen, str]:
         port = free_port()
         self.manage("collectstatic", "--noinput", "--verbosity", "0")
-        env = {**self.env, "GUNICORN_BIND": f"127.0.0.1:{port}",
-               "GUNICORN_WORKERS": str(workers), "GUNICORN_THREADS": str(threads),
-               "GUNICORN_MAX_REQUESTS": "0"}  # fmt: skip
+        env = {**self.env, "PORT": str(port), "WEB_WORKERS": str(workers),
+               "WEB_MAX_REQUESTS": "0", "WEB_ACCESS_LOG": "false"}  # fmt: skip
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi",
-             "--access-logfile", "/dev/null"],
+            [sys.executable, "-m", "config.server"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         self.procs.append(proc)
@@ -144,7 +143,7 @@ def rss_kib(pid: int) -> int:
 
 
 def tree_pids(pid: int) -> list[int]:
-    """A process and its children (gunicorn's master and its workers)."""
+    """A process and its children (the web server's parent and its processes)."""
     pids = [pid]
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():

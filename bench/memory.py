@@ -1,5 +1,5 @@
-"""Memory evidence: resident size (VmRSS from /proc) of the web server (gunicorn master +
-its processes) and of each worker, sampled as 2,000 generations go through with a fast
+"""Memory evidence: resident size (VmRSS from /proc) of the web server (uvicorn, one
+process) and of each worker, sampled as 2,000 generations go through with a fast
 stand-in, while a client keeps browsing. Goal: flat (within ±10%) after warm-up.
 
     .venv/bin/python bench/memory.py                    # 2,000 generations, 2 workers
@@ -28,7 +28,7 @@ def main() -> None:
     stop = threading.Event()
     try:
         inst.manage("migrate", "--verbosity", "0")
-        web, url = inst.web(workers=1, threads=4)
+        web, url = inst.web(workers=1)
         inst.submit(args.generations, "memory")
         workers = [inst.worker() for _ in range(args.workers)]
 
@@ -67,8 +67,7 @@ def main() -> None:
         base = samples[0]
         last = samples[-1]
         print(
-            f"\n== {args.generations} generations, {args.workers} workers, "
-            "1 web process x 4 threads"
+            f"\n== {args.generations} generations, {args.workers} workers, 1 web process (uvicorn)"
         )
         print(f"  web: {base[1] / 1024:.1f} -> {last[1] / 1024:.1f} MiB "
               f"({(last[1] / base[1] - 1) * 100:+.1f}% from the {base[0]}th)")  # fmt: skip

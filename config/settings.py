@@ -339,6 +339,12 @@ GALLERY_RETRY_MAX_DELAY = env.float("GALLERY_RETRY_MAX_DELAY", default=60.0)
 GALLERY_MAX_IMAGE_BYTES = env.int("GALLERY_MAX_IMAGE_BYTES", default=20 * 1024 * 1024)
 GALLERY_MAX_IMAGE_PIXELS = env.int("GALLERY_MAX_IMAGE_PIXELS", default=4096 * 4096)
 
+# --- The web server (config/asgi.py, config/server.py) ----------------------------------
+# A request body must arrive within this many seconds (408 otherwise), and a request
+# without a valid session or API token may send at most this many bytes (413 otherwise).
+GALLERY_BODY_DEADLINE = env.float("GALLERY_BODY_DEADLINE", default=10.0)
+GALLERY_ANONYMOUS_BODY_MAX = env.int("GALLERY_ANONYMOUS_BODY_MAX", default=64 * 1024)
+
 # --- The gallery --------------------------------------------------------------------------
 GALLERY_PROMPT_MAX_LENGTH = env.int("GALLERY_PROMPT_MAX_LENGTH", default=1000)
 GALLERY_NEGATIVE_PROMPT_MAX_LENGTH = env.int("GALLERY_NEGATIVE_PROMPT_MAX_LENGTH", default=1000)

@@ -40,7 +40,11 @@ def client_ip(request: HttpRequest) -> str:
 
 def bearer(request: HttpRequest) -> str:
     """The token in the request's `Authorization: Bearer …` header, or ''."""
-    header = request.headers.get("Authorization", "")
+    return bearer_in(request.headers.get("Authorization", ""))
+
+
+def bearer_in(header: str) -> str:
+    """The token in an `Authorization` header's value, or '' if it is not a Bearer one."""
     scheme, _, value = header.strip().partition(" ")
     if scheme.lower() != "bearer":
         return ""

@@ -1,6 +1,6 @@
 """The backup and restore steps of docs/deploy.md, for the embedded setup (SQLite + local
 media), run as written: back up a live installation with `sqlite3 .backup` and `rsync`,
-restore into a fresh data directory, migrate, start gunicorn, and every image is served
+restore into a fresh data directory, migrate, start the web server, and every image is served
 byte for byte. (The portable alternative, export_gallery / import_gallery, has its own
 round-trip test in tests/test_cli_processes.py.)"""
 
@@ -74,14 +74,13 @@ def test_a_backup_restores_into_a_fresh_data_dir_and_serves_every_image(tmp_path
         GALLERY_DATA_DIR=str(fresh),
     )
     procs.manage(env, "migrate", "--verbosity", "0")
-    # What `make serve-prod` (the web unit) does before starting gunicorn.
+    # What `make serve-prod` (the web unit) does before starting the web server.
     env["STATIC_ROOT"] = str(tmp_path / "static")
     procs.manage(env, "collectstatic", "--noinput", "--verbosity", "0")
     port = _free_port()
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
-        cwd=procs.ROOT, env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}",
-                             "GUNICORN_WORKERS": "1"},
+        [sys.executable, "-m", "config.server"],
+        cwd=procs.ROOT, env={**env, "PORT": str(port), "WEB_WORKERS": "1"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -92,7 +91,7 @@ def test_a_backup_restores_into_a_fresh_data_dir_and_serves_every_image(tmp_path
                 health = requests.get(base + "/healthz", timeout=10)
                 break
             except (requests.ConnectionError, requests.Timeout):
-                assert time.monotonic() < deadline, "gunicorn did not come up"
+                assert time.monotonic() < deadline, "the web server did not come up"
                 time.sleep(0.2)
         assert health.status_code == 200 and health.json()["queued"] == 0
         for (public_id, filename), digest in digests.items():

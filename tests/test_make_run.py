@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -113,7 +114,7 @@ def test_run_generate_stop_and_run_again(env, tmp_path):
         assert "Create the administrator account" in home  # the first-run banner
         assert f"create the administrator at {app.url}/setup/" in log.read_text()
         children = app.children()
-        assert len(children) == 3  # stand-in, one worker, gunicorn
+        assert len(children) == 3  # stand-in, one worker, the web server
 
         home = _create_admin(app)
         assert "Create the administrator account" not in home
@@ -148,3 +149,75 @@ def test_run_generate_stop_and_run_again(env, tmp_path):
         assert (response.status_code, response.headers["Content-Type"]) == (200, "image/webp")
     finally:
         again.ctrl_c()
+
+
+def _child(app: App, needle: str) -> int:
+    for pid in app.children():
+        if needle in Path(f"/proc/{pid}/cmdline").read_bytes().decode().replace("\0", " "):
+            return pid
+    raise AssertionError(f"no child running {needle}")
+
+
+def _submit(app: App, prompt: str) -> None:
+    token = app.http.cookies["csrftoken"]
+    form = {"csrfmiddlewaretoken": token, "prompt": prompt, "negative_prompt": ""}
+    assert app.http.post(app.url + "/generate", data=form).ok
+
+
+def _statuses(env: dict) -> dict[str, str]:
+    database = Path(env["GALLERY_DATA_DIR"]) / "gallery.sqlite3"
+    with sqlite3.connect(database) as db:
+        return dict(db.execute("SELECT prompt, status FROM gallery_generation").fetchall())
+
+
+def _wait(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def test_a_killed_worker_or_web_server_is_started_again(env, tmp_path):
+    log = tmp_path / "up.log"
+    app = App(env, log)
+    try:
+        _create_admin(app)
+        worker = _child(app, "gallery_worker")
+        os.kill(worker, signal.SIGKILL)
+        web = _child(app, "config.server")
+        os.kill(web, signal.SIGKILL)
+        _wait(lambda: "Starting web server again." in log.read_text(), 20, "no restart")
+
+        def serving() -> bool:
+            try:
+                return app.http.get(app.url + "/healthz", timeout=2).ok
+            except requests.RequestException:
+                return False
+
+        _wait(serving, 30, "the site did not come back")
+        text = log.read_text()
+        assert "worker 1 exited unexpectedly (killed by SIGKILL); starting it again in 1 s." in text
+        assert "web server exited unexpectedly (killed by SIGKILL)" in text
+        assert _child(app, "gallery_worker") != worker
+        # The restarted worker makes images.
+        _submit(app, "after the crash")
+        _wait(lambda: _statuses(env).get("after the crash") == "succeeded", 60, "not made")
+    finally:
+        assert app.ctrl_c() == 0
+
+
+def test_ctrl_c_lets_the_running_generation_finish_against_the_stand_in(env, tmp_path):
+    app = App(env, tmp_path / "up.log")
+    try:
+        _create_admin(app)
+        for n in range(3):
+            _submit(app, f"job {n}")
+        _wait(lambda: "running" in _statuses(env).values(), 30, "nothing started")
+        running = [p for p, status in _statuses(env).items() if status == "running"]
+    finally:
+        assert app.ctrl_c() == 0
+    statuses = _statuses(env)
+    assert "failed" not in statuses.values(), statuses
+    # The job in flight at Ctrl-C was finished, not abandoned; the others wait for next time.
+    assert all(statuses[prompt] == "succeeded" for prompt in running), statuses
+    assert set(statuses.values()) <= {"succeeded", "queued"}

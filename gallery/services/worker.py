@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -270,9 +271,10 @@ def _store(
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """Write the files, then commit the row; if the row does not commit, remove the files."""
-    thumbs = images.make_thumbnails(image)
-    preview = images.make_preview(image)
-    color = images.average_color(image)
+    with _IMAGE_WORK:
+        thumbs = images.make_thumbnails(image)
+        preview = images.make_preview(image)
+        color = images.average_color(image)
     names = storage.file_names(generation.public_id, token, image.extension)
     written: list[str] = []
     try:
@@ -309,6 +311,12 @@ def _store(
     except BaseException:
         storage.delete_files(written)
         raise
+
+
+# One image's derivatives at a time per process. A worker process has one job at a time
+# anyway; in a web process, fifty synchronous API calls finishing together would otherwise
+# take every core from the pages being served beside them.
+_IMAGE_WORK = threading.Lock()
 
 
 class _LostClaim(Exception):

@@ -4,16 +4,16 @@ Migrates, collects static files, then starts and supervises:
   * the offline stand-in endpoint, when neither OVH_AI_ENDPOINTS_ACCESS_TOKEN nor
     SDXL_ENDPOINT_URL is set;
   * GALLERY_WORKERS generation workers (`manage.py gallery_worker`);
-  * the web server: gunicorn (or, with --dev, runserver with auto-reload and DEBUG on).
-Ctrl-C (or SIGTERM) stops all of them; if one of them dies, the others are stopped too.
+  * the web server: uvicorn (config/server.py; with --dev, runserver with auto-reload and
+    DEBUG on).
+A child that dies is started again (gallery/management/supervisor.py). Ctrl-C (or SIGTERM)
+stops them all: the web server and workers first, the stand-in once they have finished.
 """
 
 import os
 import signal
 import socket
-import subprocess
 import sys
-import time
 
 from django.conf import settings
 from django.core.management import call_command
@@ -21,9 +21,8 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 
 from accounts.services import needs_setup
+from gallery.management.supervisor import Child, Supervisor
 from gallery.standin.server import OPENAI_PATH, PATH
-
-STOP_GRACE = 30.0
 
 
 class Command(BaseCommand):
@@ -52,7 +51,7 @@ class Command(BaseCommand):
         if dev:
             env["DEBUG"] = "true"
         python = sys.executable
-        commands: list[tuple[str, list[str]]] = []
+        children: list[Child] = []
 
         if not settings.GALLERY_ENDPOINT_CONFIGURED:
             standin_port = _free_port()
@@ -60,44 +59,37 @@ class Command(BaseCommand):
             path = OPENAI_PATH if settings.SDXL_ENDPOINT_PROTOCOL == "openai" else PATH
             env["SDXL_ENDPOINT_URL"] = f"http://127.0.0.1:{standin_port}{path}"
             env["GALLERY_STANDIN"] = "true"
-            commands.append(
-                ("stand-in", [python, "manage.py", "standin", "--port", str(standin_port)])
+            # Stopped last: the workers finish their jobs against it first.
+            children.append(
+                Child(
+                    "stand-in",
+                    [python, "manage.py", "standin", "--port", str(standin_port)],
+                    last=True,
+                )
             )
         reload_flag = "--reload" if dev else "--no-reload"
         for n in range(1, max(1, workers) + 1):
-            commands.append((f"worker {n}", [python, "manage.py", "gallery_worker", reload_flag]))
+            children.append(
+                Child(f"worker {n}", [python, "manage.py", "gallery_worker", reload_flag])
+            )
         if dev:
             web = [python, "manage.py", "runserver", f"{host}:{port}"]
         else:
-            web = [
-                python,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "--bind",
-                f"{host}:{port}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
-                "--graceful-timeout",
-                "5",
-                # Its control socket lives in $HOME: two galleries on one machine would clash.
-                "--no-control-socket",
-            ]
-        commands.append(("web", web))
+            # uvicorn serving config.asgi (config/server.py), two processes.
+            env.update(HOST=host, PORT=str(port), WEB_GRACEFUL_TIMEOUT="5")
+            env.setdefault("WEB_WORKERS", "2")
+            web = [python, "-m", "config.server"]
+        children.append(Child("web server", web))
 
         # Install the handlers before starting anything, so no signal is missed.
         received: list[int] = []
         signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
         signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
 
-        children = []
-        for name, argv in commands:
-            # Our own interpreter and fixed arguments: no untrusted input.
-            children.append((name, subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR)))  # noqa: S603
+        supervisor = Supervisor(
+            children, env=env, cwd=settings.BASE_DIR, say=lambda line: self.stderr.write(line)
+        )
+        supervisor.start()
 
         endpoint = (
             "the offline stand-in (not SDXL)"
@@ -115,48 +107,21 @@ class Command(BaseCommand):
             )
         self.stdout.write(f"  Images come from {endpoint}; {workers} worker(s). Ctrl-C stops.\n\n")
 
-        exit_code = 0
-        while not received and not exit_code:
-            for name, proc in children:
-                if proc.poll() is not None:
-                    self.stderr.write(f"{name} exited with status {proc.returncode}; stopping.")
-                    exit_code = proc.returncode or 1
-                    break
-            time.sleep(0.3)
+        failure = supervisor.watch(lambda: bool(received))
+        if failure:
+            self.stderr.write(failure)
         self.stdout.write(
             "\nStopping: letting running generations finish (Ctrl-C again to force)..."
         )
-        # A Ctrl-C in the terminal has reached every child already (one process group), and
-        # a second signal would tell the workers to abandon their job: do not add one.
+        # A Ctrl-C in the terminal has reached the web server and the workers already (one
+        # process group), and a second signal would tell the workers to abandon their job:
+        # do not add one.
         told = received[:1] == [signal.SIGINT]
-        _stop_all([proc for _, proc in children], already_told=told, received=received)
+        signals_seen = len(received)
+        supervisor.stop(already_told=told, asked_again=lambda: len(received) > max(1, signals_seen))
         self.stdout.write("Stopped.")
-        if exit_code:
-            sys.exit(exit_code)
-
-
-def _stop_all(procs: list[subprocess.Popen], *, already_told: bool, received: list[int]) -> None:
-    """Ask every child to stop gracefully, force them after a second signal or STOP_GRACE."""
-    if not already_told:
-        _terminate(procs)
-    signals_seen = len(received)
-    deadline = time.monotonic() + STOP_GRACE
-    while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
-        if len(received) > max(1, signals_seen):  # asked again: stop now
-            _terminate(procs)
-            signals_seen = len(received)
-            deadline = min(deadline, time.monotonic() + 5)
-        time.sleep(0.1)
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-
-
-def _terminate(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
+        if failure:
+            sys.exit(1)
 
 
 def _free_port() -> int:
