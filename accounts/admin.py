@@ -6,9 +6,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts import services, tokens
+from accounts.forms import AdminSigninForm
 from accounts.models import ApiToken, Invite
 
 User = get_user_model()
+
+# The admin's sign-in page checks passwords too: under the same per-account delay.
+admin.site.login_form = AdminSigninForm
 
 
 @admin.register(Invite)

@@ -1,6 +1,12 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.models import AbstractBaseUser
+from django.views.decorators.debug import sensitive_variables
+
+from accounts import throttle
 
 User = get_user_model()
 
@@ -35,7 +41,61 @@ class SignupForm(UserCreationForm):
         return email
 
 
-class DeleteAccountForm(forms.Form):
+class DelayedForm(forms.Form):
+    """A form that checks a password under the per-account sign-in delay. `delayed` is set
+    when the check was refused, so that the view can answer 429 with Retry-After."""
+
+    delayed: throttle.SigninDelayed | None = None
+
+    @sensitive_variables("password")
+    def _right_password(self, user: AbstractBaseUser, password: str) -> bool:
+        try:
+            return throttle.check_password(user, password)
+        except throttle.SigninDelayed as exc:
+            self.delayed = exc
+            raise forms.ValidationError(exc.message, code="delayed") from None
+
+
+class SigninForm(auth_forms.AuthenticationForm, DelayedForm):
+    """Django's sign-in form, its password check under the per-account delay."""
+
+    @sensitive_variables()  # as Django's own: error reports never show the password
+    def clean(self) -> dict:
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is None or not password:
+            return super().clean()  # no password is checked
+        try:
+            throttle.count_attempt(username)
+        except throttle.SigninDelayed as exc:
+            self.delayed = exc
+            raise forms.ValidationError(exc.message, code="delayed") from None
+        try:
+            return super().clean()
+        finally:
+            # The password was right (even if this account may not sign in here): no guess.
+            if self.user_cache is not None:
+                throttle.succeeded(username)
+
+
+class AdminSigninForm(SigninForm, AdminAuthenticationForm):
+    """The admin's sign-in form, under the same delay: it checks passwords too."""
+
+
+class PasswordChangeForm(auth_forms.PasswordChangeForm, DelayedForm):
+    """Django's form, its check of the current password under the per-account delay."""
+
+    @sensitive_variables("old_password")
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        if not self._right_password(self.user, old_password):
+            raise forms.ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password
+
+
+class DeleteAccountForm(DelayedForm):
     password = forms.CharField(
         label="Your password",
         strip=False,
@@ -46,9 +106,10 @@ class DeleteAccountForm(forms.Form):
         self.user = user
         super().__init__(*args, **kwargs)
 
+    @sensitive_variables("password")
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
-        if not self.user.check_password(password):
+        if not self._right_password(self.user, password):
             raise forms.ValidationError("That is not your password.")
         return password
 

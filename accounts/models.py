@@ -1,4 +1,5 @@
-"""Accounts: invitations, the first-run guard and the counters behind quotas and rate limits."""
+"""Accounts: invitations, the first-run guard, the counters behind quotas and rate limits, and
+the per-account sign-in failures."""
 
 import secrets
 from datetime import timedelta
@@ -83,6 +84,26 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} @ {self.window_start:%Y-%m-%d %H:%M}: {self.hits}"
+
+
+class SigninFailures(models.Model):
+    """Wrong passwords typed for one username (whether or not such an account exists), behind
+    the per-account sign-in delays of `accounts.throttle`. `key` is a keyed hash of the
+    normalised username: people sometimes type their password into the username field, and
+    nothing they typed is stored."""
+
+    key = models.CharField(max_length=64, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    # When the next password check for this username may happen: the end of its delay, or
+    # the time of its last counted attempt while it has none. Rows quiet for a day go.
+    retry_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "sign-in failures"
+        verbose_name_plural = "sign-in failures"
+
+    def __str__(self) -> str:
+        return f"{self.key[:12]}…: {self.failures} until {self.retry_at:%Y-%m-%d %H:%M:%S}"
 
 
 class ApiToken(models.Model):

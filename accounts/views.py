@@ -1,5 +1,5 @@
-"""Thin account views: first run, sign-in (rate-limited), sign-up, the account page, API
-tokens."""
+"""Thin account views: first run, sign-in (rate-limited per address, delayed per account),
+sign-up, the account page, API tokens."""
 
 from typing import TYPE_CHECKING
 
@@ -7,7 +7,9 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,8 +17,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.generic import FormView
 
-from accounts import limits, services, tokens
-from accounts.forms import DeleteAccountForm, SignupForm, TokenForm
+from accounts import limits, services, throttle, tokens
+from accounts.forms import (
+    DeleteAccountForm,
+    PasswordChangeForm,
+    SigninForm,
+    SignupForm,
+    TokenForm,
+)
 from accounts.models import ApiToken
 from core import http
 from core.models import SiteSettings
@@ -50,9 +58,27 @@ class RateLimitedMixin(_FormViewBase):
         return {}
 
 
-class LoginView(RateLimitedMixin, auth_views.LoginView):
+def _delayed_status(response: HttpResponse, form: Form) -> HttpResponse:
+    """A form whose password check the per-account delay refused answers 429, saying in
+    Retry-After when to try again (the page says it in words)."""
+    delayed = getattr(form, "delayed", None)
+    if delayed is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(delayed.retry_after)
+    return response
+
+
+class DelayedMixin(_FormViewBase):
+    """For FormViews whose form checks a password under the per-account delay."""
+
+    def form_invalid(self, form: Form) -> HttpResponse:
+        return _delayed_status(super().form_invalid(form), form)
+
+
+class LoginView(RateLimitedMixin, DelayedMixin, auth_views.LoginView):
     limit_action = "signin"
     redirect_authenticated_user = True
+    authentication_form = SigninForm
 
     def get_limited_form_kwargs(self) -> dict:
         return {"request": self.request, "initial": {"username": self.request.POST.get("username")}}
@@ -64,6 +90,18 @@ class LoginView(RateLimitedMixin, auth_views.LoginView):
 
 class PasswordResetView(RateLimitedMixin, auth_views.PasswordResetView):
     limit_action = "reset"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    def form_valid(self, form: SetPasswordForm) -> HttpResponse:
+        # The owner proved it through their email: they need not wait out a delay that
+        # someone else's guesses started.
+        throttle.succeeded(form.user.get_username())
+        return super().form_valid(form)
+
+
+class PasswordChangeView(DelayedMixin, auth_views.PasswordChangeView):
+    form_class = PasswordChangeForm
 
 
 @require_http_methods(["GET", "POST"])
@@ -145,7 +183,7 @@ def delete_account(request: http.AuthenticatedRequest) -> HttpResponse:
     form = DeleteAccountForm(request.user, request.POST)
     if not form.is_valid():
         context = _account_context(request, delete_form=form)
-        return render(request, "accounts/account.html", context, status=400)
+        return _delayed_status(render(request, "accounts/account.html", context, status=400), form)
     user = request.user
     try:
         services.delete_account(user)

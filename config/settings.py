@@ -373,6 +373,11 @@ GALLERY_IP_RATES = {
     "reset": env.str("GALLERY_SIGNIN_RATE", default="10/5m"),
     "submit": env.str("GALLERY_SUBMIT_RATE", default="30/m"),
 }
+# Per account (per typed username, whether or not it exists): wrong passwords allowed before
+# each further one makes the next check wait, doubling from 5 s up to the cap in seconds.
+# A delay always ends: nobody can lock an owner out. A MAX_DELAY of 0 turns the delays off.
+GALLERY_SIGNIN_ACCOUNT_FREE_FAILURES = env.int("GALLERY_SIGNIN_ACCOUNT_FREE_FAILURES", default=5)
+GALLERY_SIGNIN_ACCOUNT_MAX_DELAY = env.int("GALLERY_SIGNIN_ACCOUNT_MAX_DELAY", default=900)
 # Behind a reverse proxy: the header it puts the client's address in (X-Forwarded-For,
 # X-Real-IP). Empty: REMOTE_ADDR. Only set it behind a proxy that overwrites the header.
 GALLERY_TRUSTED_PROXY_HEADER = env.str("GALLERY_TRUSTED_PROXY_HEADER", default="")

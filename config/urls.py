@@ -19,12 +19,23 @@ urlpatterns = [
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
-    # Rate-limited versions of two of django.contrib.auth's views, under the same names.
+    # Our versions of some of django.contrib.auth's views, under the same names: rate-limited
+    # per address, and checking passwords under the per-account delay (accounts.throttle).
     path("accounts/login/", accounts_views.LoginView.as_view(), name="login"),
     path(
         "accounts/password_reset/",
         accounts_views.PasswordResetView.as_view(),
         name="password_reset",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        accounts_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/password_change/",
+        accounts_views.PasswordChangeView.as_view(),
+        name="password_change",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("accounts.urls")),
