@@ -338,6 +338,14 @@ GALLERY_RETRY_MAX_DELAY = env.float("GALLERY_RETRY_MAX_DELAY", default=60.0)
 # Untrusted answers: body size cap (read while streaming) and pixel cap (decompression bombs).
 GALLERY_MAX_IMAGE_BYTES = env.int("GALLERY_MAX_IMAGE_BYTES", default=20 * 1024 * 1024)
 GALLERY_MAX_IMAGE_PIXELS = env.int("GALLERY_MAX_IMAGE_PIXELS", default=4096 * 4096)
+# `import_gallery`: an archive is as untrusted as the endpoint. Each original may be as large
+# as an endpoint answer; all the originals one import reads together at most this much.
+GALLERY_IMPORT_MAX_FILE_BYTES = env.int(
+    "GALLERY_IMPORT_MAX_FILE_BYTES", default=GALLERY_MAX_IMAGE_BYTES
+)
+GALLERY_IMPORT_MAX_TOTAL_BYTES = env.int(
+    "GALLERY_IMPORT_MAX_TOTAL_BYTES", default=64 * 1024 * 1024 * 1024
+)
 
 # --- The web server (config/asgi.py, config/server.py) ----------------------------------
 # A request body must arrive within this many seconds (408 otherwise), and a request

@@ -6,15 +6,18 @@ from one database into an empty second one, is in tests/test_cli_processes.py.""
 import hashlib
 import io
 import json
+import re
+import struct
 import sys
 import zipfile
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from PIL import Image
 
 from gallery.models import BlockedTerm, Generation
-from gallery.services import derivatives, endpoint, worker
+from gallery.services import archive, derivatives, endpoint, worker
 from tests.conftest import stored_files
 
 pytestmark = pytest.mark.unit
@@ -142,7 +145,9 @@ def test_an_original_that_does_not_match_its_sha256_is_refused_and_leaves_nothin
         call_command("import_gallery", str(corrupted), stdout=io.StringIO(), stderr=io.StringIO())
     assert raised.value.returncode == 1
     assert list(Generation.objects.values_list("public_id", flat=True)) == [good.public_id]
-    assert set(stored_files(fresh)) == {f.name for f in good.file_fields()}
+    imported = Generation.objects.get()
+    assert set(stored_files(fresh)) == {f.name for f in imported.file_fields()}
+    assert _sha(fresh / imported.original.name) == good.sha256
 
     # The intact export, imported over that, adds the missing row only.
     out = _run("import_gallery", str(exported))
@@ -150,17 +155,36 @@ def test_an_original_that_does_not_match_its_sha256_is_refused_and_leaves_nothin
     assert Generation.objects.get(public_id=bad.public_id).sha256 == bad.sha256
 
 
-def test_a_zip_that_is_not_an_export_is_refused(db, media_root, tmp_path):
+def _header(**changes) -> bytes:
+    return json.dumps({"format": "sdxl-gallery-export", "version": 1, **changes}).encode()
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (None, "no export.json"),
+        (b"[1]", "not a JSON object"),
+        (b"{not json", "not JSON"),
+        (_header(version=2), "version 2 is not supported"),
+        (_header(padding="x" * 100_000), "longer than"),
+    ],
+    ids=["missing", "not an object", "not JSON", "unknown version", "huge"],
+)
+def test_a_zip_that_is_not_an_export_is_refused(db, media_root, tmp_path, header, message):
     junk = tmp_path / "junk.zip"
     with zipfile.ZipFile(junk, "w") as zf:
+        if header is not None:
+            zf.writestr("export.json", header)
         zf.writestr("manifest.jsonl", json.dumps({"public_id": "abc"}) + "\n")
     with pytest.raises(CommandError) as raised:
         _run("import_gallery", str(junk))
     assert raised.value.returncode == 2 and "Not a gallery export" in str(raised.value)
+    assert message in str(raised.value)
 
 
-def _with_manifest(exported, out, change) -> None:
-    """Copy the zip `exported` to `out`, with `change` applied to each manifest record."""
+def _with_manifest(exported, out, change, extra: dict[str, bytes] | None = None) -> None:
+    """Copy the zip `exported` to `out`, with `change` applied to each manifest record and
+    the `extra` entries added."""
     with zipfile.ZipFile(exported) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
             data = src.read(info)
@@ -170,35 +194,48 @@ def _with_manifest(exported, out, change) -> None:
                     change(record)
                 data = "".join(json.dumps(r) + "\n" for r in records).encode()
             dst.writestr(info, data)
+        for name, data in (extra or {}).items():
+            dst.writestr(name, data)
 
 
-def test_an_unsafe_file_name_in_the_manifest_is_refused(db, client_for, media_root, tmp_path):
+def test_a_manifest_file_name_says_where_to_read_in_the_zip_never_where_to_store(
+    db, client_for, media_root, settings, tmp_path
+):
     item = _make(client_for, "a harbour")
     exported, evil = tmp_path / "export.zip", tmp_path / "evil.zip"
     _run("export_gallery", str(exported))
+    unsafe = "originals/../../escaped.jpg"
 
     def escape(record):
-        record["files"]["original"]["name"] = "originals/../../escaped.jpg"
+        record["files"]["original"]["name"] = unsafe
 
-    _with_manifest(exported, evil, escape)
+    _with_manifest(exported, evil, escape, {unsafe: (media_root / item.original.name).read_bytes()})
     Generation.objects.all().delete()
-    with pytest.raises(CommandError):
-        _run("import_gallery", str(evil))
-    assert not Generation.objects.filter(public_id=item.public_id).exists()
+    settings.MEDIA_ROOT = fresh = tmp_path / "fresh-media"
+    fresh.mkdir()
+    _run("import_gallery", str(evil))
+    imported = Generation.objects.get(public_id=item.public_id)
+    assert _importers_name(imported.original.name, item.public_id, item.format)
+    assert _sha(fresh / imported.original.name) == item.sha256
     assert not list(tmp_path.rglob("escaped.jpg"))
 
 
+def _without_original(record):  # "succeeded" without an original breaks a check constraint
+    del record["files"]["original"]
+
+
+def _failed_without_reason(record):  # so does "failed" without a reason: files are written
+    record.update(status="failed", failure_reason="")
+
+
+@pytest.mark.parametrize("change", [_without_original, _failed_without_reason])
 def test_a_row_the_database_refuses_is_reported_and_its_files_removed(
-    db, client_for, media_root, settings, tmp_path
+    db, client_for, media_root, settings, tmp_path, change
 ):
     item = _make(client_for, "a harbour")
     exported, broken = tmp_path / "export.zip", tmp_path / "broken.zip"
     _run("export_gallery", str(exported))
-
-    def drop_original(record):  # "succeeded" without an original breaks a check constraint
-        del record["files"]["original"]
-
-    _with_manifest(exported, broken, drop_original)
+    _with_manifest(exported, broken, change)
     Generation.objects.all().delete()
     settings.MEDIA_ROOT = fresh = tmp_path / "fresh-media"
     fresh.mkdir()
@@ -208,6 +245,300 @@ def test_a_row_the_database_refuses_is_reported_and_its_files_removed(
     assert raised.value.returncode == 1
     assert f"{item.public_id}: refused by the database" in err.getvalue()
     assert not Generation.objects.exists() and stored_files(fresh) == []
+
+
+# --- import: an archive is as untrusted as the endpoint -------------------------------------
+#
+# Hand-made archives, as someone who wants the site to serve their file would write them.
+
+
+def _sha(path_or_bytes) -> str:
+    data = path_or_bytes if isinstance(path_or_bytes, bytes) else path_or_bytes.read_bytes()
+    return hashlib.sha256(data).hexdigest()
+
+
+def _image(fmt: str = "PNG", size: tuple[int, int] = (64, 48), noise: bool = False) -> bytes:
+    img = Image.effect_noise(size, 80).convert("RGB") if noise else Image.new("RGB", size, "teal")
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+def _record(public_id: str, name: str, data: bytes, **changes) -> dict:
+    """A finished generation's manifest record whose original is `data`, stored in the zip
+    under `name`, with the size, format and checksums of those bytes."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            (width, height), fmt = img.size, img.format
+    except OSError:  # not an image: what its maker claims it is
+        (width, height), fmt = (64, 48), "PNG"
+    record = {
+        "public_id": public_id,
+        "prompt": f"the picture {public_id}",
+        "owner": {"username": "ada", "email": "ada@example.org"},
+        "visibility": "public",
+        "moderation": "visible",
+        "status": "succeeded",
+        "width": width,
+        "height": height,
+        "format": fmt,
+        "byte_size": len(data),
+        "sha256": _sha(data),
+        "placeholder_color": "#000000",
+        "created_at": "2025-01-02T03:04:05+00:00",
+        "finished_at": "2025-01-02T03:04:09+00:00",
+        "files": {"original": {"name": name, "sha256": _sha(data)}},
+    }
+    record.update(changes)
+    return record
+
+
+def _archive(path, lines: list, files: dict[str, bytes]):
+    """An export zip: `lines` are manifest records (dicts) or raw lines (bytes)."""
+    manifest = b"".join(
+        (line if isinstance(line, bytes) else json.dumps(line).encode()) + b"\n" for line in lines
+    )
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("export.json", _header(generations=len(lines)))
+        zf.writestr("manifest.jsonl", manifest, zipfile.ZIP_DEFLATED)
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _import(path) -> tuple[int, str]:
+    """Run import_gallery: its exit status, and what it said on stderr and in its error."""
+    err = io.StringIO()
+    try:
+        call_command("import_gallery", str(path), stdout=io.StringIO(), stderr=err)
+    except CommandError as exc:
+        return exc.returncode, err.getvalue() + str(exc)
+    return 0, err.getvalue()
+
+
+def _importers_name(name: str, public_id: str, fmt: str, kind: str = "originals") -> bool:
+    """`name` is the one the importer picks (storage.file_names), not one from the zip."""
+    ext = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}[fmt]
+    stem = rf"{public_id[:2]}/{public_id}-[0-9a-f]{{10}}"
+    return bool(re.fullmatch(rf"{kind}/{stem}(-\d+)?\.{ext}", name))
+
+
+GOOD = _image()
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("originals/ev/evil1.html", b"<!doctype html><script>alert(document.cookie)</script>"),
+        ("originals/ev/evil1.svg", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'),
+        ("originals/ev/evil1.png", b"alert(document.cookie)"),
+        ("originals/ev/evil1.tiff", _image("TIFF")),  # an image, but not one an endpoint may send
+        ("originals/ev/evil1.png", _image()[:-40]),  # cut short
+    ],
+    ids=["html", "svg", "script", "tiff", "truncated"],
+)
+def test_a_file_that_is_not_an_accepted_image_is_refused_despite_a_matching_sha256(
+    db, media_root, tmp_path, name, data
+):
+    path = _archive(
+        tmp_path / "in.zip",
+        [_record("good1", "originals/go/good1.png", GOOD), _record("evil1", name, data)],
+        {"originals/go/good1.png": GOOD, name: data},
+    )
+    status, said = _import(path)
+    assert status == 1 and "evil1: " in said and "not an accepted image" in said
+    assert list(Generation.objects.values_list("public_id", flat=True)) == ["good1"]
+    # The other row imported; of the refused one, nothing.
+    good = Generation.objects.get()
+    assert stored_files(media_root) == sorted(f.name for f in good.file_fields())
+
+
+def test_an_image_is_stored_under_the_importers_name_and_its_derivatives_made_from_it(
+    db, media_root, tmp_path
+):
+    script = b"<script>alert(document.cookie)</script>"
+    record = _record("renamed1", "originals/re/renamed1.html", GOOD)
+    # The archive's thumbnail is a script: it is never read, the importer makes its own.
+    record["files"]["thumbnail"] = {"name": "thumbnails/re/renamed1.html", "sha256": _sha(script)}
+    path = _archive(
+        tmp_path / "in.zip",
+        [record],
+        {"originals/re/renamed1.html": GOOD, "thumbnails/re/renamed1.html": script},
+    )
+    assert _import(path) == (0, "")
+    item = Generation.objects.get(public_id="renamed1")
+    assert _importers_name(item.original.name, "renamed1", "PNG")
+    assert (media_root / item.original.name).read_bytes() == GOOD
+    assert (item.format, item.width, item.height, item.byte_size) == ("PNG", 64, 48, len(GOOD))
+    for field, kind, size in [
+        ("thumbnail", "thumbnails", 64),
+        ("thumbnail_2x", "thumbnails", 64),
+        ("preview_image", "previews", 64),
+    ]:
+        name = getattr(item, field).name
+        assert _importers_name(name, "renamed1", "WEBP", kind), name
+        with Image.open(media_root / name) as img:
+            assert (img.format, max(img.size)) == ("WEBP", size)
+    assert item.placeholder_color == "#008080"  # teal, measured, not the manifest's #000000
+    assert stored_files(media_root) == sorted(f.name for f in item.file_fields())
+    assert not any(script in p.read_bytes() for p in media_root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"format": "JPEG"}, {"width": 1024}, {"height": 1}, {"byte_size": 5}],
+    ids=["format", "width", "height", "byte_size"],
+)
+def test_a_row_that_disagrees_with_its_verified_original_is_refused(
+    db, media_root, tmp_path, changes
+):
+    path = _archive(
+        tmp_path / "in.zip",
+        [_record("liar1", "originals/li/liar1.png", GOOD, **changes)],
+        {"originals/li/liar1.png": GOOD},
+    )
+    status, said = _import(path)
+    assert status == 1 and "liar1: " in said and next(iter(changes)) in said
+    assert not Generation.objects.exists() and stored_files(media_root) == []
+
+
+def test_an_original_over_the_per_file_cap_is_refused_and_the_others_imported(
+    db, media_root, tmp_path, settings
+):
+    big = _image(size=(256, 256), noise=True)
+    settings.GALLERY_IMPORT_MAX_FILE_BYTES = len(big) - 1
+    assert len(GOOD) < len(big)
+    path = _archive(
+        tmp_path / "in.zip",
+        [_record("small1", "originals/sm/small1.png", GOOD),
+         _record("big1", "originals/bi/big1.png", big)],
+        {"originals/sm/small1.png": GOOD, "originals/bi/big1.png": big},
+    )  # fmt: skip
+    status, said = _import(path)
+    assert status == 1 and "big1: " in said and "GALLERY_IMPORT_MAX_FILE_BYTES" in said
+    small = Generation.objects.get()
+    assert small.public_id == "small1"
+    assert stored_files(media_root) == sorted(f.name for f in small.file_fields())
+
+
+def test_originals_over_the_total_cap_stop_the_import_before_anything_is_written(
+    db, media_root, tmp_path, settings
+):
+    other = _image(size=(32, 32))
+    settings.GALLERY_IMPORT_MAX_TOTAL_BYTES = len(GOOD) + len(other) - 1
+    path = _archive(
+        tmp_path / "in.zip",
+        [_record("one1", "originals/on/one1.png", GOOD),
+         _record("two2", "originals/tw/two2.png", other)],
+        {"originals/on/one1.png": GOOD, "originals/tw/two2.png": other},
+    )  # fmt: skip
+    status, said = _import(path)
+    assert status == 2 and "GALLERY_IMPORT_MAX_TOTAL_BYTES" in said
+    assert not Generation.objects.exists() and stored_files(media_root) == []
+    assert not get_user_model().objects.exists()
+
+
+def _lie_about_size(path, name: str, size: int) -> None:
+    """Rewrite the zip at `path` so that entry `name` declares `size` uncompressed bytes (in
+    its local header and the central directory), whatever it really holds."""
+    data = bytearray(path.read_bytes())
+    encoded = name.encode()
+    for signature, size_at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        name_at = 30 if signature == b"PK\x03\x04" else 46
+        start = 0
+        while (start := data.find(signature, start)) != -1:
+            if data[start + name_at : start + name_at + len(encoded)] == encoded:
+                data[start + size_at : start + size_at + 4] = struct.pack("<I", size)
+            start += 4
+    path.write_bytes(bytes(data))
+
+
+def test_a_zip_bomb_that_lies_about_its_size_is_refused(db, media_root, tmp_path):
+    bomb = GOOD + b"\0" * (64 * 1024 * 1024)  # 64 MiB, deflated to about 64 KiB
+    path = tmp_path / "in.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("export.json", _header())
+        zf.writestr("manifest.jsonl", json.dumps(_record("bomb1", "originals/bo/b.png", bomb)))
+        zf.writestr("originals/bo/b.png", bomb, zipfile.ZIP_DEFLATED)
+    _lie_about_size(path, "originals/bo/b.png", len(GOOD))
+    status, said = _import(path)
+    assert status == 1 and "bomb1: " in said
+    assert not Generation.objects.exists() and stored_files(media_root) == []
+
+
+class _Endless(io.RawIOBase):
+    """A zip entry that never ends, counting the bytes handed out."""
+
+    given = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        buffer[:] = b"\0" * len(buffer)
+        self.given += len(buffer)
+        return len(buffer)
+
+
+def test_reading_an_entry_stops_at_the_cap_whatever_it_declared():
+    endless = _Endless()
+    with pytest.raises(archive.TooLarge):
+        archive.read_at_most(endless, 3 * 1024 * 1024 + 5)
+    assert endless.given <= 3 * 1024 * 1024 + 6
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"[1]", "not a JSON object"),
+        (b'"a string"', "not a JSON object"),
+        (b'{"public_id": ', "not JSON"),
+        (b'{"public_id": "bad1", "prompt": "caf\xe9"}', "not UTF-8"),
+        (b'{"public_id": "big1", "prompt": "' + b"x" * (2 * 1024 * 1024) + b'"}', "longer than"),
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),  # nested past the parser's depth
+        ({"prompt": "no id"}, "public_id"),
+        ({"public_id": "../../etc"}, "public_id"),
+        (_record("bad1", "originals/x.png", GOOD, width="64"), "width"),
+        (_record("bad1", "originals/x.png", GOOD, attempts=True), "attempts"),
+        (_record("bad1", "originals/x.png", GOOD, prompt=5), "prompt"),
+        (_record("bad1", "originals/x.png", GOOD, owner="ada"), "owner"),
+        (_record("bad1", "originals/x.png", GOOD, owner={"email": "x@example.org"}), "owner"),
+        (_record("bad1", "originals/x.png", GOOD, source=7), "source"),
+        (_record("bad1", "originals/x.png", GOOD, created_at="yesterday"), "created_at"),
+        (_record("bad1", "originals/x.png", GOOD, created_at="2025-01-02T03:04:05"), "created_at"),
+        (_record("bad1", "originals/x.png", GOOD, files=[]), "files"),
+        (_record("bad1", "originals/x.png", GOOD, files={"script": {}}), "files"),
+        (
+            _record("bad1", "x", GOOD, files={"original": {"name": 5, "sha256": _sha(GOOD)}}),
+            "original",
+        ),
+        (
+            _record("bad1", "x", GOOD, files={"original": {"name": "x", "sha256": "abc"}}),
+            "sha256",
+        ),
+    ],
+    ids=[
+        "a list", "a string", "not JSON", "bad UTF-8", "huge line", "deep nesting",
+        "no public_id", "unsafe public_id", "width a string", "attempts a boolean",
+        "prompt a number", "owner a string", "owner without username", "source a number",
+        "time not ISO", "time without zone", "files a list", "unknown file kind",
+        "file name a number", "sha256 not hex",
+    ],
+)  # fmt: skip
+def test_a_malformed_manifest_stops_the_import_naming_the_line_and_writes_nothing(
+    db, media_root, tmp_path, line, message
+):
+    # A good row first: a manifest is checked whole before its first row is written.
+    path = _archive(
+        tmp_path / "in.zip",
+        [_record("good1", "originals/go/good1.png", GOOD), b"", line],
+        {"originals/go/good1.png": GOOD, "originals/x.png": GOOD},
+    )
+    status, said = _import(path)
+    assert status == 2, said
+    assert "manifest line 3" in said and message in said and "Nothing was imported" in said
+    assert not Generation.objects.exists() and stored_files(media_root) == []
+    assert not get_user_model().objects.exists()
 
 
 # --- rebuild_thumbnails ---------------------------------------------------------------------

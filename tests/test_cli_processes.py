@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from PIL import Image
 
 from gallery.models import Generation
 from tests import procs
@@ -19,6 +20,8 @@ pytestmark = pytest.mark.system
 
 # Columns of the app's own bookkeeping in one installation, not carried by an export.
 NOT_EXPORTED = {"id", "owner_id", "moderated_by_id", "source_id", "task_id"}
+# Files the importer stores under names of its own (and makes again, but the original).
+RENAMED = set(Generation.FILE_FIELDS)
 ROWS_SQL = """
     SELECT g.*, o.username AS owner_name, o.email AS owner_email,
            m.username AS moderator_name, s.public_id AS source_public_id
@@ -97,19 +100,31 @@ def test_export_then_import_into_an_empty_database_gives_identical_rows_and_file
         assert set(copied) == set(finished)
         for public_id, row in finished.items():
             for column, value in row.items():
-                if column not in NOT_EXPORTED:
+                if column not in NOT_EXPORTED | RENAMED:
                     assert copied[public_id][column] == value, (public_id, column)
         assert copied[_pid(copied, "a lighthouse")]["source_public_id"] == _pid(copied, "a harbour")
         assert copied[_pid(copied, "a kite")]["moderator_name"] == "mo"
 
-        # Byte-identical files under the same names, and nothing else.
-        names = {r[f] for r in finished.values() for f in Generation.FILE_FIELDS if r[f]}
+        # Byte-identical originals, thumbnails and previews made again from them, under the
+        # importer's own names (a fresh token each), and nothing else.
+        names = {r[f] for r in copied.values() for f in Generation.FILE_FIELDS if r[f]}
         assert len(names) == 12  # three images, four files each
         assert set(stored_files(dst_dir / "media")) == names
-        for name in names:
-            assert (dst_dir / "media" / name).read_bytes() == (
-                src_dir / "media" / name
+        for public_id, row in finished.items():
+            mine = copied[public_id]
+            for column in RENAMED:
+                assert bool(mine[column]) == bool(row[column]), (public_id, column)
+            if not row["original"]:
+                continue
+            assert mine["original"] != row["original"]
+            assert re.fullmatch(rf"originals/{public_id[:2]}/{public_id}-[0-9a-f]{{10}}\.\w+",
+                                mine["original"])  # fmt: skip
+            assert (dst_dir / "media" / mine["original"]).read_bytes() == (
+                src_dir / "media" / row["original"]
             ).read_bytes()
+            for column in RENAMED - {"original"}:
+                with Image.open(dst_dir / "media" / mine[column]) as img:
+                    assert img.format == "WEBP"
         users = procs.query(dst_db, "SELECT username, email, password FROM auth_user")
         assert {(u["username"], u["email"]) for u in users} == {
             ("ada", "ada@example.org"), ("bob", "bob@example.org"), ("mo", "mo@example.org"),

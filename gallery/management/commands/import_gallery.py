@@ -9,8 +9,10 @@ from gallery.services import archive
 class Command(BaseCommand):
     help = (
         "Import an export_gallery zip. Generations whose public id exists already are left "
-        "as they are, so importing twice changes nothing. Missing users are created without "
-        "a usable password (set one with changepassword or the admin)."
+        "as they are, so importing twice changes nothing. Only originals that pass the "
+        "endpoint's image check are stored, under names the import makes; thumbnails are "
+        "made again. Missing users are created without a usable password (set one with "
+        "changepassword or the admin)."
     )
 
     def add_arguments(self, parser):
