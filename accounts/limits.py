@@ -1,7 +1,7 @@
 """Rate limits: counting hits per key in fixed windows, for every limit of the site.
 
 Counts live in the database (`RateCounter`, one row per key and fixed window), incremented
-with a conditional UPDATE: exact across gunicorn processes and machines on SQLite and
+with a conditional UPDATE: exact across web server processes and machines on SQLite and
 PostgreSQL alike, with nothing else to run. (django-ratelimit needs a cache with atomic
 increments; Django's database cache increments by read-then-write and would undercount.)
 """

@@ -111,7 +111,7 @@ def stored_files(root) -> list[str]:
 # the heaviest that any of its tests needs:
 #   unit     in-process: the code, the test database and at most the in-process stand-in
 #   web      the app through Django's test client or pytest-django's live_server, in-process
-#   system   real processes: manage.py, workers, gunicorn, `make run`, curl, `python -c`
+#   system   real processes: manage.py, workers, the web server, `make run`, curl, `python -c`
 #   browser  a real Chromium driven through Playwright
 # A test that starts a process goes into a module of its own tier (the *_processes.py files)
 # rather than making its neighbours system tests. `make test-fast` runs unit and web;

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core.files.storage import default_storage
+from django.http import HttpRequest
 from django.test import Client
 from PIL import Image
 
@@ -328,6 +329,20 @@ def test_a_body_over_2_mb_is_413(app, path, token):
     assert error_of(response)["code"] == "body_too_large"
     assert not Generation.objects.exists()
     assert post(path, prompt_body(path), token).status_code == 200  # just under is fine
+
+
+@pytest.mark.parametrize("path", BOTH)
+def test_without_a_valid_token_the_body_is_never_read(path, token, monkeypatch):
+    read = []
+    monkeypatch.setattr(HttpRequest, "body", property(lambda self: read.append(1) or b"{}"))
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+        response = Client().post(path, "{}", content_type="application/json", headers=headers)
+        assert response.status_code == 401
+    assert read == []
+    response = Client().post(
+        path, "{}", content_type="application/json", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 400 and read  # with the token, the body is read
 
 
 # --- 429 ------------------------------------------------------------------------------------

@@ -35,10 +35,14 @@ RESPONSE_FORMATS = ("url", "b64_json")
 # --- Reading a request ------------------------------------------------------------------------
 
 
-def _read_body(request: HttpRequest) -> bytes:
-    """The body of a POST; 405 for any other method, 413 past 2 MB (without reading it)."""
+def _require_post(request: HttpRequest) -> None:
     if request.method != "POST":
         raise ApiError(405, "method_not_allowed", "Use POST.")
+
+
+def _read_body(request: HttpRequest) -> bytes:
+    """The body of the POST; 413 past 2 MB (without reading it). Read only once the token
+    is known good, so nobody without one can make us read a body at all."""
     too_large = ApiError(413, "body_too_large", "The request body is larger than 2 MB.")
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -193,8 +197,9 @@ def _headers(request: HttpRequest, response: HttpResponseBase, exc: ApiError) ->
 def text2image(request: HttpRequest) -> HttpResponseBase:
     """The hosted API's request in, the image's bytes out, and the gallery keeps it."""
     try:
-        body = _read_body(request)
+        _require_post(request)
         token = _authenticate(request)
+        body = _read_body(request)
         wanted = parse_text2image(_load_json(body))
         generation = _succeeded(_make(request, wanted, token.user)[0])
         handle = _open_original(generation)
@@ -239,8 +244,9 @@ def openai_images(request: HttpRequest) -> HttpResponseBase:
     """OpenAI's images request in, {"created", "data": [...]} out. If some of n images
     fail, the others are returned; if all fail, the first failure is the error."""
     try:
-        body = _read_body(request)
+        _require_post(request)
         token = _authenticate(request)
+        body = _read_body(request)
         wanted = parse_openai(_load_json(body))
         done, failures = [], []
         for generation in _make(request, wanted, token.user):
