@@ -1,6 +1,7 @@
-"""Fault evidence: a worker killed with SIGKILL mid-generation, a PostgreSQL server restarted
-mid-run, and an endpoint failing 30% of calls. For each: are all generations done exactly
-once, or failed with a reason, with none stuck? Prints figures; asserts nothing.
+"""Fault evidence: one of two workers killed with SIGKILL (during its endpoint call, and while
+it stores the image; no replacement is started), a PostgreSQL server restarted mid-run, and an
+endpoint failing 30% of calls. For each: are all generations done exactly once, or failed
+with a reason, with none stuck and no orphan file? Prints figures; asserts nothing.
 
     .venv/bin/python bench/faults.py              # all three
     .venv/bin/python bench/faults.py --only kill  # kill | postgres | flaky
@@ -27,44 +28,110 @@ from harness import MACHINE_NOTE, Install, StandinServer, free_port, wait_until
 
 # The original, two thumbnails and the preview.
 FILES_PER_IMAGE = 4
+FILE_FIELDS = ("original", "thumbnail", "thumbnail_2x", "preview_image")
 
 
 def _report(name: str, inst: Install, standin: StandinServer, n: int, extra: str = "") -> None:
-    rows = inst.query("SELECT status, claims, failure_reason, original FROM gallery_generation")
+    rows = inst.query("SELECT * FROM gallery_generation")
     status = Counter(r["status"] for r in rows)
     calls = Counter(r["body"]["prompt"] for r in standin.received)
-    media = [p for p in (inst.dir / "media").rglob("*") if p.is_file()]
+    media_root = inst.dir / "media"
+    media = {str(p.relative_to(media_root)) for p in media_root.rglob("*") if p.is_file()}
+    named = {r[f] for r in rows for f in FILE_FIELDS if r[f]}
     stuck = status.get("queued", 0) + status.get("running", 0)
     no_reason = sum(1 for r in rows if r["status"] == "failed" and not r["failure_reason"])
     print(f"\n== {name}")
-    print(f"  generations {n}: {dict(status)}; stuck {stuck}; failed without a reason {no_reason}")
-    print(f"  endpoint calls {len(standin.received)} for {len(calls)} prompts; "
+    print(f"  generations {n}: {dict(status)}; lost {n - len(rows)}; stuck {stuck}; "
+          f"failed without a reason {no_reason}")  # fmt: skip
+    print(f"  endpoint calls {len(standin.received)} for {len(calls)} prompts "
+          f"(prompts called more than once: {sum(1 for c in calls.values() if c > 1)}); "
           f"claims per row {dict(Counter(r['claims'] for r in rows))}")  # fmt: skip
     done = status.get("succeeded", 0)
     print(f"  files {len(media)} for {done} succeeded rows "
-          f"({FILES_PER_IMAGE} each -> {FILES_PER_IMAGE * done})")  # fmt: skip
+          f"({FILES_PER_IMAGE} each -> {FILES_PER_IMAGE * done}); "
+          f"orphans {len(media - named)}; missing {len(named - media)}")  # fmt: skip
     if extra:
         print("  " + extra)
 
 
 def kill_worker() -> None:
-    n = 30
-    standin = StandinServer(("127.0.0.1", 0), latency=1.0).start()
-    inst = Install(standin.url, GALLERY_CONNECT_TIMEOUT="1", GALLERY_READ_TIMEOUT="5",
-                   GALLERY_LEASE_MARGIN="1", GALLERY_SWEEP_INTERVAL="0.5")  # fmt: skip
+    """kill -9 one of two workers with the default claim silence (30 s), heartbeat (10 s) and
+    sweep (10 s), and start no replacement: the surviving worker must take the job. Once
+    halfway through the victim's endpoint call, once while it writes the image's files (on a
+    slow disk, 1 s a file, so that the kill lands between its first file and its commit)."""
+    _kill_one_of_two("call")
+    _kill_one_of_two("store")
+
+
+KILL_LATENCY = 4.0  # seconds per image
+
+
+def _kill_one_of_two(moment: str) -> None:
+    from gallery.services import storage
+
+    # Few enough that the survivor has done the other jobs when the killed one is re-queued
+    # (it goes to the back of the task queue): the figures measure the recovery itself.
+    n = 6
+    standin = StandinServer(("127.0.0.1", 0), latency=KILL_LATENCY).start()
+    inst = Install(standin.url)
     try:
         inst.manage("migrate", "--verbosity", "0")
-        inst.submit(n, "kill")
-        victim, _ = inst.worker(), inst.worker()
-        wait_until(lambda: len(standin.received) >= 6, 60, 0.05)
+        inst.submit(n, f"kill-{moment}")
+        # The victim starts alone, so the first call is its own; the survivor right after.
+        victim = inst.worker("manage.py" if moment == "call" else "bench/slow_disk_worker.py")
+        wait_until(lambda: standin.received, 60, 0.01)
+        prompt = standin.received[0]["body"]["prompt"]
+        inst.worker()
+        job = inst.query(
+            f"SELECT id, public_id, claim_token FROM gallery_generation WHERE prompt = '{prompt}'"
+        )[0]
+        dead_files = [
+            inst.dir / "media" / name
+            for name in storage.possible_files(job["public_id"], job["claim_token"])
+        ]
+        if moment == "call":
+            time.sleep(KILL_LATENCY / 2)
+        else:
+            # The first file of its claim is on disk: it is storing. Kill within its second.
+            wait_until(lambda: any(p.exists() for p in dead_files), 60, 0.02)
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         killed_at = time.monotonic()
-        time.sleep(1)
-        inst.worker()  # the supervisor (systemd) starts it again
-        ok = wait_until(lambda: inst.counts().get("succeeded", 0) == n, 180)
-        _report("kill -9 a worker mid-generation (2 workers, 1 s per image)", inst, standin, n,
-                f"all done {ok}, {time.monotonic() - killed_at:.1f} s after the kill")  # fmt: skip
+        left = sum(1 for p in dead_files if p.exists())
+        status = inst.query(f"SELECT status FROM gallery_generation WHERE id = {job['id']}")
+        landed = status[0]["status"] == "running"
+
+        seen: dict[str, float] = {}
+
+        def follow() -> bool:
+            row = inst.query(
+                f"SELECT status, claims FROM gallery_generation WHERE id = {job['id']}"
+            )
+            now = time.monotonic() - killed_at
+            if row[0]["status"] == "queued":
+                seen.setdefault("re-queued", now)
+            if row[0]["claims"] >= 2:
+                seen.setdefault("claimed again", now)
+            if row[0]["status"] == "succeeded":
+                seen.setdefault("done", now)
+            if inst.counts().get("succeeded", 0) == n:
+                seen.setdefault(f"all {n} done", now)
+                return "done" in seen
+            return False
+
+        ok = wait_until(follow, 180, 0.1)
+        again = sum(1 for r in standin.received if r["body"]["prompt"] == prompt)
+        times = ", ".join(f"{what} {at:.1f} s" for what, at in seen.items())
+        where = {"call": "halfway through its endpoint call",
+                 "store": "while it wrote the image's files (slow disk)"}[moment]  # fmt: skip
+        _report(
+            f"kill -9 one of 2 workers {where} ({KILL_LATENCY:.0f} s per image; "
+            "silence 30 s, heartbeat 10 s, sweep 10 s; no restart)",
+            inst, standin, n,
+            f"the kill landed before the job's commit: {landed}; the dead claim had written "
+            f"{left} files\n  seconds after the kill: {times} (within 180 s: {ok}); "
+            f"endpoint calls for the killed job's prompt {again}",
+        )  # fmt: skip
     finally:
         inst.stop()
         standin.stop()
@@ -99,8 +166,7 @@ def postgres_restart() -> None:
     standin = StandinServer(("127.0.0.1", 0), latency=0.5).start()
     url = f"postgres://postgres@127.0.0.1:{port}/postgres"
     inst = Install(standin.url, url, GALLERY_CONNECT_TIMEOUT="1", GALLERY_READ_TIMEOUT="5",
-                   GALLERY_LEASE_MARGIN="1", GALLERY_SWEEP_INTERVAL="0.5",
-                   GALLERY_QUEUED_GRACE="5")  # fmt: skip
+                   GALLERY_SWEEP_INTERVAL="0.5", GALLERY_QUEUED_GRACE="5")  # fmt: skip
     restarts = 0
     try:
         inst.manage("migrate", "--verbosity", "0")

@@ -65,9 +65,11 @@ class Install:
             f"for i in range({n}): submit(prompt=f'{prefix} {{i}}')",
         )  # fmt: skip
 
-    def worker(self) -> subprocess.Popen:
+    def worker(self, script: str = "manage.py") -> subprocess.Popen:
+        """A `gallery_worker` process; `script` may be a stand-in for manage.py that changes
+        the worker first (bench/slow_disk_worker.py)."""
         proc = subprocess.Popen(
-            [sys.executable, "manage.py", "gallery_worker", "--no-reload", "--no-startup-delay",
+            [sys.executable, script, "gallery_worker", "--no-reload", "--no-startup-delay",
              "--interval", "0.2"],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
             stderr=open(self.dir / "workers.log", "ab"),  # noqa: SIM115  (the child keeps it)

@@ -359,10 +359,19 @@ GALLERY_NEGATIVE_PROMPT_MAX_LENGTH = env.int("GALLERY_NEGATIVE_PROMPT_MAX_LENGTH
 GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=48)
 # How often a worker looks for work that was lost (a worker died, an enqueue never happened),
 # and how long a queued row may wait without a live task before it is enqueued again.
-GALLERY_SWEEP_INTERVAL = env.float("GALLERY_SWEEP_INTERVAL", default=30.0)
+GALLERY_SWEEP_INTERVAL = env.float("GALLERY_SWEEP_INTERVAL", default=10.0)
 GALLERY_QUEUED_GRACE = env.float("GALLERY_QUEUED_GRACE", default=60.0)
-# Slack on top of the endpoint's time budget before a silent worker is presumed dead.
-GALLERY_LEASE_MARGIN = env.float("GALLERY_LEASE_MARGIN", default=60.0)
+# A worker keeps its claim on a job alive with a heartbeat: every GALLERY_HEARTBEAT_INTERVAL
+# seconds it moves the claim's lease GALLERY_CLAIM_SILENCE seconds ahead. A claim silent for
+# that long belongs to a dead worker, and the next sweep gives its job to another. At least
+# three beats per silence, so that a missed beat (a locked or restarting database) does not
+# let a live claim lapse.
+GALLERY_CLAIM_SILENCE = env.float("GALLERY_CLAIM_SILENCE", default=30.0)
+GALLERY_HEARTBEAT_INTERVAL = env.float("GALLERY_HEARTBEAT_INTERVAL", default=10.0)
+if not 0 < GALLERY_HEARTBEAT_INTERVAL * 3 <= GALLERY_CLAIM_SILENCE:
+    raise ImproperlyConfigured(
+        "GALLERY_HEARTBEAT_INTERVAL must be above 0 and at most a third of GALLERY_CLAIM_SILENCE."
+    )
 # A generation whose worker died this many times is failed instead of retried again.
 GALLERY_MAX_CLAIMS = env.int("GALLERY_MAX_CLAIMS", default=3)
 

@@ -127,3 +127,23 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
 
 def files_under(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()]
+
+
+def talks_to(pid: int, port: int) -> bool:
+    """Whether process `pid` has a TCP connection open to local `port` (Linux /proc): which
+    of several workers is the one calling the stand-in endpoint."""
+    sockets = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            sockets.add(target[len("socket:[") : -1])
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            remote_port, state, inode = int(fields[2].rsplit(":", 1)[1], 16), fields[3], fields[9]
+            if inode in sockets and remote_port == port and state == "01":  # ESTABLISHED
+                return True
+    return False

@@ -1,7 +1,7 @@
 """Real `manage.py gallery_worker` processes, stopped the hard way and the polite way.
 
 Each test runs the app against its own SQLite file (so separate processes share it) and the
-stand-in endpoint, with short timeouts so a dead worker's lease runs out in seconds.
+stand-in endpoint, with a short claim silence so a dead worker's claim lapses in seconds.
 """
 
 import signal
@@ -13,6 +13,10 @@ import pytest
 from tests import procs
 
 pytestmark = pytest.mark.system
+
+SILENCE = 3.0  # a claim whose worker stopped beating for this long is dead
+SWEEP = 0.5
+PROMPT = "a harbour at dusk"
 
 # One job, run by real worker processes sharing a SQLite file. Stopping: SIGKILL, the hard
 # way, is what a crash looks like; `procs.stop` is only the clean-up.
@@ -26,13 +30,14 @@ def app_env(tmp_path, standin):
         database_url, tmp_path / "media", standin.url,
         GALLERY_CONNECT_TIMEOUT="1",
         GALLERY_READ_TIMEOUT="3",
-        GALLERY_LEASE_MARGIN="0.5",  # lease: 1 + 3 + 0.5 s
-        GALLERY_SWEEP_INTERVAL="0.2",
+        GALLERY_CLAIM_SILENCE=str(SILENCE),
+        GALLERY_HEARTBEAT_INTERVAL="0.5",
+        GALLERY_SWEEP_INTERVAL=str(SWEEP),
     )  # fmt: skip
     procs.manage(env, "migrate", "--verbosity", "0")
     procs.manage(
         env, "shell", "-c",
-        "from gallery.services.intake import submit; submit(prompt='a harbour at dusk')",
+        f"from gallery.services.intake import submit; submit(prompt={PROMPT!r})",
     )  # fmt: skip
     return env
 
@@ -45,7 +50,51 @@ def _files(env) -> list:
     return procs.files_under(Path(env["MEDIA_ROOT"]))
 
 
-def test_a_worker_killed_mid_generation_is_taken_over_and_the_job_runs_once(app_env, standin):
+def test_a_worker_killed_during_a_slow_call_loses_its_job_to_the_other_worker_in_seconds(
+    app_env, standin
+):
+    standin.latency = 6.0  # longer than the silence and a sweep: only heartbeats keep it
+    app_env["GALLERY_READ_TIMEOUT"] = "15"
+    workers = [procs.start_worker(app_env) for _ in range(2)]
+    port = standin.server_address[1]
+    try:
+        procs.wait_for(lambda: standin.received, 30, "a worker to call the endpoint")
+        called_at = time.monotonic()
+        victim = procs.wait_for(
+            lambda: next((w for w in workers if procs.talks_to(w.pid, port)), None),
+            5, "the worker in the call",
+        )  # fmt: skip
+        # Past a silence and a sweep into the call, the live worker still holds its job.
+        time.sleep(max(0.0, called_at + SILENCE + SWEEP + 0.5 - time.monotonic()))
+        row = _row(app_env)
+        assert (row["status"], row["claims"]) == ("running", 1)
+
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+        killed_at = time.monotonic()
+        # Its claim lapses within a silence, a sweep re-queues it, the other worker claims
+        # it at once and makes the image (one more call of `latency`), with room for load.
+        row = procs.wait_for(
+            lambda: (r := _row(app_env))["status"] == "succeeded" and r,
+            SILENCE + SWEEP + standin.latency + 8, "the surviving worker to finish the job",
+        )  # fmt: skip
+        took = time.monotonic() - killed_at
+    finally:
+        for proc in workers:
+            procs.stop(proc)
+
+    assert took < SILENCE + SWEEP + standin.latency + 8
+    assert row["claims"] == 2
+    assert [r["body"]["prompt"] for r in standin.received] == [PROMPT, PROMPT]  # twice at most
+    assert procs.count(app_env["DATABASE_URL"], "gallery_generation") == 1
+    stored = {str(p.relative_to(app_env["MEDIA_ROOT"])) for p in _files(app_env)}
+    fields = ("original", "thumbnail", "thumbnail_2x", "preview_image")
+    assert stored == {row[f] for f in fields}  # original, two thumbnails, preview: no orphans
+
+
+def test_a_worker_killed_mid_generation_is_taken_over_by_its_restart_and_runs_once(
+    app_env, standin
+):
     first = procs.start_worker(app_env)
     try:
         procs.wait_for(lambda: standin.received, 20, "the first worker to call the endpoint")
@@ -69,7 +118,7 @@ def test_a_worker_killed_mid_generation_is_taken_over_and_the_job_runs_once(app_
 
 
 def test_a_worker_stopped_twice_with_ctrl_c_hands_its_job_back_at_once(app_env, standin):
-    app_env["GALLERY_LEASE_MARGIN"] = "600"  # so only the hand-back can explain a quick finish
+    app_env["GALLERY_CLAIM_SILENCE"] = "600"  # so only the hand-back can explain a quick finish
     first = procs.start_worker(app_env)
     try:
         procs.wait_for(lambda: standin.received, 20, "the first worker to call the endpoint")

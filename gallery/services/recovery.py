@@ -23,15 +23,17 @@ Status = Generation.Status
 
 
 def recover_lost_work(now: datetime | None = None) -> int:
-    """Re-queue work that nobody is doing: running rows whose lease ran out (their worker
-    died) and queued rows without a live task (the enqueue was lost). Returns the count."""
+    """Re-queue work that nobody is doing: running rows whose lease ran out (their worker's
+    heartbeat fell silent: it died) and queued rows without a live task (the enqueue was
+    lost). Returns the count."""
     now = now or timezone.now()
     recovered = 0
 
+    # Few rows are running at any time: the (status, id) index finds them.
     for generation in Generation.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now):
         with transaction.atomic():
             # Revoke the dead claim first; only then are its files safe to remove.
-            if worker.requeue(generation, now):
+            if worker.requeue(generation, now, if_lapsed=True):
                 logger.warning("Generation %s: its worker died; queued again", generation.pk)
                 dead_files = storage.possible_files(generation.public_id, generation.claim_token)
                 transaction.on_commit(partial(storage.delete_files, dead_files), robust=True)

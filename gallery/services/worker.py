@@ -2,12 +2,15 @@
 
 Our Generation row is the source of truth, not the task queue. A worker owns a job by
 *claiming* it: a conditional UPDATE that hands out a token and a lease. Only the holder of the
-current token can finish the job, and a lease that ran out (the worker died) lets another
-worker claim it again. No transaction is ever held open across the HTTP call.
+current token can finish the job. While the worker works, a heartbeat thread keeps moving the
+lease to GALLERY_CLAIM_SILENCE seconds ahead; a lease that ran out means the worker fell
+silent (it died, or hung past its step's time budget), and lets another worker claim the job
+again. No transaction is ever held open across the HTTP call.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import secrets
 import threading
@@ -48,14 +51,15 @@ def run(
     """
     client = client or endpoint.get_client()
     policy = policy or endpoint.RetryPolicy.from_settings()
-    lease = _lease_seconds(client.config)
 
-    generation = claim(generation_id, lease_seconds=lease)
+    generation = claim(generation_id)
     if generation is None:
         return
+    heartbeat = Heartbeat(generation.pk, generation.claim_token)
     with logcontext.bound(logcontext.generation, generation.public_id):
+        heartbeat.start()
         try:
-            _attempt_until_done(generation, client, policy, sleep, lease)
+            _attempt_until_done(generation, client, policy, sleep, heartbeat)
         except (KeyboardInterrupt, SystemExit):
             # The worker is being stopped (Ctrl-C, SIGTERM twice): hand the job back now
             # rather than leave it to wait for its lease to run out.
@@ -64,6 +68,10 @@ def run(
                 if on_release:
                     on_release(generation.pk)
             raise
+        finally:
+            # Whatever happened, this run no longer vouches for the claim: a row left running
+            # (an unexpected error, a commit whose outcome is unknown) lapses one silence later.
+            heartbeat.stop()
 
 
 def generate_now(
@@ -78,11 +86,12 @@ def generate_now(
     instead, so the caller waits as long as the generation takes and no longer. The job
     was also queued, so if this process dies the workers finish it.
 
-    Returns the row as it stands; it is still unfinished only if the worker holding it
-    outlived its lease (then the sweep takes over)."""
+    Returns the row as it stands; it is still unfinished only if the worker holding it fell
+    silent (it died: the sweep re-queues the job and a worker makes it later)."""
     client = client or endpoint.get_client()
     run(generation_id, client=client, sleep=sleep)
-    return wait_for(generation_id, timeout=_lease_seconds(client.config), poll=poll, sleep=sleep)
+    # A live worker's heartbeat keeps extending the wait; a silence ends it.
+    return wait_for(generation_id, timeout=settings.GALLERY_CLAIM_SILENCE, poll=poll, sleep=sleep)
 
 
 def wait_for(
@@ -92,8 +101,10 @@ def wait_for(
     poll: float = 0.2,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Generation:
-    """The row once it is finished, or as it stands after `timeout` seconds. A worker that
-    waits out a rate limit or a retry extends its lease: the wait is extended with it."""
+    """The row once it is finished, or as it stands after `timeout` seconds. While a worker
+    holds the job its heartbeat keeps moving the lease, and the wait moves with it (a rate
+    limit, retries, a slow endpoint); once a claim's lease has run out (its worker died, and
+    the sweep re-queues the job) the wait ends at the timeout."""
     generation = Generation.objects.get(pk=generation_id)
     deadline = time.monotonic() + timeout
     while not generation.is_finished and time.monotonic() < deadline:
@@ -105,8 +116,97 @@ def wait_for(
     return generation
 
 
-def _lease_seconds(config: endpoint.EndpointConfig) -> float:
-    return config.connect_timeout + config.read_timeout + settings.GALLERY_LEASE_MARGIN
+# The most a worker may take to make the derivatives, write the four files and commit,
+# riding out the database for the commit's retries (COMMIT_RETRY_DELAYS, 30.5 s in all).
+STORE_BUDGET = 120.0
+
+
+class Heartbeat:
+    """Keeps one claim alive from a daemon thread while the worker's own thread is busy (a
+    rate-limit wait, the HTTP call, a back-off sleep, storing): every
+    GALLERY_HEARTBEAT_INTERVAL seconds the claim's lease moves to GALLERY_CLAIM_SILENCE
+    seconds ahead. A worker that dies stops beating, so its claim lapses within a silence.
+
+    A beat is a conditional UPDATE on the claim's token and the running status: it never
+    revives a claim that was revoked or finished, and the first beat that finds the claim
+    gone ends the heartbeat. Each step announces its time budget (`expect`); a worker stuck
+    a whole silence past it (a hung storage call, a lock that never comes) is as good as
+    dead, so the heartbeat stops there and the claim lapses one silence later."""
+
+    def __init__(self, generation_id: int, token: str) -> None:
+        self.generation_id = generation_id
+        self.token = token
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.expect(0)  # the bookkeeping before the first step
+
+    def start(self) -> None:
+        if connection.in_atomic_block:
+            # The claim is not committed: no other connection can see it (nor take it) until
+            # the caller commits, and a beat from another connection would only wait on
+            # this transaction's lock.
+            return
+        # The thread keeps this one's log context (the generation's id on every line).
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run,
+            args=(self._beat_until_stopped,),
+            name=f"gallery-heartbeat-{self.generation_id}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def expect(self, seconds: float) -> None:
+        """The worker's next step takes at most `seconds`: beat until then, plus a silence
+        for the queries around it, and no longer."""
+        self._until = time.monotonic() + max(0.0, seconds) + settings.GALLERY_CLAIM_SILENCE
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            # A beat stuck on a lock finishes by itself (and closes its connection); the
+            # worker need not wait for it: a late beat matches no finished or revoked claim,
+            # and at worst delays the lapse of a claim left running by one silence.
+            self._thread.join(timeout=5)
+
+    def _beat_until_stopped(self) -> None:
+        pk = self.generation_id
+        interval = settings.GALLERY_HEARTBEAT_INTERVAL
+        try:
+            while not self._stopping.wait(interval):
+                if time.monotonic() > self._until:
+                    logger.warning(
+                        "Generation %s: the worker is stuck, a silence past its step's "
+                        "time budget; its claim is left to lapse",
+                        pk,
+                    )
+                    return
+                try:
+                    if not extend_lease(pk, self.token):
+                        logger.info("Generation %s: the claim is gone; heartbeat stops", pk)
+                        return
+                except Exception:
+                    # A locked SQLite, a restarting server...: try again at the next beat,
+                    # on a fresh connection. Two beats fall within every silence.
+                    logger.warning(
+                        "Generation %s: heartbeat failed; trying again in %s s",
+                        pk,
+                        interval,
+                        exc_info=True,
+                    )
+                    connection.close()
+        finally:
+            connection.close()  # this thread's own connection
+
+
+def extend_lease(generation_id: int, token: str) -> bool:
+    """One heartbeat: move the claim's lease a silence ahead, if the claim is still live.
+    False if it is gone (revoked by the sweep or a hand-back, or finished)."""
+    return bool(
+        Generation.objects.filter(
+            pk=generation_id, claim_token=token, status=Status.RUNNING
+        ).update(lease_expires_at=_fresh_lease())
+    )
 
 
 def _attempt_until_done(
@@ -114,17 +214,20 @@ def _attempt_until_done(
     client: endpoint.SDXLClient,
     policy: endpoint.RetryPolicy,
     sleep: Callable[[float], None],
-    lease: float,
+    heartbeat: Heartbeat,
 ) -> None:
     pk, token = generation.pk, generation.claim_token
+    config = client.config
     for attempt in range(1, policy.max_attempts + 1):
         # Wait for a slot under the endpoint's rate limit, shared by every worker.
-        if not _wait_for_slot(pk, token, client.config, lease, sleep):
+        if not _wait_for_slot(pk, token, config, heartbeat, sleep):
             logger.warning("Generation %s: lost its claim; another worker has it", pk)
             return
-        if not _start_attempt(pk, token, lease):
+        if not _start_attempt(pk, token):
             logger.warning("Generation %s: lost its claim; another worker has it", pk)
             return
+        # The client gives up by itself after connect + read timeout (a total deadline).
+        heartbeat.expect(config.connect_timeout + config.read_timeout)
         try:
             image = client.text2image(generation.prompt, generation.negative_prompt)
         except endpoint.EndpointError as err:
@@ -135,8 +238,9 @@ def _attempt_until_done(
                     f"(attempt {attempt + 1} of {policy.max_attempts})."
                 )
                 logger.info("Generation %s: %s (%s)", pk, note, err.detail)
-                if not _hold(pk, token, delay + lease, note):
+                if not _tell(pk, token, note):
                     return
+                heartbeat.expect(delay)
                 sleep(delay)
                 continue
             reason = err.reason
@@ -144,12 +248,14 @@ def _attempt_until_done(
                 reason += f" Gave up after {attempt} attempts; you can retry later."
             _fail(pk, token, reason, err.detail, code=err.code)
             return
+        heartbeat.expect(STORE_BUDGET)
         try:
-            _store(generation, token, image, client.config, sleep)
+            _store(generation, token, image, config, sleep)
         except (OperationalError, InterfaceError):
             # The database stayed away while the result was being committed: whether it
             # landed is unknown, so nothing is failed or deleted here. If it did not, the
-            # sweep re-queues the job once the lease runs out and removes this claim's files.
+            # heartbeat stops with the run, the lease runs out and the sweep re-queues the
+            # job and removes this claim's files.
             logger.exception("Generation %s: the database went away while storing", pk)
         except Exception as exc:
             # Disk full, storage down...: say so now rather than leave the row to its lease.
@@ -164,9 +270,12 @@ def _attempt_until_done(
         return
 
 
-def claim(generation_id: int, *, lease_seconds: float) -> Generation | None:
+def claim(generation_id: int, *, lease_seconds: float | None = None) -> Generation | None:
     """Take the job if it is queued, or running under a lease that ran out. Atomic on every
-    database: of two workers racing, exactly one UPDATE matches."""
+    database: of two workers racing, exactly one UPDATE matches. The lease is one claim
+    silence unless given (the caller's heartbeat then keeps it alive)."""
+    if lease_seconds is None:
+        lease_seconds = settings.GALLERY_CLAIM_SILENCE
     now = timezone.now()
     token = secrets.token_hex(16)
     claimed = (
@@ -195,41 +304,45 @@ def claim(generation_id: int, *, lease_seconds: float) -> Generation | None:
     return generation
 
 
-def _start_attempt(generation_id: int, token: str, lease: float) -> bool:
+def _start_attempt(generation_id: int, token: str) -> bool:
     return bool(
         Generation.objects.filter(pk=generation_id, claim_token=token).update(
             attempts=F("attempts") + 1,
-            lease_expires_at=timezone.now() + timedelta(seconds=lease),
+            lease_expires_at=_fresh_lease(),
             status_note="",
         )
     )
+
+
+def _fresh_lease() -> datetime:
+    return timezone.now() + timedelta(seconds=settings.GALLERY_CLAIM_SILENCE)
 
 
 def _wait_for_slot(
     generation_id: int,
     token: str,
     config: endpoint.EndpointConfig,
-    lease: float,
+    heartbeat: Heartbeat,
     sleep: Callable[[float], None],
 ) -> bool:
-    """Sleep until this worker's turn to call the endpoint, keeping the claim's lease alive
-    and telling the user why it waits. False if the claim was lost meanwhile."""
+    """Sleep until this worker's turn to call the endpoint (the heartbeat keeps the claim
+    alive), telling the user why it waits. False if the claim was lost meanwhile."""
     wait = pacing.reserve(config)
     if wait <= 0:
         return True
     note = f"Waiting for the endpoint's rate limit, starting in {wait:.0f} s."
     logger.info("Generation %s: %s", generation_id, note)
-    if not _hold(generation_id, token, wait + lease, note):
+    if not _tell(generation_id, token, note):
         return False
+    heartbeat.expect(wait)
     sleep(wait)
     return True
 
 
-def _hold(generation_id: int, token: str, seconds: float, note: str) -> bool:
+def _tell(generation_id: int, token: str, note: str) -> bool:
+    """Show the user why the job waits; False if the claim is no longer ours."""
     return bool(
-        Generation.objects.filter(pk=generation_id, claim_token=token).update(
-            lease_expires_at=timezone.now() + timedelta(seconds=seconds), status_note=note
-        )
+        Generation.objects.filter(pk=generation_id, claim_token=token).update(status_note=note)
     )
 
 
@@ -247,13 +360,17 @@ def _fail(generation_id: int, token: str, reason: str, detail: str, *, code: str
     )
 
 
-def requeue(generation: Generation, now: datetime) -> bool:
+def requeue(generation: Generation, now: datetime, *, if_lapsed: bool = False) -> bool:
     """Revoke the generation's current claim and mark it queued again. From then on the
-    claim's holder can no longer commit a result."""
+    claim's holder can no longer commit a result. With `if_lapsed`, only while the claim's
+    lease is still over at `now` (a heartbeat that landed since the sweep looked wins)."""
+    mine = Generation.objects.filter(
+        pk=generation.pk, claim_token=generation.claim_token, status=Status.RUNNING
+    )
+    if if_lapsed:
+        mine = mine.filter(lease_expires_at__lt=now)
     return bool(
-        Generation.objects.filter(
-            pk=generation.pk, claim_token=generation.claim_token, status=Status.RUNNING
-        ).update(
+        mine.update(
             status=Status.QUEUED,
             claim_token="",
             lease_expires_at=None,
