@@ -1,10 +1,11 @@
 """Fault evidence: one of two workers killed with SIGKILL (during its endpoint call, and while
-it stores the image; no replacement is started), a PostgreSQL server restarted mid-run, and an
+it stores the image; no replacement is started), a web server process killed, the endpoint
+down for 30 s, the disk full while storing, a PostgreSQL server restarted mid-run, and an
 endpoint failing 30% of calls. For each: are all generations done exactly once, or failed
 with a reason, with none stuck and no orphan file? Prints figures; asserts nothing.
 
-    .venv/bin/python bench/faults.py              # all three
-    .venv/bin/python bench/faults.py --only kill  # kill | postgres | flaky
+    .venv/bin/python bench/faults.py              # all of them
+    .venv/bin/python bench/faults.py --only kill  # kill | web | down | full | postgres | flaky
 
 The PostgreSQL scenario starts a PRIVATE cluster (initdb + pg_ctl from
 /usr/lib/postgresql/*/bin, in a temp dir, on a free port, as the `postgres` OS user when run
@@ -230,9 +231,142 @@ def flaky_endpoint() -> None:
         standin.stop()
 
 
+def web_killed() -> None:
+    """kill -9 one of the web server's two processes while a client keeps asking for pages
+    and images are made: how many requests fail, and when is a replacement serving?"""
+    import requests
+
+    n = 10
+    standin = StandinServer(("127.0.0.1", 0), latency=1.0).start()
+    inst = Install(standin.url)
+    try:
+        inst.manage("migrate", "--verbosity", "0")
+        inst.submit(n, "web")
+        inst.worker()
+        web, url = inst.web(workers=2)
+        before = set(_children(web.pid))
+        results: list[tuple[float, bool]] = []
+        stop = time.monotonic() + 20
+        victim = sorted(before)[0]
+        killed_at = 0.0
+        while time.monotonic() < stop:
+            if not killed_at and time.monotonic() > stop - 15:
+                os.kill(victim, signal.SIGKILL)
+                killed_at = time.monotonic()
+            try:
+                ok = requests.get(url + "/", timeout=5).ok
+            except requests.RequestException:
+                ok = False
+            results.append((time.monotonic(), ok))
+            time.sleep(0.02)
+        replaced = set(_children(web.pid)) - before
+        failed = [t for t, ok in results if not ok]
+        last_failure = f"{max(failed) - killed_at:.1f} s after the kill" if failed else "none"
+        wait_until(lambda: sum(inst.counts().get(s, 0) for s in ("succeeded", "failed")) == n,
+                   120)  # fmt: skip
+        _report("kill -9 one of 2 web server processes while a client browses", inst, standin, n,
+                f"requests {len(results)}, failed {len(failed)} (last failure: {last_failure}); "
+                f"a replacement process started: {bool(replaced)}")  # fmt: skip
+    finally:
+        inst.stop()
+        standin.stop()
+
+
+def _children(pid: int) -> list[int]:
+    """The web server's worker processes (not multiprocessing's resource tracker)."""
+    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True,
+                         text=True).stdout  # fmt: skip
+    return [int(line.split()[0]) for line in out.splitlines() if "spawn_main" in line]
+
+
+def endpoint_down() -> None:
+    """The endpoint is unreachable for 30 s in the middle of a run (connection refused)."""
+    n = 20
+    standin = StandinServer(("127.0.0.1", 0), latency=1.0).start()
+    port = standin.server_address[1]
+    inst = Install(standin.url)
+    received = []
+    try:
+        inst.manage("migrate", "--verbosity", "0")
+        inst.submit(n, "down")
+        inst.worker(), inst.worker()
+        wait_until(lambda: inst.counts().get("succeeded", 0) >= 4, 60, 0.1)
+        standin.stop()
+        received += standin.received
+        down_at = time.monotonic()
+        time.sleep(30)
+        standin = StandinServer(("127.0.0.1", port), latency=1.0).start()
+        up_at = time.monotonic()
+        first: list[float] = []
+        done_before = inst.counts().get("succeeded", 0)
+
+        def finished() -> bool:
+            counts = inst.counts()
+            if counts.get("succeeded", 0) > done_before and not first:
+                first.append(time.monotonic() - up_at)
+            return counts.get("succeeded", 0) + counts.get("failed", 0) == n
+
+        wait_until(finished, 180, 0.2)
+        standin.received = received + standin.received
+        reasons = Counter(r["failure_reason"] for r in inst.query(
+            "SELECT failure_reason FROM gallery_generation WHERE status = 'failed'"))  # fmt: skip
+        _report("the endpoint refuses connections for 30 s mid-run (2 workers, 1 s per image, "
+                "default retries: 6 attempts, 2 s doubling)", inst, standin, n,
+                f"outage {up_at - down_at:.0f} s; first success {first[0] if first else '-'} s "
+                f"after it came back; failed with a reason {dict(reasons)}")  # fmt: skip
+    finally:
+        inst.stop()
+        standin.stop()
+
+
+def disk_full() -> None:
+    """MEDIA_ROOT on a tiny tmpfs that fills up while images are stored (needs root to
+    mount; skipped otherwise), then is given room again."""
+    n = 12
+    mount = Path(tempfile.mkdtemp(prefix="gallery-full-"))
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
+                       check=True, capture_output=True)  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"\n== disk full while storing: skipped (cannot mount a tmpfs: {exc})")
+        return
+    standin = StandinServer(("127.0.0.1", 0), latency=0.2).start()
+    inst = Install(standin.url, MEDIA_ROOT=str(mount))
+    try:
+        inst.manage("migrate", "--verbosity", "0")
+        inst.submit(n, "full")
+        inst.worker()
+        wait_until(lambda: sum(inst.counts().get(s, 0) for s in ("succeeded", "failed")) == n,
+                   120)  # fmt: skip
+        rows = inst.query("SELECT * FROM gallery_generation")
+        named = {r[f] for r in rows for f in FILE_FIELDS if r[f]}
+        on_disk = {str(p.relative_to(mount)) for p in mount.rglob("*") if p.is_file()}
+        reasons = Counter(r["failure_reason"] for r in rows if r["status"] == "failed")
+        print(f"\n== disk full while storing (MEDIA_ROOT on a 3 MiB tmpfs, {n} images)")
+        print(f"  {dict(Counter(r['status'] for r in rows))}; stuck "
+              f"{sum(1 for r in rows if r['status'] in ('queued', 'running'))}; "
+              f"failed reasons {dict(reasons)}")  # fmt: skip
+        print(f"  files {len(on_disk)} for {len(named)} named by rows; orphans "
+              f"{len(on_disk - named)}; missing {len(named - on_disk)}")  # fmt: skip
+        # Room again: a retry of each failed image succeeds.
+        subprocess.run(["mount", "-o", "remount,size=64m", str(mount)], check=True)
+        roomy = time.monotonic()
+        inst.manage("shell", "-c", (
+            "from gallery.models import Generation\nfrom gallery.services import intake\n"
+            "for g in Generation.objects.filter(status='failed'): intake.retry(g)"))  # fmt: skip
+        wait_until(lambda: inst.counts().get("succeeded", 0) == n, 120, 0.2)
+        print(f"  after making room and retrying the failed ones: {inst.counts()} in "
+              f"{time.monotonic() - roomy:.1f} s")  # fmt: skip
+    finally:
+        inst.stop()
+        standin.stop()
+        subprocess.run(["umount", str(mount)], check=False)
+        shutil.rmtree(mount, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--only", choices=["kill", "postgres", "flaky"])
+    parser.add_argument("--only", choices=list(SCENARIOS))
     args = parser.parse_args()
     import django
 
@@ -241,11 +375,19 @@ def main() -> None:
     os.environ.setdefault("SECRET_KEY", "bench-" + "k" * 50)
     django.setup()  # the stand-in's drawing needs no database, but imports settings
     print(MACHINE_NOTE)
-    scenarios = {"kill": kill_worker, "postgres": postgres_restart, "flaky": flaky_endpoint}
-    for name, run in scenarios.items():
+    for name, run in SCENARIOS.items():
         if args.only in (None, name):
             run()
 
+
+SCENARIOS = {
+    "kill": kill_worker,
+    "web": web_killed,
+    "down": endpoint_down,
+    "full": disk_full,
+    "postgres": postgres_restart,
+    "flaky": flaky_endpoint,
+}
 
 if __name__ == "__main__":
     main()

@@ -331,8 +331,10 @@ GALLERY_STANDIN = env.bool("GALLERY_STANDIN", default=False)
 # Seconds to open a connection, and the whole budget for one answer (headers and body).
 GALLERY_CONNECT_TIMEOUT = env.float("GALLERY_CONNECT_TIMEOUT", default=10.0)
 GALLERY_READ_TIMEOUT = env.float("GALLERY_READ_TIMEOUT", default=180.0)
-# Tries per generation for transient failures (429, 5xx, timeouts), with exponential backoff.
-GALLERY_MAX_ATTEMPTS = env.int("GALLERY_MAX_ATTEMPTS", default=4)
+# Tries per generation for transient failures (429, 5xx, timeouts), with exponential backoff:
+# six tries wait about 45 s in all (31-62 s with jitter), so an endpoint away for half a
+# minute costs no image (bench/faults.py --only down).
+GALLERY_MAX_ATTEMPTS = env.int("GALLERY_MAX_ATTEMPTS", default=6)
 GALLERY_RETRY_BASE_DELAY = env.float("GALLERY_RETRY_BASE_DELAY", default=2.0)
 GALLERY_RETRY_MAX_DELAY = env.float("GALLERY_RETRY_MAX_DELAY", default=60.0)
 # Untrusted answers: body size cap (read while streaming) and pixel cap (decompression bombs).

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.utils import timezone
@@ -241,6 +242,28 @@ def test_a_storage_failure_fails_the_row_and_leaves_no_files(client_for, media_r
     assert item.failure_reason == "The image could not be saved on this server."
     assert "No space left" in item.failure_detail
     assert len(saved) == 2
+    assert stored_files(media_root) == []
+
+
+def test_a_file_left_half_written_by_a_full_disk_is_removed(client_for, media_root, monkeypatch):
+    # A full disk fails the write part-way: the storage has made the file but not finished
+    # it, and never returned its name.
+    from django.core.files.storage import default_storage
+
+    real_save = default_storage.save
+    calls = []
+
+    def fill_the_disk(name, content, **kwargs):
+        calls.append(name)
+        if len(calls) == 3:
+            real_save(name, ContentFile(b"half a thumbnail"), **kwargs)
+            raise OSError(28, "No space left on device")
+        return real_save(name, content, **kwargs)
+
+    monkeypatch.setattr(default_storage, "save", fill_the_disk)
+    item = run(queued_row(), client_for())
+
+    assert item.status == Status.FAILED
     assert stored_files(media_root) == []
 
 

@@ -426,7 +426,9 @@ def _store(
     except (OperationalError, InterfaceError):
         raise  # the row may have committed: its files must stay (see _attempt_until_done)
     except BaseException:
-        storage.delete_files(written)
+        # Every name this claim can have, not just `written`: a write that failed part-way
+        # (a full disk) has left a file whose name the storage never returned.
+        storage.delete_files(storage.possible_files(generation.public_id, token))
         raise
 
 

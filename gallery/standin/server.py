@@ -142,6 +142,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
+        if self.server._stopping.is_set():  # stopped: like a server that is gone, even on
+            self.close_connection = True  # a connection a client kept open
+            return
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(min(length, 2 * 1024 * 1024))
         path = self.path.split("?")[0]
@@ -168,8 +171,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(401, "Invalid or missing token")
 
         fault = self.server.next_fault()
-        if self.server.latency:
-            self.server._stopping.wait(self.server.latency)
+        if self.server.latency and self.server._stopping.wait(self.server.latency):
+            self.close_connection = True  # stopped while "generating": no answer
+            return
         if fault == "ok":
             return self._image(render(prompt, negative), "image/jpeg")
         if fault.isdigit() or fault.startswith("429"):
