@@ -77,15 +77,21 @@ class Install:
         self.procs.append(proc)
         return proc
 
-    def web(self, workers: int = 2) -> tuple[subprocess.Popen, str]:
+    def web(self, workers: int = 2, server: str = "uvicorn") -> tuple[subprocess.Popen, str]:
+        """The web server: ours (config/server.py), or for comparison the gunicorn threads
+        `make run` used before (`server="gunicorn"`, 4 threads a process)."""
         port = free_port()
         self.manage("collectstatic", "--noinput", "--verbosity", "0")
         env = {**self.env, "PORT": str(port), "WEB_WORKERS": str(workers),
                "WEB_MAX_REQUESTS": "0", "WEB_ACCESS_LOG": "false"}  # fmt: skip
+        argv = [sys.executable, "-m", "config.server"]
+        if server == "gunicorn":
+            argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind",
+                    f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4",
+                    "--access-logfile", "/dev/null", "--no-control-socket"]  # fmt: skip
         proc = subprocess.Popen(
-            [sys.executable, "-m", "config.server"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         self.procs.append(proc)
         url = f"http://127.0.0.1:{port}"
         import requests

@@ -15,38 +15,14 @@ from __future__ import annotations
 
 import argparse
 import socket
-import subprocess
-import sys
 import threading
 import time
 
 import requests
-from harness import MACHINE_NOTE, ROOT, Install, StandinServer, free_port, percentile
+from harness import MACHINE_NOTE, Install, StandinServer, percentile
 
 LATENCY = 5.0
 PROBES = 40
-
-
-def _serve(inst: Install, server: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    if server == "gunicorn":
-        argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-                "--workers", "2", "--threads", "4", "--access-logfile", "/dev/null",
-                "--no-control-socket"]  # fmt: skip
-    else:
-        argv = [sys.executable, "-m", "config.server"]
-    env = {**inst.env, "PORT": str(port), "WEB_WORKERS": "2", "WEB_ACCESS_LOG": "false"}
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    inst.procs.append(proc)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            requests.get(url + "/healthz", timeout=5)
-            break
-        except requests.RequestException:
-            time.sleep(0.2)
-    return proc, url
 
 
 def _stall(port: int, n: int) -> list[socket.socket]:
@@ -99,14 +75,13 @@ def scenario(server: str, stalled: int, sync: int) -> None:
                    GALLERY_SUBMIT_RATE="0", GALLERY_BODY_DEADLINE="60")  # fmt: skip
     try:
         inst.manage("migrate", "--verbosity", "0")
-        inst.manage("collectstatic", "--noinput", "--verbosity", "0")
         token = inst.manage(
             "shell", "-c",
             "from django.contrib.auth.models import User\nfrom accounts import tokens\n"
             "u = User.objects.create_user('api', password='bench-password-1')\n"
             "print(tokens.issue(u, 'bench')[1])",
         ).split()[-1]  # fmt: skip
-        _, url = _serve(inst, server)
+        _, url = inst.web(workers=2, server=server)
         port = int(url.rsplit(":", 1)[1])
         idle = {path: _probe(url, path) for path in ("/", "/healthz")}
         held = _stall(port, stalled)
