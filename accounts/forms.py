@@ -6,7 +6,8 @@ from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import AbstractBaseUser
 from django.views.decorators.debug import sensitive_variables
 
-from accounts import throttle
+from accounts import limits, throttle
+from core import http
 
 User = get_user_model()
 
@@ -79,7 +80,16 @@ class SigninForm(auth_forms.AuthenticationForm, DelayedForm):
 
 
 class AdminSigninForm(SigninForm, AdminAuthenticationForm):
-    """The admin's sign-in form, under the same delay: it checks passwords too."""
+    """The admin's sign-in form, under the same delay and the same per-address limit as the
+    sign-in page (whose view counts the address; the admin's view is Django's own)."""
+
+    def clean(self) -> dict:
+        if self.request is not None:
+            try:
+                limits.check_ip("signin", http.client_ip(self.request))
+            except limits.RateLimited as exc:
+                raise forms.ValidationError(exc.message, code="rate_limited") from None
+        return super().clean()
 
 
 class PasswordChangeForm(auth_forms.PasswordChangeForm, DelayedForm):

@@ -430,6 +430,21 @@ def test_the_admin_sign_in_checks_passwords_under_the_same_delay(
     assert sign_in("mod", "mod-password-123").status_code == 429  # the same count
 
 
+def test_the_admin_sign_in_is_limited_per_address_too(moderator, no_limits, checked):
+    no_limits.GALLERY_IP_RATES = {**no_limits.GALLERY_IP_RATES, "signin": "3/5m"}
+    # Different usernames each time: only the per-address limit can stop these.
+    for name in ("a1", "a2", "a3"):
+        sign_in(name, "wrong", path="/admin/login/")
+    limited = sign_in("mod", "mod-password-123", path="/admin/login/")
+    assert "Too many sign-in attempts from your network. Try again in 3 min." in (
+        limited.content.decode()
+    )
+    assert not limited.wsgi_request.user.is_authenticated
+    assert checked == ["a1", "a2", "a3"]
+    # The same count as the main sign-in page's.
+    assert sign_in("mod", "mod-password-123").status_code == 429
+
+
 def test_tokens_are_not_delayed(owner, account_delays):
     token = tokens.issue(owner, "script")[1]
     for _ in range(7):
