@@ -26,6 +26,7 @@ import os
 import secrets
 import shutil
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
+from django.db.models import Q
+from PIL import Image, UnidentifiedImageError
 
-from gallery.services import images
+from gallery.models import Generation
+from gallery.services import access, images
 
 GALLERY_NAME = "SDXL Gallery"
 GALLERY_VERSION = "0.1.0"
@@ -358,3 +362,55 @@ def _created_action(active: dict[str, Any]) -> dict[str, Any]:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+# --- The verify page --------------------------------------------------------------------------
+
+
+class NotAnImage(ValueError):
+    """The file is not an image the verify page checks."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    sha256: str
+    format: str
+    reading: Reading
+    # An image of this gallery with exactly these bytes (its original or its signed copy),
+    # only if the visitor may see it; None tells nothing about images they may not see.
+    match: Generation | None = None
+    matched_signed_copy: bool = False
+
+
+def image_format(data: bytes) -> str:
+    """ "JPEG", "PNG" or "WEBP" from the file's header, or NotAnImage. Pixels are never
+    decoded: the manifest and the hash are what the page checks."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=list(images.EXTENSIONS)) as img:
+                return img.format or ""
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise NotAnImage("Not a JPEG, PNG or WebP image.") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise NotAnImage("The image file is damaged.") from exc
+
+
+def verify_file(data: bytes, viewer: access.AnyUser) -> Verification:
+    """What an uploaded file's Content Credentials say, and which image of this gallery it
+    is, if the visitor may see that image. Nothing is kept."""
+    fmt = image_format(data)
+    digest = sha256(data)
+    match = (
+        access.viewable(viewer)
+        .filter(Q(sha256=digest) | Q(signed_sha256=digest))
+        .order_by("id")
+        .first()
+    )
+    return Verification(
+        sha256=digest,
+        format=fmt,
+        reading=read(data, fmt),
+        match=match,
+        matched_signed_copy=bool(match and match.signed_sha256 == digest),
+    )
