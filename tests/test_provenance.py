@@ -6,6 +6,7 @@ validator told about it would), not with the gallery's own reader.
 
 import io
 import json
+import zipfile
 
 import c2pa
 import pytest
@@ -104,6 +105,17 @@ def test_a_download_validates_with_the_installations_chain_and_says_ai_generated
     assert read_back(tamper(data))[0] == "Invalid"
     # The stored original is untouched: its hash is still the row's.
     assert provenance.sha256(stored(image)) == image.sha256
+
+
+def test_the_history_zip_holds_signed_copies(image, owner):
+    response = signed_in(owner).post("/history/bulk", {"ids": [image.public_id], "action": "zip"})
+    assert response.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(content_of(response))) as archive:
+        data = archive.read(f"{image.public_id}.jpg")
+    state, manifest = read_back(data)
+    assert state == "Trusted" and created_action(manifest)["digitalSourceType"] == AI
+    image.refresh_from_db()
+    assert image.signed_sha256 == provenance.sha256(data)  # the same stored copy
 
 
 def test_the_signed_copy_is_made_once_and_reused(image, media_root):
