@@ -275,3 +275,15 @@ def test_the_verify_form_needs_its_csrf_token():
     client = Client(enforce_csrf_checks=True)
     upload = SimpleUploadedFile("a.jpg", b"\xff\xd8", content_type="image/jpeg")
     assert client.post("/verify", {"image": upload}).status_code == 403
+
+
+def test_an_operators_own_chain_signs_and_reads_back(settings, tmp_path, image):
+    """GALLERY_C2PA_CERT_CHAIN / _PRIVATE_KEY instead of the self-made chain; without trust
+    anchors configured, the gallery calls its signature valid but not trusted."""
+    provenance.make_chain(tmp_path / "operator")
+    settings.GALLERY_C2PA_CERT_CHAIN = str(tmp_path / "operator" / provenance.CHAIN_FILE)
+    settings.GALLERY_C2PA_PRIVATE_KEY = str(tmp_path / "operator" / provenance.KEY_FILE)
+    data = download(image)
+    assert provenance.verify_file(data, image.owner).reading.state == provenance.VALID
+    settings.GALLERY_C2PA_TRUST_ANCHORS = str(tmp_path / "operator" / provenance.CA_FILE)
+    assert provenance.verify_file(data, image.owner).reading.state == provenance.TRUSTED

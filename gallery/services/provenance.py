@@ -298,8 +298,11 @@ class Reading:
 
 
 def _reader_settings() -> dict[str, Any]:
+    anchors = credentials().anchors.decode()
     return {
-        "trust": {"user_anchors": credentials().anchors.decode()},
+        # An operator's chain without GALLERY_C2PA_TRUST_ANCHORS: no roots (c2pa-rs refuses
+        # an empty list), so every signature reads as "valid", none as "trusted".
+        **({"trust": {"user_anchors": anchors}} if anchors.strip() else {}),
         "verify": {"verify_trust": True, **_OFFLINE},
     }
 
