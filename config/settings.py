@@ -340,6 +340,26 @@ GALLERY_RETRY_MAX_DELAY = env.float("GALLERY_RETRY_MAX_DELAY", default=60.0)
 # Untrusted answers: body size cap (read while streaming) and pixel cap (decompression bombs).
 GALLERY_MAX_IMAGE_BYTES = env.int("GALLERY_MAX_IMAGE_BYTES", default=20 * 1024 * 1024)
 GALLERY_MAX_IMAGE_PIXELS = env.int("GALLERY_MAX_IMAGE_PIXELS", default=4096 * 4096)
+# --- Content Credentials (C2PA) ------------------------------------------------------------
+# Every original that leaves the gallery is a signed copy (gallery.services.provenance). By
+# default the installation signs with a chain it makes on first use, kept in this folder
+# (never served, never in the repository). An operator's own chain instead: a PEM file with
+# the signing certificate first, then its intermediates, and the PEM private key (both or
+# neither), signed with ES256 (EC P-256 key) or PS256 (RSA key).
+GALLERY_C2PA_DIR = Path(env.str("GALLERY_C2PA_DIR", default=str(DATA_DIR / "c2pa")))
+GALLERY_C2PA_CERT_CHAIN = env.str("GALLERY_C2PA_CERT_CHAIN", default="")
+GALLERY_C2PA_PRIVATE_KEY = env.str("GALLERY_C2PA_PRIVATE_KEY", default="")
+GALLERY_C2PA_ALGORITHM = env.str("GALLERY_C2PA_ALGORITHM", default="es256").lower()
+# Root certificates (PEM file) the verify page trusts besides this installation's own CA.
+GALLERY_C2PA_TRUST_ANCHORS = env.str("GALLERY_C2PA_TRUST_ANCHORS", default="")
+if bool(GALLERY_C2PA_CERT_CHAIN) != bool(GALLERY_C2PA_PRIVATE_KEY):
+    raise ImproperlyConfigured(
+        "Set both GALLERY_C2PA_CERT_CHAIN and GALLERY_C2PA_PRIVATE_KEY, or neither."
+    )
+if GALLERY_C2PA_ALGORITHM not in ("es256", "ps256"):
+    raise ImproperlyConfigured("GALLERY_C2PA_ALGORITHM must be es256 or ps256.")
+# The verify page (/verify) reads an uploaded file in memory, at most this many bytes.
+GALLERY_VERIFY_MAX_BYTES = env.int("GALLERY_VERIFY_MAX_BYTES", default=GALLERY_MAX_IMAGE_BYTES)
 # `import_gallery`: an archive is as untrusted as the endpoint. Each original may be as large
 # as an endpoint answer; all the originals one import reads together at most this much.
 GALLERY_IMPORT_MAX_FILE_BYTES = env.int(
@@ -391,6 +411,8 @@ GALLERY_IP_RATES = {
     "signup": env.str("GALLERY_SIGNIN_RATE", default="10/5m"),
     "reset": env.str("GALLERY_SIGNIN_RATE", default="10/5m"),
     "submit": env.str("GALLERY_SUBMIT_RATE", default="30/m"),
+    # Files checked on the verify page.
+    "verify": env.str("GALLERY_VERIFY_RATE", default="20/m"),
 }
 # Per account (per typed username, whether or not it exists): wrong passwords allowed before
 # each further one makes the next check wait, doubling from 5 s up to the cap in seconds.

@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from pathlib import Path
 
 os.environ["GALLERY_ENV_FILE"] = ""
 os.environ.setdefault("SECRET_KEY", "test-only-key-" + "x" * 40)
@@ -30,3 +31,5 @@ else:
 # Static files straight from the source folders: no collectstatic before a test run.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+# One signing chain per test run, made on first use, outside the repository's data folder.
+GALLERY_C2PA_DIR = Path(tempfile.gettempdir()) / f"sdxl-gallery-test-c2pa-{os.getpid()}"

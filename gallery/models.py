@@ -124,6 +124,14 @@ class Generation(models.Model):
     placeholder_color = models.CharField(max_length=7, blank=True)
     endpoint_label = models.CharField(max_length=100, blank=True)
     endpoint_url = models.URLField(max_length=500, blank=True)
+    # What leaves the gallery instead of the original: a copy with the metadata the owner
+    # allows and a C2PA manifest signed by this installation, made on the first download and
+    # reused (gallery.services.downloads). `signed_variant` says what it was made with (the
+    # signer and whether the prompt is in it); a different one now means it is made again.
+    # Its SHA-256 lets the verify page recognise a downloaded copy.
+    signed_original = models.FileField(upload_to="signed/", blank=True)
+    signed_sha256 = models.CharField(max_length=64, blank=True)
+    signed_variant = models.CharField(max_length=80, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True)
@@ -147,6 +155,9 @@ class Generation(models.Model):
             models.Index(fields=["owner", "-id"], name="generation_owner_id"),
             # The review queue (pending, oldest first) and the admin's moderation filter.
             models.Index(fields=["moderation", "-id"], name="generation_moderation_id"),
+            # The verify page: which image a file is, by the original's or the signed copy's hash.
+            models.Index(fields=["sha256"], name="generation_sha256"),
+            models.Index(fields=["signed_sha256"], name="generation_signed_sha256"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -213,11 +224,16 @@ class Generation(models.Model):
     def preview_url(self) -> str:
         return self.media_url("preview_image" if self.preview_image else "thumbnail_2x")
 
-    # Every file a generation owns; load them all (e.g. with `.only()`) before deleting rows.
+    # The image's own files: the original and what the pipeline makes from it (served by
+    # name, exported, imported, rebuilt).
     FILE_FIELDS = ("original", "thumbnail", "thumbnail_2x", "preview_image")
+    # Every file a generation owns, the signed copy included; load them all (e.g. with
+    # `.only()`) before deleting rows.
+    ALL_FILE_FIELDS = (*FILE_FIELDS, "signed_original")
 
     def file_fields(self) -> list[models.fields.files.FieldFile]:
-        return [f for f in (getattr(self, name) for name in self.FILE_FIELDS) if f]
+        """Every file the row names (the signed copy too, once there is one)."""
+        return [f for f in (getattr(self, name) for name in self.ALL_FILE_FIELDS) if f]
 
 
 class Preferences(models.Model):

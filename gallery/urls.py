@@ -10,6 +10,7 @@ from gallery.views import (
     moderation,
     preferences,
     reports,
+    verify,
 )
 
 app_name = "gallery"
@@ -30,6 +31,7 @@ urlpatterns = [
     path("history/bulk", history.bulk, name="history_bulk"),
     path("account/preferences", preferences.preferences, name="preferences"),
     path("media/<slug:public_id>/<str:filename>", media.media, name="media"),
+    path("verify", verify.verify, name="verify"),
     # Drop-in compatible APIs, at the paths their clients expect (see docs/API.md).
     path("api/text2image", compat.text2image, name="api_text2image"),
     path("v1/images/generations", compat.openai_images, name="openai_images"),

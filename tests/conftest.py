@@ -1,3 +1,4 @@
+import io
 import os
 import shutil
 import time
@@ -103,6 +104,26 @@ def finished(client_for, media_root) -> Generation:
 
 def stored_files(root) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def content_of(response) -> bytes:
+    """A response's bytes, streamed or not."""
+    if response.streaming:
+        return b"".join(response.streaming_content)
+    return response.content
+
+
+def is_signed_copy(served: bytes, stored: bytes) -> bool:
+    """Whether `served` is what leaves the gallery for the stored original `stored`: the same
+    pixels, with a C2PA manifest signed by this installation (the stored file never leaves)."""
+    from PIL import Image
+
+    from gallery.services import provenance
+
+    with Image.open(io.BytesIO(served)) as out, Image.open(io.BytesIO(stored)) as src:
+        same = out.format == src.format and out.tobytes() == src.tobytes()
+        fmt = out.format or ""
+    return same and served != stored and provenance.read(served, fmt).state == provenance.TRUSTED
 
 
 # --- Tiers ------------------------------------------------------------------------------------

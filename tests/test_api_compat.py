@@ -21,6 +21,7 @@ from accounts import limits, tokens
 from gallery.api import errors
 from gallery.models import BlockedTerm, Generation, Preferences
 from gallery.services import signed_urls
+from tests.conftest import content_of, is_signed_copy
 from tests.procs import wait_for
 
 pytestmark = [pytest.mark.web, pytest.mark.django_db]
@@ -87,11 +88,11 @@ def test_text2image_answers_the_image_bytes_and_keeps_the_image(app, token, owne
 
     assert response.status_code == 200
     assert response["Content-Type"] == "image/jpeg"
-    data = b"".join(response.streaming_content)
+    data = response.content
     item = Generation.objects.get()
     assert (item.owner, item.prompt, item.negative_prompt) == (owner, "a red fox", "blurry")
     with default_storage.open(item.original.name, "rb") as stored:
-        assert data == stored.read()  # byte-exact, as the endpoint sent it
+        assert is_signed_copy(data, stored.read())  # what leaves is the signed copy
     assert Image.open(io.BytesIO(data)).size == (1024, 1024)
     page = f"http://testserver/g/{item.public_id}/"
     assert response["X-Gallery-Id"] == item.public_id
@@ -129,7 +130,7 @@ def test_openai_b64_json_answers_n_images_each_a_generation(token, owner):
     for entry, item in zip(body["data"], items, strict=True):
         data = base64.b64decode(entry["b64_json"])
         with default_storage.open(item.original.name, "rb") as stored:
-            assert data == stored.read()
+            assert is_signed_copy(data, stored.read())
         assert entry["gallery_url"] == f"http://testserver/g/{item.public_id}/"
         assert "url" not in entry
 
@@ -147,7 +148,7 @@ def test_openai_url_is_signed_and_opens_without_auth_for_an_hour(token, owner, v
     fetched = visitor.get(url)
     assert fetched.status_code == 200
     with default_storage.open(item.original.name, "rb") as stored:
-        assert b"".join(fetched.streaming_content) == stored.read()
+        assert is_signed_copy(content_of(fetched), stored.read())
 
     path, signature = url.removeprefix("http://testserver").split("?sig=")
     assert visitor.get(path).status_code == 404  # private: the signature is what opens it

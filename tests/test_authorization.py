@@ -12,15 +12,19 @@ Outcomes:
     admin-login       redirected to the admin's sign-in (nothing shown)
     deleted           the row is gone, back to the gallery
     reported          the report is recorded
+    linked / unlinked the verify page, given the image's original, links to it or says
+                      nothing about it (the same page as for a file it has never seen)
     400               refused with a message (own image, or one that isn't public)
 """
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
 from gallery.models import Generation, Report
+from tests.conftest import content_of, is_signed_copy
 
 pytestmark = [pytest.mark.web, pytest.mark.django_db]
 
@@ -64,6 +68,10 @@ report        public    login        reported  400       reported
 report        private   login        404       400       400
 report        hidden    login        404       400       400
 report        pending   login        404       400       400
+verify        public    linked       linked    linked    linked
+verify        private   unlinked     unlinked  linked    linked
+verify        hidden    unlinked     unlinked  linked    linked
+verify        pending   unlinked     unlinked  linked    linked
 admin         public    admin-login  admin-login  admin-login  200
 admin         private   admin-login  admin-login  admin-login  200
 admin         hidden    admin-login  admin-login  admin-login  200
@@ -148,12 +156,13 @@ def test_matrix(action, state, user, expected, files, people):
         response = client.get(url)
         assert str(response.status_code) == expected
         if response.status_code == 200:
-            if action == "download":
-                # The original with its prompt embedded (test_detail checks the bytes).
-                assert response.content[:2] == files[field][1][:2]
-                assert b"a lighthouse" in response.content
+            data = content_of(response)
+            if field == "original":
+                # The signed copy with its prompt embedded (test_detail checks the bytes).
+                assert is_signed_copy(data, files[field][1])
+                assert b"a lighthouse" in data
             else:
-                assert b"".join(response.streaming_content) == files[field][1]
+                assert data == files[field][1]
             attachment = response["Content-Disposition"].startswith("attachment")
             assert attachment is (action == "download")
         return
@@ -163,6 +172,17 @@ def test_matrix(action, state, user, expected, files, people):
         assert str(response.status_code) == expected
         if expected == "200":
             assert "a lighthouse" in response.content.decode()
+        return
+
+    if action == "verify":
+        upload = SimpleUploadedFile("a.jpg", files["original"][1], content_type="image/jpeg")
+        response = client.post(reverse("gallery:verify"), {"image": upload})
+        assert response.status_code == 200
+        page = response.content.decode()
+        linked = item.get_absolute_url() in page
+        assert ("linked" if linked else "unlinked") == expected
+        if not linked:
+            assert item.public_id not in page and "a lighthouse" not in page
         return
 
     if action == "delete":
@@ -216,10 +236,12 @@ def _redirect_or_status(response) -> str:
 def test_the_matrix_covers_every_cell():
     cells = {(a, s, u) for a, s, u, _ in _cells()}
     actions = {a for a, _, _, _ in _cells()}
-    assert len(cells) == len(_cells()) == len(actions) * len(STATES) * len(USERS) == 160
+    assert len(cells) == len(_cells()) == len(actions) * len(STATES) * len(USERS) == 176
 
 
-@pytest.mark.parametrize("action", ["listing", "detail", "original", "thumbnail", "download"])
+@pytest.mark.parametrize(
+    "action", ["listing", "detail", "original", "thumbnail", "download", "verify"]
+)
 def test_without_anonymous_browsing_visitors_see_no_public_image(action, files, people):
     from core.models import SiteSettings
 
@@ -228,6 +250,13 @@ def test_without_anonymous_browsing_visitors_see_no_public_image(action, files, 
     client = Client()
     if action == "listing":
         assert item.get_absolute_url() not in client.get("/").content.decode()
+        return
+    if action == "verify":
+        for linked in (False, True):  # the visitor, then the same image for a signed-in user
+            upload = SimpleUploadedFile("a.jpg", files["original"][1], content_type="image/jpeg")
+            page = client.post("/verify", {"image": upload}).content.decode()
+            assert (item.get_absolute_url() in page) is linked
+            client.force_login(people["other"])
         return
     url = {
         "detail": item.get_absolute_url(),

@@ -13,6 +13,7 @@ from PIL import Image
 
 from gallery.models import Favourite, Generation, Preferences
 from gallery.services import endpoint, images, worker
+from tests.conftest import content_of, is_signed_copy
 from tests.factories import make_failed
 
 pytestmark = [pytest.mark.web, pytest.mark.django_db]
@@ -95,7 +96,7 @@ def test_a_downloaded_jpeg_carries_the_prompt_with_identical_pixels(signed_in, m
     stored = mine.original.read()
     response = signed_in.get(mine.original_url + "?download=1")
     assert response["Content-Disposition"] == f'attachment; filename="{mine.public_id}.jpg"'
-    data = response.content
+    data = content_of(response)
     assert data != stored and pixels(data) == pixels(stored)
     with Image.open(io.BytesIO(data)) as img:
         exif = img.getexif()
@@ -108,6 +109,11 @@ def test_a_downloaded_jpeg_carries_the_prompt_with_identical_pixels(signed_in, m
         )
         xmp = img.info["xmp"].decode()
     assert "<sdxl:NegativePrompt>people, text</sdxl:NegativePrompt>" in xmp
+    # Tools that read IPTC but not C2PA see "AI-generated" too.
+    assert (
+        "<Iptc4xmpExt:DigitalSourceType>http://cv.iptc.org/newscodes/digitalsourcetype/"
+        "trainedAlgorithmicMedia</Iptc4xmpExt:DigitalSourceType>"
+    ) in xmp
     assert f"http://testserver/g/{mine.public_id}/" in xmp
     # The stored file is untouched.
     mine.original.open("rb")
@@ -120,11 +126,14 @@ def test_the_owners_preference_turns_embedding_off_for_every_downloader(signed_i
     for client in (signed_in, Client()):  # anonymous too
         response = client.get(mine.original_url + "?download=1")
         assert response["Content-Disposition"].startswith("attachment")
-        assert b"".join(response.streaming_content) == stored
+        data = content_of(response)
+        # The signed copy without the prompt: the pixels and the manifest, no metadata.
+        assert is_signed_copy(data, stored)
+        assert b"a quiet harbour" not in data and b"people, text" not in data
 
 
 def test_anonymous_downloads_embed_by_default(mine):
-    data = Client().get(mine.original_url + "?download=1").content
+    data = content_of(Client().get(mine.original_url + "?download=1"))
     with Image.open(io.BytesIO(data)) as img:
         assert img.getexif()[0x010E] == "a quiet harbour at dawn"
 

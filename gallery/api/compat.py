@@ -9,11 +9,12 @@ import base64
 import json
 import time
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, ValidationError
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
+from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts import tokens
@@ -22,7 +23,7 @@ from core import http
 from gallery.api import errors
 from gallery.api.errors import ApiError
 from gallery.models import Generation
-from gallery.services import images, signed_urls, synchronous
+from gallery.services import downloads, images, signed_urls, synchronous
 
 # The hosted API's cap on a request body.
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -158,9 +159,11 @@ def _succeeded(generation: Generation) -> Generation:
     raise errors.from_unfinished(generation)
 
 
-def _open_original(generation: Generation) -> IO[bytes]:
+def _original_bytes(request: HttpRequest, generation: Generation) -> bytes:
+    """The image as it leaves the gallery: the signed copy (downloads.py), in memory."""
+    page_url = request.build_absolute_uri(generation.get_absolute_url())
     try:
-        return synchronous.open_original(generation)
+        return downloads.original_bytes(generation, page_url)
     except OSError:
         raise ApiError(
             500, "storage_error", "The image could not be read back.", generation=generation
@@ -202,15 +205,13 @@ def text2image(request: HttpRequest) -> HttpResponseBase:
         body = _read_body(request)
         wanted = parse_text2image(_load_json(body))
         generation = _succeeded(_make(request, wanted, token.user)[0])
-        handle = _open_original(generation)
+        data = _original_bytes(request, generation)
     except ApiError as exc:
         error = JsonResponse({"error": exc.message, "code": exc.code}, status=exc.status)
         return _headers(request, error, exc)
-    extension = generation.original.name.rsplit(".", 1)[-1]
-    response = FileResponse(
-        handle,
-        content_type=images.content_type(generation.format),
-        filename=f"{generation.public_id}.{extension}",
+    response = HttpResponse(data, content_type=images.content_type(generation.format))
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=False, filename=downloads.download_name(generation)
     )
     _link(request, response, generation)
     return response
@@ -232,8 +233,7 @@ def _openai_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
 def _openai_item(request: HttpRequest, generation: Generation, response_format: str) -> dict:
     item = {"gallery_url": request.build_absolute_uri(generation.get_absolute_url())}
     if response_format == "b64_json":
-        with _open_original(generation) as handle:
-            item["b64_json"] = base64.b64encode(handle.read()).decode()
+        item["b64_json"] = base64.b64encode(_original_bytes(request, generation)).decode()
     else:
         item["url"] = request.build_absolute_uri(signed_urls.original_path(generation))
     return item

@@ -148,6 +148,10 @@ def _fit(img: Image.Image, size: int) -> Image.Image:
 
 SOFTWARE = "Generated with SDXL Gallery"
 XMP_NS = "https://sdxl-gallery.invalid/ns/1.0/"  # our own fields (negative prompt, endpoint)
+# IPTC's "digital source type" for an image made by a generative model: written in the XMP
+# (for tools that read IPTC but not C2PA) and in the C2PA manifest (provenance.py).
+DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+IPTC_EXT_NS = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,7 @@ def xmp_packet(fields: Provenance) -> bytes:
   <rdf:Description rdf:about=""
     xmlns:dc="http://purl.org/dc/elements/1.1/"
     xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:Iptc4xmpExt="{IPTC_EXT_NS}"
     xmlns:sdxl="{XMP_NS}">
    <dc:description><rdf:Alt>
     <rdf:li xml:lang="x-default">{text(fields.prompt)}</rdf:li>
@@ -218,6 +223,7 @@ def xmp_packet(fields: Provenance) -> bytes:
    <dc:identifier>{text(fields.public_id)}</dc:identifier>
    <xmp:CreatorTool>{SOFTWARE}</xmp:CreatorTool>
    <xmp:CreateDate>{created}</xmp:CreateDate>
+   <Iptc4xmpExt:DigitalSourceType>{DIGITAL_SOURCE_TYPE}</Iptc4xmpExt:DigitalSourceType>
    <sdxl:Prompt>{text(fields.prompt)}</sdxl:Prompt>
    <sdxl:NegativePrompt>{text(fields.negative_prompt)}</sdxl:NegativePrompt>
    <sdxl:Endpoint>{text(fields.endpoint_label)}</sdxl:Endpoint>

@@ -114,8 +114,10 @@ def _move(
         "moderated_at": now,
     }
     if to_state == State.REMOVED:
-        names = [storage.stored_name(f) for f in generation.file_fields()]
-        fields.update(dict.fromkeys(Generation.FILE_FIELDS, ""))
+        names = storage.owned_files(generation)
+        # The signed copy's hash stays, like the original's: the record of what left.
+        fields.update(dict.fromkeys(Generation.ALL_FILE_FIELDS, ""))
+        fields["signed_variant"] = ""
         # Only once the removal is committed: a rolled-back decision keeps its files.
         transaction.on_commit(partial(storage.delete_files, names), robust=True)
     Generation.objects.filter(pk=generation.pk).update(**fields)
@@ -141,7 +143,7 @@ def _close_reports(generation: Generation, actor: User, action: str) -> int:
 def _refresh(target: Generation, source: Generation) -> None:
     for field in (
         "moderation", "moderation_reason", "moderated_by_id", "moderated_at",
-        *Generation.FILE_FIELDS,
+        *Generation.ALL_FILE_FIELDS, "signed_variant",
     ):  # fmt: skip
         setattr(target, field, getattr(source, field))
 

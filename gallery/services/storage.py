@@ -36,10 +36,33 @@ def file_names(public_id: str, token: str, extension: str) -> FileNames:
     )
 
 
+def signed_names(original: str) -> tuple[str, str]:
+    """Where the signed copy of the original stored at `original` goes: (with the prompt's
+    metadata, without). Beside the original's name, so that its files are found from it."""
+    stem, _, extension = original.removeprefix("originals/").rpartition(".")
+    return f"signed/{stem}-c2pa.{extension}", f"signed/{stem}-c2pa-bare.{extension}"
+
+
 def possible_files(public_id: str, token: str) -> list[str]:
-    """Every name one claim's files can have, whatever the original's format."""
+    """Every name one claim's files can have, whatever the original's format (its signed
+    copies included)."""
     names = [file_names(public_id, token, ext) for ext in images.EXTENSIONS.values()]
-    return sorted({name for n in names for name in (n.original, *n.thumbnails, n.preview)})
+    return sorted(
+        {
+            name
+            for n in names
+            for name in (n.original, *n.thumbnails, n.preview, *signed_names(n.original))
+        }
+    )
+
+
+def owned_files(generation: Generation) -> list[str]:
+    """The names of every file the row owns, and the names its signed copy may have even if
+    the row does not name it (a process that died between writing one and recording it)."""
+    names = [stored_name(f) for f in generation.file_fields()]
+    if generation.original:
+        names += signed_names(stored_name(generation.original))
+    return sorted(set(names))
 
 
 def stored_name(field: FieldFile) -> str:
@@ -61,7 +84,7 @@ def delete_files(names: list[str]) -> None:
 
 def delete(generation: Generation) -> None:
     """Delete the row, then its files once the deletion has committed."""
-    names = [stored_name(f) for f in generation.file_fields()]
+    names = owned_files(generation)
     with transaction.atomic():
         generation.delete()
         transaction.on_commit(partial(delete_files, names), robust=True)
@@ -71,8 +94,8 @@ def delete_many(generations: QuerySet[Generation]) -> int:
     """Delete these rows, then their files once the deletion has committed. Returns the
     number of generations deleted."""
     with transaction.atomic():
-        rows = list(generations.only("pk", *Generation.FILE_FIELDS))
-        names = [stored_name(f) for row in rows for f in row.file_fields()]
+        rows = list(generations.only("pk", *Generation.ALL_FILE_FIELDS))
+        names = [name for row in rows for name in owned_files(row)]
         Generation.objects.filter(pk__in=[row.pk for row in rows]).delete()
         transaction.on_commit(partial(delete_files, names), robust=True)
     return len(rows)

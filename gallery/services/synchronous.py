@@ -9,15 +9,12 @@ the job is queued too, so it finishes even if the caller or this process goes).
 
 from __future__ import annotations
 
-from typing import IO
-
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.db import transaction
 
 from gallery.models import Generation
-from gallery.services import intake, quotas, storage, worker
+from gallery.services import intake, quotas, worker
 
 
 def submit(
@@ -50,8 +47,3 @@ def make(generations: list[Generation]) -> list[Generation]:
     """Make each submitted generation and return the rows as they ended. One at a time in
     this thread; the workers may take the others meanwhile (generate_now then waits)."""
     return [worker.generate_now(generation.pk) for generation in generations]
-
-
-def open_original(generation: Generation) -> IO[bytes]:
-    """The stored original, byte-exact as the endpoint sent it (OSError if unreadable)."""
-    return default_storage.open(storage.stored_name(generation.original), "rb")

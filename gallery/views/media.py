@@ -36,33 +36,57 @@ def media(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBa
     signed = signed_urls.opens(item, filename, request.GET.get("sig", ""))
     if not signed and not access.files_viewable(viewer, item):
         raise Http404("No such image.")
-    field = next((f for f in item.file_fields() if f.name.rsplit("/", 1)[-1] == filename), None)
+    # Only the image's own files have URLs; the signed copy is served as the original.
+    fields = (getattr(item, name) for name in Generation.FILE_FIELDS)
+    field = next((f for f in fields if f and f.name.rsplit("/", 1)[-1] == filename), None)
     if field is None:
         raise Http404("No such file.")
-    download = request.GET.get("download") == "1" and field.name == item.original.name
-    if download and downloads.embeds_metadata(item):
-        return _download_with_metadata(request, item)
+    if field.name == item.original.name:
+        return _original(request, item, download=request.GET.get("download") == "1")
     # Authorised: hand over the bytes (streamed, X-Accel/X-Sendfile, or a presigned redirect).
-    name = f"{item.public_id}.{filename.rsplit('.', 1)[-1]}"
     response = files.file_response(
         field,
-        content_type=images.content_type(
-            item.format if field.name == item.original.name else images.THUMBNAIL_FORMAT
-        ),
-        download_name=name,
-        download=download,
+        content_type=images.content_type(images.THUMBNAIL_FORMAT),
+        download_name=f"{item.public_id}.{filename.rsplit('.', 1)[-1]}",
+        download=False,
         range_header=request.headers.get("Range"),
     )
     response["Content-Security-Policy"] = files.MEDIA_CSP
     return response
 
 
-def _download_with_metadata(request: HttpRequest, item: Generation) -> HttpResponse:
-    """The original as an attachment, with its prompt embedded: a copy made in memory, so it
-    always goes through the app, whatever the serving mode."""
+def _original(request: HttpRequest, item: Generation, *, download: bool) -> HttpResponseBase:
+    """The original as it leaves the gallery: its signed copy (made on the first request),
+    served like any stored file."""
     page_url = request.build_absolute_uri(item.get_absolute_url())
     try:
-        data = downloads.original_bytes(item, page_url)
+        signed = downloads.signed_original(item, page_url)
+    except FileNotFoundError:
+        raise Http404("The file is missing from storage.") from None
+    if signed is None:
+        return _unsigned(request, item, page_url, download=download)
+    response = files.file_response(
+        signed,
+        content_type=images.content_type(item.format),
+        download_name=downloads.download_name(item),
+        download=download,
+        range_header=request.headers.get("Range"),
+    )
+    response["Content-Security-Policy"] = files.MEDIA_CSP
+    # The copy follows the owner's preference and the signer: same URL, bytes that may change.
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _unsigned(
+    request: HttpRequest, item: Generation, page_url: str, *, download: bool
+) -> HttpResponse:
+    """An original that cannot be signed: a copy made in memory, with the prompt embedded
+    if the owner allows it, so it always goes through the app, whatever the serving mode."""
+    try:
+        data = downloads.unsigned_bytes(
+            item, page_url, with_metadata=downloads.embeds_metadata(item)
+        )
     except FileNotFoundError:
         raise Http404("The file is missing from storage.") from None
     content_type = images.content_type(item.format)
@@ -74,7 +98,7 @@ def _download_with_metadata(request: HttpRequest, item: Generation) -> HttpRespo
     if wanted is None:
         response = HttpResponse(data, content_type=content_type)
         response["Content-Disposition"] = content_disposition_header(
-            as_attachment=True, filename=name
+            as_attachment=download, filename=name
         )
     else:
         first, last = wanted
@@ -84,7 +108,7 @@ def _download_with_metadata(request: HttpRequest, item: Generation) -> HttpRespo
             size=len(data),
             content_type=content_type,
             download_name=name,
-            download=True,
+            download=download,
         )
     response["Accept-Ranges"] = "bytes"
     response["Content-Security-Policy"] = files.MEDIA_CSP

@@ -8,6 +8,7 @@ import { startHistory } from "./history.js";
 import { startLightbox } from "./lightbox.js";
 import { startShortcuts } from "./shortcuts.js";
 import { startTheme } from "./theme.js";
+import { startVerify } from "./verify.js";
 
 startComposer();
 
@@ -25,3 +26,4 @@ startLightbox();
 startShortcuts();
 startHistory();
 startFilters();
+startVerify();
