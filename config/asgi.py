@@ -4,8 +4,8 @@ Under ASGI a connection that is slow to send its request costs the server a coro
 a thread, so stalled clients cannot take the site down (docs/decisions.md, "The web
 server"). Django's handler would wait for a request body for ever and take any size of it
 from anyone; ours reads it only within GALLERY_BODY_DEADLINE seconds, and takes more than
-GALLERY_ANONYMOUS_BODY_MAX bytes only from a request that carries a valid session or API
-token, checked before the first byte of the body is read.
+GALLERY_ANONYMOUS_BODY_MAX bytes (the verify page: one image) only from a request that
+carries a valid session or API token, checked before the first byte of the body is read.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from asgiref.sync import sync_to_async  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.exceptions import RequestAborted  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from django.urls import reverse  # noqa: E402
 
 from accounts.services import identified  # noqa: E402
 
@@ -53,8 +54,9 @@ class GalleryASGIHandler(ASGIHandler):
             await _refuse(send, 400, "The Content-Length header is not a number.")
             raise RequestAborted
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 2**31
-        if limit > settings.GALLERY_ANONYMOUS_BODY_MAX and not await _identified(headers):
-            limit = settings.GALLERY_ANONYMOUS_BODY_MAX
+        anonymous = _anonymous_limit(scope.get("path", ""))
+        if limit > anonymous and not await _identified(headers):
+            limit = anonymous
         if length is not None and length > limit:
             await _refuse(send, 413, "The request body is too large.")
             raise RequestAborted
@@ -85,6 +87,18 @@ class GalleryASGIHandler(ASGIHandler):
             raise
         body.seek(0)
         return body
+
+
+# Room for the multipart wrapping around an uploaded file.
+MULTIPART_SLACK = 64 * 1024
+
+
+def _anonymous_limit(path: str) -> int:
+    """What a request without a valid session or token may send to `path`: a form, or on the
+    verify page, which anyone may use, one image to check."""
+    if path == reverse("gallery:verify"):
+        return settings.GALLERY_VERIFY_MAX_BYTES + MULTIPART_SLACK
+    return settings.GALLERY_ANONYMOUS_BODY_MAX
 
 
 def _content_length(headers: dict[bytes, bytes]) -> int | None:

@@ -126,6 +126,19 @@ def test_a_large_body_needs_a_valid_token_or_session(server):
     assert small.status_code == 401
 
 
+def test_anyone_may_upload_an_image_to_the_verify_page(server):
+    url, _, _ = server
+    http = requests.Session()
+    http.get(url + "/verify", timeout=10)
+    picture = {"image": ("picture.jpg", b"\xff\xd8" + b"x" * 200_000, "image/jpeg")}
+    answer = http.post(
+        url + "/verify", files=picture, data={"csrfmiddlewaretoken": http.cookies["csrftoken"]},
+        headers={"Referer": url + "/verify"}, timeout=10,
+    )  # fmt: skip
+    assert answer.status_code != 413  # past the anonymous 4 KiB: the page itself answers
+    assert "<html" in answer.text
+
+
 def test_a_signed_in_session_may_send_a_large_form(server):
     url, _, _ = server
     http = requests.Session()
