@@ -210,10 +210,13 @@ def owner_client(finished, owner):
 def test_streamed_by_default(owner_client, finished, media_root):
     response = owner_client.get(finished.original_url)
     assert response.status_code == 200
-    assert (
-        b"".join(response.streaming_content) == (media_root / finished.original.name).read_bytes()
-    )
-    assert response["Cache-Control"] == "private, max-age=31536000, immutable"
+    finished.refresh_from_db()  # the original leaves as its signed copy, stored on first use
+    signed = (media_root / finished.signed_original.name).read_bytes()
+    assert b"".join(response.streaming_content) == signed
+    assert response["Cache-Control"] == "private, no-cache"
+    thumb = owner_client.get(finished.thumbnail_url)
+    assert b"".join(thumb.streaming_content) == (media_root / finished.thumbnail.name).read_bytes()
+    assert thumb["Cache-Control"] == "private, max-age=31536000, immutable"
 
 
 def test_nginx_mode_hands_the_file_to_an_internal_location(
@@ -221,18 +224,23 @@ def test_nginx_mode_hands_the_file_to_an_internal_location(
 ):
     settings.GALLERY_MEDIA_ACCEL = "nginx"
     settings.GALLERY_MEDIA_ACCEL_PREFIX = "/protected-media/"
-    # A download that carries the prompt is a copy made by the app, whatever the mode.
+    # The original leaves as its signed copy (with the prompt, as the owner allows), a stored
+    # file like the others: nginx sends it.
     embedded = owner_client.get(finished.original_url + "?download=1")
-    assert "X-Accel-Redirect" not in embedded and b"Generated with" in embedded.content
-    # Without embedding, nginx sends the stored file itself.
+    finished.refresh_from_db()
+    assert embedded["X-Accel-Redirect"] == f"/protected-media/{finished.signed_original.name}"
+    assert b"Generated with" in (media_root / finished.signed_original.name).read_bytes()
+    # Without embedding, another copy, without the prompt.
     Preferences.objects.update_or_create(user=finished.owner, defaults={"embed_metadata": False})
     response = owner_client.get(finished.original_url + "?download=1")
     assert response.status_code == 200
-    assert response["X-Accel-Redirect"] == f"/protected-media/{finished.original.name}"
+    finished.refresh_from_db()
+    assert response["X-Accel-Redirect"] == f"/protected-media/{finished.signed_original.name}"
+    assert b"Generated with" not in (media_root / finished.signed_original.name).read_bytes()
     assert response.content == b""
     assert response["Content-Type"] == "image/jpeg"
     assert response["Content-Disposition"] == f'attachment; filename="{finished.public_id}.jpg"'
-    assert response["Cache-Control"] == "private, max-age=31536000, immutable"
+    assert response["Cache-Control"] == "private, no-cache"
     thumb = owner_client.get(finished.thumbnail_url)
     assert thumb["Content-Type"] == "image/webp"
     assert thumb["Content-Disposition"].startswith("inline;")

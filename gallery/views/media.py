@@ -74,7 +74,9 @@ def _original(request: HttpRequest, item: Generation, *, download: bool) -> Http
     )
     response["Content-Security-Policy"] = files.MEDIA_CSP
     # The copy follows the owner's preference and the signer: same URL, bytes that may change.
-    response["Cache-Control"] = "private, no-cache"
+    # (A presigned redirect keeps its own short max-age: it names the copy's own object.)
+    if response.status_code != 302:
+        response["Cache-Control"] = "private, no-cache"
     return response
 
 
