@@ -235,6 +235,7 @@ if GALLERY_MEDIA_ACCEL and GALLERY_S3_BUCKET:
 # through a file in GALLERY_DATA_DIR, so web hosts that do not share it must turn it off.
 GALLERY_MEDIA_FAST_PATH = env.bool("GALLERY_MEDIA_FAST_PATH", default=True)
 GALLERY_MEDIA_CACHE_BYTES = env.int("GALLERY_MEDIA_CACHE_BYTES", default=64 * 1024 * 1024)
+GALLERY_MEDIA_STAMP = DATA_DIR / "media-access.stamp"
 # Nothing is routed at MEDIA_URL: every image is served by gallery.views.media (/media/...),
 # which checks the row the file belongs to. Storage only needs a value here.
 MEDIA_URL = "/storage/"

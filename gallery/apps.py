@@ -30,5 +30,5 @@ class GalleryConfig(AppConfig):
         # memory of public files (gallery/services/media_cache.py). Writes by `.update()`
         # that can change access call media_cache.access_changed themselves.
         post_save.connect(media_cache.on_row_saved, sender=Generation, dispatch_uid="media-save")
-        post_delete.connect(media_cache.on_changed, sender=Generation, dispatch_uid="media-del")
-        post_save.connect(media_cache.on_changed, sender=SiteSettings, dispatch_uid="media-site")
+        post_delete.connect(media_cache.on_deleted, sender=Generation, dispatch_uid="media-del")
+        post_save.connect(media_cache.on_site_saved, sender=SiteSettings, dispatch_uid="media-site")

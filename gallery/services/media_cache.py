@@ -5,8 +5,8 @@ changed (docs/decisions.md, "Public thumbnails at static speed").
 - Only what anyone at all may fetch is kept (`access.files_shareable`: the rule is asked,
   never copied), and only derivatives (thumbnails and previews), never an original.
 - Nothing negative is kept: a private, hidden or missing image always takes the full check.
-- The stamp is a file in GALLERY_DATA_DIR that grows by one byte whenever an image's
-  visibility, moderation, status, owner or files change, a row is deleted, or the site's
+- The stamp is a file (GALLERY_MEDIA_STAMP, in the data dir) that grows by one byte whenever
+  an image's visibility, moderation, status, owner or files change, a row is deleted, or the site's
   settings change (`access_changed`, called on commit). Every hit compares the stamp (one
   stat) with the one read before its entry was filled, so a process that did not make the
   change still stops serving at once. One host: the web processes share the data dir.
@@ -62,7 +62,7 @@ def enabled() -> bool:
 
 
 def _stamp_path() -> Path:
-    return Path(settings.DATA_DIR) / "media-access.stamp"
+    return Path(settings.GALLERY_MEDIA_STAMP)
 
 
 def stamp() -> tuple[int, int]:
@@ -188,9 +188,16 @@ def on_row_saved(sender, instance, created: bool, update_fields=None, **kwargs) 
         access_changed()
 
 
-def on_changed(sender, **kwargs) -> None:
-    """post_delete of a generation, post_save of the site's settings."""
+def on_deleted(sender, **kwargs) -> None:
+    """post_delete of a generation."""
     access_changed()
+
+
+def on_site_saved(sender, created: bool, **kwargs) -> None:
+    """post_save of the site's settings (anonymous browsing); their first save, made on
+    first use, changes nothing anyone was served."""
+    if not created:
+        access_changed()
 
 
 # A change to any of these may change who may fetch an image's files.
