@@ -98,8 +98,7 @@ class Wrk:
             rate, p95 = self.page_views(paths, cookie, connections)
             if p95 <= P95_GOAL:
                 return rate, p95, connections
-        print(f"  (one visitor alone: {rate:.1f} page views/s, p95 {p95 * 1000:.0f} ms)")
-        return 0.0, p95, connections
+        return rate, p95, connections  # missed even alone: what one visitor gets
 
 
 def sign_in(url: str, username: str) -> str:
@@ -186,7 +185,8 @@ def _files(inst: Install) -> tuple[dict, dict]:
 def report(r: dict) -> None:
     def pv(t):
         rate, p95, c = t
-        return f"{rate:6.1f}/s (p95 {p95 * 1000:.0f} ms, {c} visitors)"
+        missed = " MISSED p95" if p95 > P95_GOAL else ""
+        return f"{rate:6.1f}/s (p95 {p95 * 1000:.0f} ms{missed}, {c} visitors)"
 
     print(f"\n== {r['label']}")
     static = r["static"]
