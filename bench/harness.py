@@ -45,6 +45,7 @@ class Install:
             "DATABASE_URL": self.database_url,
             "GALLERY_DATA_DIR": str(self.dir),
             "MEDIA_ROOT": str(self.dir / "media"),
+            "STATIC_ROOT": str(self.dir / "static"),
             "SDXL_ENDPOINT_URL": endpoint_url,
             "OVH_AI_ENDPOINTS_ACCESS_TOKEN": "",
             "LOG_LEVEL": "WARNING",
@@ -65,23 +66,35 @@ class Install:
             f"for i in range({n}): submit(prompt=f'{prefix} {{i}}')",
         )  # fmt: skip
 
-    def worker(self, script: str = "manage.py") -> subprocess.Popen:
+    def worker(self, script: str = "manage.py", **env: str) -> subprocess.Popen:
         """A `gallery_worker` process; `script` may be a stand-in for manage.py that changes
-        the worker first (bench/slow_disk_worker.py)."""
+        the worker first (bench/slow_disk_worker.py); `env` adds to its environment."""
         proc = subprocess.Popen(
             [sys.executable, script, "gallery_worker", "--no-reload", "--no-startup-delay",
              "--interval", "0.2"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
+            cwd=ROOT, env={**self.env, **env}, stdout=subprocess.DEVNULL,
             stderr=open(self.dir / "workers.log", "ab"),  # noqa: SIM115  (the child keeps it)
         )  # fmt: skip
         self.procs.append(proc)
         return proc
 
-    def web(self, workers: int = 2, server: str = "uvicorn") -> tuple[subprocess.Popen, str]:
-        """The web server: ours (config/server.py), or for comparison the gunicorn threads
-        `make run` used before (`server="gunicorn"`, 4 threads a process)."""
+    def web(
+        self,
+        workers: int = 2,
+        server: str = "uvicorn",
+        *,
+        root: Path = ROOT,
+        static_files: dict[str, bytes] | None = None,
+    ) -> tuple[subprocess.Popen, str]:
+        """The web server (config/server.py) run from `root` (another checkout of the project,
+        e.g. a git worktree of an earlier commit, to measure it on the same data), with
+        `static_files` added to the collected static files before it starts; or, for
+        comparison, the gunicorn threads `make run` used before (`server="gunicorn"`)."""
         port = free_port()
         self.manage("collectstatic", "--noinput", "--verbosity", "0")
+        for name, data in (static_files or {}).items():
+            (self.dir / "static" / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.dir / "static" / name).write_bytes(data)
         env = {**self.env, "PORT": str(port), "WEB_WORKERS": str(workers),
                "WEB_MAX_REQUESTS": "0", "WEB_ACCESS_LOG": "false"}  # fmt: skip
         argv = [sys.executable, "-m", "config.server"]
@@ -90,7 +103,7 @@ class Install:
                     f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4",
                     "--access-logfile", "/dev/null", "--no-control-socket"]  # fmt: skip
         proc = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            argv, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         self.procs.append(proc)
         url = f"http://127.0.0.1:{port}"

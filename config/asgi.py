@@ -6,13 +6,21 @@ server"). Django's handler would wait for a request body for ever and take any s
 from anyone; ours reads it only within GALLERY_BODY_DEADLINE seconds, and takes more than
 GALLERY_ANONYMOUS_BODY_MAX bytes (the verify page: one image) only from a request that
 carries a valid session or API token, checked before the first byte of the body is read.
+
+Public thumbnails and previews (`/media/<id>/public/<name>`, GET or HEAD, no query, no
+Range, no Authorization) are answered here from the process's memory, before the middleware
+stack, while anyone may see them (gallery/services/media_cache.py decides, by asking
+gallery/services/access.py); anything else, or anything the cache does not vouch for, goes
+to Django and its full check (docs/decisions.md, "Public thumbnails at static speed").
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -28,9 +36,14 @@ from asgiref.sync import sync_to_async  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.exceptions import RequestAborted  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from django.http.request import split_domain_port, validate_host  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from accounts.services import identified  # noqa: E402
+from gallery.services import media_cache  # noqa: E402
+from gallery.views import files  # noqa: E402
+
+logger = logging.getLogger("gallery.media")
 
 # The request being handled, for read_body (which Django calls with `receive` only).
 _current: contextvars.ContextVar[tuple[dict, object]] = contextvars.ContextVar("request")
@@ -38,6 +51,8 @@ _current: contextvars.ContextVar[tuple[dict, object]] = contextvars.ContextVar("
 
 class GalleryASGIHandler(ASGIHandler):
     async def handle(self, scope, receive, send) -> None:
+        if await _public_media(scope, send):
+            return
         reset = _current.set((scope, send))
         try:
             await super().handle(scope, receive, send)
@@ -99,6 +114,101 @@ def _anonymous_limit(path: str) -> int:
     if path == reverse("gallery:verify"):
         return settings.GALLERY_VERIFY_MAX_BYTES + MULTIPART_SLACK
     return settings.GALLERY_ANONYMOUS_BODY_MAX
+
+
+_PUBLIC_MEDIA = re.compile(r"/media/([-a-zA-Z0-9_]+)/public/([^/]+)")
+
+
+async def _public_media(scope, send) -> bool:
+    """Answer a public derivative from memory; False: not one we may answer, Django will."""
+    if (
+        scope["type"] != "http"
+        or scope["method"] not in ("GET", "HEAD")
+        or scope.get("query_string")
+    ):
+        return False
+    match = _PUBLIC_MEDIA.fullmatch(scope["path"])
+    if match is None or not media_cache.enabled():
+        return False
+    headers = dict(scope["headers"])
+    if b"authorization" in headers or b"range" in headers or not _acceptable(scope, headers):
+        return False
+    public_id, filename = match[1], match[2]
+    entry = media_cache.cached(public_id, filename)
+    if entry is None:
+        try:
+            entry = await sync_to_async(media_cache.fill, thread_sensitive=False)(
+                public_id, filename
+            )
+        except Exception:
+            logger.exception("The public media cache could not look up %s", scope["path"])
+            return False
+        if entry is None:
+            return False
+    fresh = headers.get(b"if-none-match", b"").decode("latin-1")
+    status = 304 if entry.etag in (fresh, "*") or entry.etag in fresh.split(", ") else 200
+    response_headers = [
+        (b"etag", entry.etag.encode()),
+        (b"cache-control", files.PUBLIC_IMMUTABLE.encode()),
+        *_security_headers(scope, headers),
+    ]
+    if status == 200:
+        response_headers += [
+            (b"content-type", entry.content_type.encode()),
+            (b"content-length", str(len(entry.body)).encode()),
+            (b"accept-ranges", b"bytes"),
+        ]
+    await send({"type": "http.response.start", "status": status, "headers": response_headers})
+    body = entry.body if status == 200 and scope["method"] == "GET" else b""
+    await send({"type": "http.response.body", "body": body})
+    return True
+
+
+def _secure(scope, headers: dict[bytes, bytes]) -> bool:
+    if scope.get("scheme") == "https":
+        return True
+    if settings.SECURE_PROXY_SSL_HEADER:
+        name, value = settings.SECURE_PROXY_SSL_HEADER
+        header = name.removeprefix("HTTP_").replace("_", "-").lower().encode()
+        return headers.get(header, b"").decode("latin-1") == value
+    return False
+
+
+def _acceptable(scope, headers: dict[bytes, bytes]) -> bool:
+    """What Django would check before any view: an allowed Host, and HTTPS where required
+    (otherwise Django answers: 400, or the redirect to HTTPS)."""
+    domain, _ = split_domain_port(headers.get(b"host", b"").decode("latin-1"))
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    if not domain or not validate_host(domain, allowed):
+        return False
+    return not settings.SECURE_SSL_REDIRECT or _secure(scope, headers)
+
+
+def _security_headers(scope, headers: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    """The headers Django's middleware would add to an image (SecurityMiddleware,
+    XFrameOptionsMiddleware) and the media CSP."""
+    out = [(b"content-security-policy", files.MEDIA_CSP.encode())]
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        out.append((b"x-content-type-options", b"nosniff"))
+    if settings.SECURE_REFERRER_POLICY:
+        policy = settings.SECURE_REFERRER_POLICY
+        policy = policy if isinstance(policy, str) else ",".join(policy)
+        out.append((b"referrer-policy", policy.encode()))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        out.append(
+            (b"cross-origin-opener-policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY.encode())
+        )
+    out.append((b"x-frame-options", settings.X_FRAME_OPTIONS.encode()))
+    if settings.SECURE_HSTS_SECONDS and _secure(scope, headers):
+        hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
+        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+            hsts += "; includeSubDomains"
+        if settings.SECURE_HSTS_PRELOAD:
+            hsts += "; preload"
+        out.append((b"strict-transport-security", hsts.encode()))
+    return out
 
 
 def _content_length(headers: dict[bytes, bytes]) -> int | None:

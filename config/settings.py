@@ -228,6 +228,14 @@ if GALLERY_MEDIA_ACCEL and GALLERY_S3_BUCKET:
         "GALLERY_MEDIA_ACCEL serves local files; with GALLERY_S3_BUCKET use "
         "GALLERY_MEDIA_REDIRECT=true instead."
     )
+# Public thumbnails and previews (/media/<id>/public/<name>) are answered by config/asgi.py
+# from each web process's memory, up to GALLERY_MEDIA_CACHE_BYTES each, while anyone may see
+# them (gallery/services/media_cache.py). Only with local files streamed by the app (not
+# GALLERY_MEDIA_ACCEL or S3), and only on one host: processes are told of access changes
+# through a file in GALLERY_DATA_DIR, so web hosts that do not share it must turn it off.
+GALLERY_MEDIA_FAST_PATH = env.bool("GALLERY_MEDIA_FAST_PATH", default=True)
+GALLERY_MEDIA_CACHE_BYTES = env.int("GALLERY_MEDIA_CACHE_BYTES", default=64 * 1024 * 1024)
+GALLERY_MEDIA_STAMP = DATA_DIR / "media-access.stamp"
 # Nothing is routed at MEDIA_URL: every image is served by gallery.views.media (/media/...),
 # which checks the row the file belongs to. Storage only needs a value here.
 MEDIA_URL = "/storage/"
@@ -382,6 +390,9 @@ GALLERY_PAGE_SIZE = env.int("GALLERY_PAGE_SIZE", default=48)
 # How often a worker looks for work that was lost (a worker died, an enqueue never happened),
 # and how long a queued row may wait without a live task before it is enqueued again.
 GALLERY_SWEEP_INTERVAL = env.float("GALLERY_SWEEP_INTERVAL", default=10.0)
+# Generation workers lower their own scheduling priority by this much (os.nice), so the web
+# server gets the CPU first when both want it; 0 leaves them as they are.
+GALLERY_WORKER_NICE = env.int("GALLERY_WORKER_NICE", default=10)
 GALLERY_QUEUED_GRACE = env.float("GALLERY_QUEUED_GRACE", default=60.0)
 # A worker keeps its claim on a job alive with a heartbeat: every GALLERY_HEARTBEAT_INTERVAL
 # seconds it moves the claim's lease GALLERY_CLAIM_SILENCE seconds ahead. A claim silent for

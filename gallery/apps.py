@@ -16,9 +16,19 @@ class GalleryConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from accounts.signals import account_deleting
-        from gallery.services import departures
+        from core.models import SiteSettings
+        from gallery.models import Generation
+        from gallery.services import departures, media_cache
 
         post_migrate.connect(_restore_search_triggers, sender=self)
         # accounts knows nothing of images: deleting an account asks us what to do with them.
         account_deleting.connect(departures.on_account_deleting, dispatch_uid="gallery-images")
+        # Any change that may change who sees an image's files empties every web process's
+        # memory of public files (gallery/services/media_cache.py). Writes by `.update()`
+        # that can change access call media_cache.access_changed themselves.
+        post_save.connect(media_cache.on_row_saved, sender=Generation, dispatch_uid="media-save")
+        post_delete.connect(media_cache.on_deleted, sender=Generation, dispatch_uid="media-del")
+        post_save.connect(media_cache.on_site_saved, sender=SiteSettings, dispatch_uid="media-site")

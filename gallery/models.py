@@ -203,9 +203,16 @@ class Generation(models.Model):
         end = self.finished_at or timezone.now()
         return max(0, round((end - self.created_at).total_seconds()))
 
+    # Derivatives (never the original) of a public image have a URL of their own, which
+    # serves only while the image is public: the URL changes whenever that does, so shared
+    # caches may keep what it serves (gallery/services/access.py, docs/decisions.md).
+    DERIVATIVE_FIELDS = ("thumbnail", "thumbnail_2x", "preview_image")
+
     def media_url(self, field: str) -> str:
         """URL of one of this row's files, served by the authorising media view."""
         name = getattr(self, field).name.rsplit("/", 1)[-1]
+        if field in self.DERIVATIVE_FIELDS and self.is_public:
+            return reverse("gallery:public-media", args=[self.public_id, name])
         return reverse("gallery:media", args=[self.public_id, name])
 
     @property

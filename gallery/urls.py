@@ -32,6 +32,8 @@ urlpatterns = [
     path("account/preferences", preferences.preferences, name="preferences"),
     path("media/<slug:public_id>/<str:filename>", media.media, name="media"),
     path("verify", verify.verify, name="verify"),
+    # Usually answered before Django by config/asgi.py; this is the same answer otherwise.
+    path("media/<slug:public_id>/public/<str:filename>", media.public_media, name="public-media"),
     # Drop-in compatible APIs, at the paths their clients expect (see docs/API.md).
     path("api/text2image", compat.text2image, name="api_text2image"),
     path("v1/images/generations", compat.openai_images, name="openai_images"),

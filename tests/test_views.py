@@ -241,6 +241,7 @@ def test_a_private_image_and_its_files_are_404_to_everyone_but_its_owner_and_sta
     client, owner, other_user, finished
 ):
     Generation.objects.filter(pk=finished.pk).update(visibility=Generation.Visibility.PRIVATE)
+    finished.refresh_from_db()  # a private image's thumbnails have the private URL
     urls = [finished.get_absolute_url(), finished.original_url, finished.thumbnail_url]
     other = signed_in(other_user)
     for url in urls:

@@ -7,6 +7,10 @@ The rules, in one place:
   (a hidden or removed one shows them the moderator's reason).
 - Staff see everything.
 - Managing (retry, delete, change visibility) is for the owner and staff.
+- A public image's thumbnails and previews also have a public URL (`/media/<id>/public/...`):
+  it serves only while the image is public, to whoever may view it, and a shared cache may
+  keep what it serves only while anyone at all may (`files_shareable`). Hiding an image or
+  making it private ends that URL at once, its owner included (their pages link the other).
 - A signed link (the OpenAI-compatible API's image URLs) opens its one file while the image
   is as it was when the link was made: the same visibility (the signature covers it), its
   files still there, and not held, hidden or removed by a moderator.
@@ -78,6 +82,18 @@ def can_manage(user: AnyUser, generation: Generation) -> bool:
 def files_viewable(user: AnyUser, generation: Generation) -> bool:
     """Whether the image files may be served: viewable, and not removed by a moderator."""
     return generation.has_image and can_view(user, generation)
+
+
+def files_viewable_at_public_url(user: AnyUser, generation: Generation) -> bool:
+    """Whether the public URL of one of the image's derivatives may serve it to `user`."""
+    return generation.is_public and files_viewable(user, generation)
+
+
+def files_shareable(generation: Generation) -> bool:
+    """Whether anyone at all, signed in or not, may fetch the image's files now (what an
+    anonymous visitor may): then web processes may keep them in memory and shared caches
+    may keep them."""
+    return files_viewable(AnonymousUser(), generation)
 
 
 def files_open_by_link(generation: Generation) -> bool:

@@ -33,6 +33,7 @@ TILE_FIELDS = (
     "prompt",
     "status",
     "moderation",
+    "visibility",  # which URL its thumbnails have (Generation.media_url)
     "thumbnail",
     "thumbnail_2x",
     "width",

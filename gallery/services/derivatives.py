@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from gallery.models import Generation
-from gallery.services import images, storage
+from gallery.services import images, media_cache, storage
 
 # The files made from the original, which `rebuild_derived` can make again.
 DERIVED_FIELDS = ("thumbnail", "thumbnail_2x", "preview_image")
@@ -64,6 +64,7 @@ def rebuild_derived(
                 **new
             )
             if updated:
+                media_cache.access_changed()  # the old names no longer serve
                 replaced = [n for n in old.values() if n]
                 transaction.on_commit(partial(storage.delete_files, replaced), robust=True)
     except BaseException:

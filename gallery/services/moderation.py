@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from core.models import SiteSettings
 from gallery.models import Generation, ModerationEvent, Report
-from gallery.services import access, pagination, storage
+from gallery.services import access, media_cache, pagination, storage
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +121,7 @@ def _move(
         # Only once the removal is committed: a rolled-back decision keeps its files.
         transaction.on_commit(partial(storage.delete_files, names), robust=True)
     Generation.objects.filter(pk=generation.pk).update(**fields)
+    media_cache.access_changed()
     for name, value in fields.items():
         setattr(generation, name, value)
     return ModerationEvent.objects.create(

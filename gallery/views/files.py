@@ -24,6 +24,9 @@ from django.utils.http import content_disposition_header
 # Names carry the claim token, so a URL's content never changes. "private": shared caches must
 # not keep an image whose visibility can change.
 IMMUTABLE = "private, max-age=31536000, immutable"
+# A public derivative at its public URL, which stops serving (and is no longer linked) once
+# the image is hidden or made private: shared caches may keep it (docs/decisions.md).
+PUBLIC_IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -82,10 +85,12 @@ def file_response(
     download_name: str,
     download: bool,
     range_header: str | None = None,
+    shared: bool = False,
 ) -> HttpResponseBase:
     """The response that delivers `field`'s file, the way this deployment is set up to.
     Streamed from storage, it honours a single byte range, so an interrupted download
-    resumes (nginx, Apache and S3 do that themselves in the other modes)."""
+    resumes (nginx, Apache and S3 do that themselves in the other modes). `shared`: shared
+    caches may keep it."""
     if settings.GALLERY_MEDIA_REDIRECT:
         return _presigned_redirect(field, download_name=download_name, download=download)
     if settings.GALLERY_MEDIA_ACCEL:
@@ -124,7 +129,7 @@ def file_response(
                 download=download,
             )
         response["Accept-Ranges"] = "bytes"
-    response["Cache-Control"] = IMMUTABLE
+    response["Cache-Control"] = PUBLIC_IMMUTABLE if shared else IMMUTABLE
     return response
 
 

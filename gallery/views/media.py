@@ -14,22 +14,62 @@ from gallery.services import access, downloads, images, signed_urls
 from gallery.views import files
 
 
+def _viewer(request: HttpRequest) -> access.AnyUser | HttpResponse:
+    """Who asks: the cookie's user, or a Bearer token's (or the 401 refusing it)."""
+    if "Authorization" not in request.headers:
+        return request.user
+    # An API client fetching the files the JSON API links to. Reading only (GET), so a
+    # token here cannot be abused across sites the way a cookie could. A request that
+    # sends credentials is judged by them alone: an empty Bearer or another scheme is
+    # refused, never quietly served as the cookie's user.
+    try:
+        return tokens.authenticate(http.bearer(request)).user
+    except tokens.TokenError as exc:
+        refused = HttpResponse(exc.message, status=exc.status, content_type="text/plain")
+        refused["WWW-Authenticate"] = 'Bearer realm="gallery"'
+        return refused
+
+
+@require_safe
+def public_media(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBase:
+    """A thumbnail or preview at its public URL: served while the image is public, to
+    whoever may view it; marked for shared caches when anyone at all may. (Under uvicorn,
+    config/asgi.py answers most of these from memory before they reach Django.)"""
+    viewer = _viewer(request)
+    if isinstance(viewer, HttpResponse):
+        return viewer
+    item = get_object_or_404(Generation, public_id=public_id)
+    if not access.files_viewable_at_public_url(viewer, item):
+        raise Http404("No such image.")
+    field = next(
+        (
+            f
+            for f in (getattr(item, name) for name in Generation.DERIVATIVE_FIELDS)
+            if f and f.name.rsplit("/", 1)[-1] == filename
+        ),
+        None,
+    )
+    if field is None:
+        raise Http404("No such file.")
+    response = files.file_response(
+        field,
+        content_type=images.content_type(images.THUMBNAIL_FORMAT),
+        download_name=f"{item.public_id}.{filename.rsplit('.', 1)[-1]}",
+        download=False,
+        range_header=request.headers.get("Range"),
+        shared=access.files_shareable(item),
+    )
+    response["Content-Security-Policy"] = files.MEDIA_CSP
+    return response
+
+
 @require_safe
 def media(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBase:
     """Serve one file of a generation. Only names that belong to the row are served, so no
     other file under the media root can be reached, whatever the URL says."""
-    viewer = request.user
-    if "Authorization" in request.headers:
-        # An API client fetching the files the JSON API links to. Reading only (GET), so a
-        # token here cannot be abused across sites the way a cookie could. A request that
-        # sends credentials is judged by them alone: an empty Bearer or another scheme is
-        # refused, never quietly served as the cookie's user.
-        try:
-            viewer = tokens.authenticate(http.bearer(request)).user
-        except tokens.TokenError as exc:
-            refused = HttpResponse(exc.message, status=exc.status, content_type="text/plain")
-            refused["WWW-Authenticate"] = 'Bearer realm="gallery"'
-            return refused
+    viewer = _viewer(request)
+    if isinstance(viewer, HttpResponse):
+        return viewer
     item = get_object_or_404(Generation, public_id=public_id)
     # A signed link (the OpenAI-compatible API's image URLs) opens its one file for an hour,
     # while the image stays as it was when the link was made.

@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django_rq.management.commands.rqworker import Command as RQWorkerCommand
 from rq.worker import Worker
 
-from gallery.management.commands.gallery_worker import SWEEP_LOCK, start_sweeper
+from gallery.management.commands.gallery_worker import SWEEP_LOCK, lower_priority, start_sweeper
 
 
 class SweepSafeWorker(Worker):
@@ -32,6 +32,7 @@ class Command(RQWorkerCommand):
             raise CommandError(
                 "GALLERY_TASK_BACKEND is not 'rq': run `manage.py gallery_worker` instead."
             )
+        lower_priority()
         options["job_class"] = options.get("job_class") or "django_tasks_rq.Job"
         options["worker_class"] = options.get("worker_class") or (
             "gallery.management.commands.gallery_rqworker.SweepSafeWorker"

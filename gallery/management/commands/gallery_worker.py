@@ -32,10 +32,19 @@ class Command(DbWorkerCommand):
     help = "Run a background worker for generations (db_worker plus recovery of lost work)"
 
     def handle(self, *args, **options):
+        lower_priority()
         # With --reload, only the reloaded child runs tasks, so only it sweeps.
         if not options.get("reload") or os.environ.get(DJANGO_AUTORELOAD_ENV) == "true":
             start_sweeper(prune=True)
         return super().handle(*args, **options)
+
+
+def lower_priority() -> None:
+    """Lower this worker's scheduling priority by GALLERY_WORKER_NICE (default 10): image
+    work then waits while the web server on the same machine wants the CPU, and takes it
+    when nobody else does (docs/decisions.md, "Workers yield the CPU")."""
+    if settings.GALLERY_WORKER_NICE:
+        os.nice(settings.GALLERY_WORKER_NICE)
 
 
 def start_sweeper(*, prune: bool) -> None:
