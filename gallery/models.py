@@ -242,6 +242,17 @@ class Generation(models.Model):
         """Every file the row names (the signed copy too, once there is one)."""
         return [f for f in (getattr(self, name) for name in self.ALL_FILE_FIELDS) if f]
 
+    def file_named(
+        self, filename: str, among: tuple[str, ...] = FILE_FIELDS
+    ) -> models.fields.files.FieldFile | None:
+        """The file of `among` whose name ends in `filename` (what a media URL names), or
+        None: only the row's own files are ever served, whatever the URL says."""
+        for name in among:
+            field = getattr(self, name)
+            if field and field.name.rsplit("/", 1)[-1] == filename:
+                return field
+        return None
+
 
 class Preferences(models.Model):
     """A user's own choices. Created on first use, so every user has defaults without a row."""

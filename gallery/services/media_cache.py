@@ -29,7 +29,7 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection, transaction
 
 from gallery.models import Generation
-from gallery.services import access, images
+from gallery.services import access, images, storage
 
 MAX_AGE = 30.0
 LARGEST = 1024 * 1024  # a file bigger than this is not kept (previews are ~100 KB)
@@ -129,18 +129,11 @@ def fill(public_id: str, filename: str) -> PublicFile | None:
         )
         if item is None or not access.files_shareable(item):
             return None
-        field = next(
-            (
-                f
-                for f in (getattr(item, name) for name in DERIVATIVES)
-                if f and f.name.rsplit("/", 1)[-1] == filename
-            ),
-            None,
-        )
+        field = item.file_named(filename, among=DERIVATIVES)
         if field is None:
             return None
         try:
-            with default_storage.open(field.name, "rb") as handle:
+            with default_storage.open(storage.stored_name(field), "rb") as handle:
                 if handle.size > LARGEST:
                     return None
                 body = handle.read()

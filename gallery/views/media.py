@@ -1,6 +1,7 @@
 """Image files. Every file goes through here, so the same access rules guard the pages and
 the bytes: a private or hidden image's URL is useless to anyone else."""
 
+from django.db.models.fields.files import FieldFile
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
@@ -41,26 +42,10 @@ def public_media(request: HttpRequest, public_id: str, filename: str) -> HttpRes
     item = get_object_or_404(Generation, public_id=public_id)
     if not access.files_viewable_at_public_url(viewer, item):
         raise Http404("No such image.")
-    field = next(
-        (
-            f
-            for f in (getattr(item, name) for name in Generation.DERIVATIVE_FIELDS)
-            if f and f.name.rsplit("/", 1)[-1] == filename
-        ),
-        None,
-    )
+    field = item.file_named(filename, among=Generation.DERIVATIVE_FIELDS)
     if field is None:
         raise Http404("No such file.")
-    response = files.file_response(
-        field,
-        content_type=images.content_type(images.THUMBNAIL_FORMAT),
-        download_name=f"{item.public_id}.{filename.rsplit('.', 1)[-1]}",
-        download=False,
-        range_header=request.headers.get("Range"),
-        shared=access.files_shareable(item),
-    )
-    response["Content-Security-Policy"] = files.MEDIA_CSP
-    return response
+    return _derivative(request, item, field, shared=access.files_shareable(item))
 
 
 @require_safe
@@ -77,19 +62,26 @@ def media(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBa
     if not signed and not access.files_viewable(viewer, item):
         raise Http404("No such image.")
     # Only the image's own files have URLs; the signed copy is served as the original.
-    fields = (getattr(item, name) for name in Generation.FILE_FIELDS)
-    field = next((f for f in fields if f and f.name.rsplit("/", 1)[-1] == filename), None)
+    field = item.file_named(filename)
     if field is None:
         raise Http404("No such file.")
     if field.name == item.original.name:
         return _original(request, item, download=request.GET.get("download") == "1")
-    # Authorised: hand over the bytes (streamed, X-Accel/X-Sendfile, or a presigned redirect).
+    return _derivative(request, item, field, shared=False)
+
+
+def _derivative(
+    request: HttpRequest, item: Generation, field: FieldFile, *, shared: bool
+) -> HttpResponseBase:
+    """An authorised thumbnail or preview: the bytes (streamed, X-Accel/X-Sendfile, or a
+    presigned redirect), cacheable by shared caches only when `shared`."""
     response = files.file_response(
         field,
         content_type=images.content_type(images.THUMBNAIL_FORMAT),
-        download_name=f"{item.public_id}.{filename.rsplit('.', 1)[-1]}",
+        download_name=f"{item.public_id}.{field.name.rsplit('.', 1)[-1]}",
         download=False,
         range_header=request.headers.get("Range"),
+        shared=shared,
     )
     response["Content-Security-Policy"] = files.MEDIA_CSP
     return response
