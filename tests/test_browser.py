@@ -82,6 +82,8 @@ def test_prompt_to_live_status_to_image_in_the_gallery(app, page, owner):
     expect(image).to_be_visible(timeout=15_000)
     expect(status).to_have_text("Done")
     assert page.evaluate("window.__sameDocument") is True
+    # htmx swaps the finished card in; the preview may still be on its way (slow CI machines).
+    wait_for_js(page, "document.querySelector('figure.artwork img').complete")
     assert page.evaluate("document.querySelector('figure.artwork img').naturalWidth") == 1024
     expect(page.get_by_text("Offline stand-in (not SDXL)")).to_be_visible()
     page.screenshot(path=ARTIFACTS / "generation-done.png")
