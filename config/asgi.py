@@ -7,11 +7,16 @@ from anyone; ours reads it only within GALLERY_BODY_DEADLINE seconds, and takes 
 GALLERY_ANONYMOUS_BODY_MAX bytes (the verify page: one image) only from a request that
 carries a valid session or API token, checked before the first byte of the body is read.
 
-Public thumbnails and previews (`/media/<id>/public/<name>`, GET or HEAD, no query, no
-Range, no Authorization) are answered here from the process's memory, before the middleware
-stack, while anyone may see them (gallery/services/media_cache.py decides, by asking
+Thumbnails and previews (GET or HEAD, no query, no Range, no Authorization) are answered
+here from the process's memory, before the middleware stack: at their public URL
+(`/media/<id>/public/<name>`) while anyone may see them, at their private URL for a
+session cookie whose user may (gallery/services/media_cache.py decides, by asking
 gallery/services/access.py); anything else, or anything the cache does not vouch for, goes
 to Django and its full check (docs/decisions.md, "Public thumbnails at static speed").
+
+Static files are answered here too, by whitenoise's own lookup and headers, so that they
+do not pay for Django's request machinery either (whitenoise's middleware is WSGI-minded:
+inside Django's ASGI handler it makes a few hundred responses a second, not thousands).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from django.core.exceptions import RequestAborted  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.http.request import split_domain_port, validate_host  # noqa: E402
 from django.urls import reverse  # noqa: E402
+from whitenoise.middleware import WhiteNoiseMiddleware  # noqa: E402
 
 from accounts.services import identified  # noqa: E402
 from gallery.services import media_cache  # noqa: E402
@@ -51,7 +57,7 @@ _current: contextvars.ContextVar[tuple[dict, object]] = contextvars.ContextVar("
 
 class GalleryASGIHandler(ASGIHandler):
     async def handle(self, scope, receive, send) -> None:
-        if await _public_media(scope, send):
+        if await _media(scope, send) or await _static_file(scope, send):
             return
         reset = _current.set((scope, send))
         try:
@@ -116,32 +122,39 @@ def _anonymous_limit(path: str) -> int:
     return settings.GALLERY_ANONYMOUS_BODY_MAX
 
 
-_PUBLIC_MEDIA = re.compile(r"/media/([-a-zA-Z0-9_]+)/public/([^/]+)")
+_MEDIA = re.compile(r"/media/([-a-zA-Z0-9_]+)/(public/)?([^/]+)")
 
 
-async def _public_media(scope, send) -> bool:
-    """Answer a public derivative from memory; False: not one we may answer, Django will."""
+async def _media(scope, send) -> bool:
+    """Answer a thumbnail or preview from memory: at its public URL while anyone may see it,
+    at its private URL for a session cookie whose user may; False: Django will."""
     if (
         scope["type"] != "http"
         or scope["method"] not in ("GET", "HEAD")
         or scope.get("query_string")
     ):
         return False
-    match = _PUBLIC_MEDIA.fullmatch(scope["path"])
+    match = _MEDIA.fullmatch(scope["path"])
     if match is None or not media_cache.enabled():
         return False
     headers = dict(scope["headers"])
     if b"authorization" in headers or b"range" in headers or not _acceptable(scope, headers):
         return False
-    public_id, filename = match[1], match[2]
-    entry = media_cache.cached(public_id, filename)
+    public_id, filename = match[1], match[3]
+    session_key = "" if match[2] else _session_key(headers)
+    if not match[2] and not session_key:
+        return False  # a private URL without a session: Django says 404 (or takes a token)
+    entry = media_cache.cached(public_id, filename, session_key)
     if entry is None:
         try:
-            entry = await sync_to_async(media_cache.fill, thread_sensitive=False)(
-                public_id, filename
-            )
+            if session_key:
+                fill = sync_to_async(media_cache.fill_for_session, thread_sensitive=False)
+                entry = await fill(session_key, public_id, filename)
+            else:
+                fill = sync_to_async(media_cache.fill, thread_sensitive=False)
+                entry = await fill(public_id, filename)
         except Exception:
-            logger.exception("The public media cache could not look up %s", scope["path"])
+            logger.exception("The media cache could not look up %s", scope["path"])
             return False
         if entry is None:
             return False
@@ -149,9 +162,11 @@ async def _public_media(scope, send) -> bool:
     status = 304 if entry.etag in (fresh, "*") or entry.etag in fresh.split(", ") else 200
     response_headers = [
         (b"etag", entry.etag.encode()),
-        (b"cache-control", files.PUBLIC_IMMUTABLE.encode()),
+        (b"cache-control", (files.PUBLIC_IMMUTABLE if entry.shared else files.IMMUTABLE).encode()),
         *_security_headers(scope, headers),
     ]
+    if not entry.shared:
+        response_headers.append((b"vary", b"Cookie"))  # as Django's session middleware says
     if status == 200:
         response_headers += [
             (b"content-type", entry.content_type.encode()),
@@ -160,6 +175,43 @@ async def _public_media(scope, send) -> bool:
         ]
     await send({"type": "http.response.start", "status": status, "headers": response_headers})
     body = entry.body if status == 200 and scope["method"] == "GET" else b""
+    await send({"type": "http.response.body", "body": body})
+    return True
+
+
+# Whitenoise's table of the collected files, built once; in development (autorefresh, finders)
+# Django's own path serves them, so an edited file shows at once.
+_STATIC = None if settings.DEBUG else WhiteNoiseMiddleware()
+
+
+async def _static_file(scope, send) -> bool:
+    """Answer a collected static file the way whitenoise would; False: Django will."""
+    if _STATIC is None or scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+        return False
+    static_file = _STATIC.files.get(scope["path"])
+    if static_file is None:
+        return False
+    headers = dict(scope["headers"])
+    if not _acceptable(scope, headers):
+        return False
+    # Whitenoise reads the request's headers the WSGI way.
+    environ = {
+        "HTTP_" + name.decode("latin-1").upper().replace("-", "_"): value.decode("latin-1")
+        for name, value in scope["headers"]
+    }
+    response = static_file.get_response(scope["method"], environ)
+    body = b""
+    if response.file is not None:
+        with response.file as handle:
+            body = handle.read()  # small files, from the page cache: no thread needed
+    response_headers = [
+        (name.lower().encode("latin-1"), str(value).encode("latin-1"))
+        for name, value in response.headers
+    ]
+    response_headers += _security_headers(scope, headers)
+    await send({
+        "type": "http.response.start", "status": int(response.status), "headers": response_headers
+    })  # fmt: skip
     await send({"type": "http.response.body", "body": body})
     return True
 
@@ -217,13 +269,18 @@ def _content_length(headers: dict[bytes, bytes]) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-async def _identified(headers: dict[bytes, bytes]) -> bool:
-    cookies = headers.get(b"cookie", b"").decode("latin-1")
+def _session_key(headers: dict[bytes, bytes]) -> str:
+    """The session cookie's value, or ""."""
     session_key = ""
-    for part in cookies.split(";"):
+    for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
         name, _, value = part.strip().partition("=")
         if name == settings.SESSION_COOKIE_NAME:
             session_key = value
+    return session_key
+
+
+async def _identified(headers: dict[bytes, bytes]) -> bool:
+    session_key = _session_key(headers)
     authorization = headers.get(b"authorization", b"").decode("latin-1")
     if not session_key and not authorization:
         return False

@@ -16,6 +16,9 @@ class GalleryConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.signals import user_logged_out
+        from django.contrib.sessions.models import Session
         from django.db.models.signals import post_delete, post_save
 
         from accounts.signals import account_deleting
@@ -32,3 +35,12 @@ class GalleryConfig(AppConfig):
         post_save.connect(media_cache.on_row_saved, sender=Generation, dispatch_uid="media-save")
         post_delete.connect(media_cache.on_deleted, sender=Generation, dispatch_uid="media-del")
         post_save.connect(media_cache.on_site_saved, sender=SiteSettings, dispatch_uid="media-site")
+        # What a session's private entries may show ends with the session or the account.
+        user = get_user_model()
+        for uid, signal, sender in (
+            ("out", user_logged_out, None), ("user-save", post_save, user),
+            ("user-del", post_delete, user), ("session-del", post_delete, Session),
+        ):  # fmt: skip
+            signal.connect(
+                media_cache.on_account_changed, sender=sender, dispatch_uid=f"media-{uid}"
+            )

@@ -144,6 +144,52 @@ def test_a_private_image_stays_private_and_its_owner_and_staff_get_private_heade
         assert served(public_form, cookie=session_cookie(person))[0] == 404
 
 
+@pytest.fixture
+def private(finished, owner) -> Generation:
+    Generation.objects.filter(pk=finished.pk).update(owner=owner, visibility="private")
+    finished.refresh_from_db()
+    return finished
+
+
+def test_a_private_thumbnail_comes_from_memory_for_its_owners_session(
+    private, owner, other_user, media_root, django_assert_num_queries
+):
+    cookie = session_cookie(owner)
+    status, headers, body = served(private.thumbnail_url, cookie=cookie)
+    assert status == 200
+    assert body == next(media_root.rglob(private.thumbnail_url.rsplit("/", 1)[-1])).read_bytes()
+    with django_assert_num_queries(0):
+        again, kept, same = served(private.thumbnail_url, cookie=cookie)
+    assert (again, same) == (200, body)
+    for answer in (headers, kept):
+        assert answer["cache-control"] == "private, max-age=31536000, immutable"
+        assert answer["vary"] == "Cookie"
+        assert answer["content-security-policy"] == "default-src 'none'; sandbox"
+    # Kept for that session only: another person's session, or none, still gets nothing.
+    assert served(private.thumbnail_url, cookie=session_cookie(other_user))[0] == 404
+    assert served(private.thumbnail_url)[0] == 404
+    assert served(private.thumbnail_url, cookie="sessionid=made-up")[0] == 404
+
+
+@pytest.mark.parametrize("change", ["signed out", "password changed", "staff no more", "deleted"])
+def test_what_a_session_was_shown_ends_with_the_session_at_once(private, owner, moderator, change):
+    person = owner if change in ("signed out", "password changed") else moderator
+    client = signed_in(person)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    assert served(private.preview_url, cookie=cookie)[0] == 200  # now kept for that session
+    if change == "signed out":
+        client.post("/accounts/logout/")
+    elif change == "password changed":
+        person.set_password("a-new-password-456")
+        person.save()
+    elif change == "staff no more":
+        person.is_staff = person.is_superuser = False
+        person.save()
+    else:
+        private.delete()
+    assert served(private.preview_url, cookie=cookie)[0] == 404
+
+
 @pytest.mark.parametrize("change", ["made private", "hidden", "pending review", "deleted"])
 def test_hiding_or_making_private_ends_the_existing_public_urls_at_once(
     public, owner, moderator, change

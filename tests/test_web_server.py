@@ -2,6 +2,7 @@
 stalled clients cost it nothing, a request body has a deadline, and only a request with a
 valid session or token may send a large one."""
 
+import re
 import socket
 import subprocess
 import sys
@@ -163,3 +164,27 @@ def test_a_content_length_that_is_not_a_number_is_a_400(server):
         sock.sendall(b"POST /api/text2image HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
         answer = _read_until_closed(sock)
     assert answer.split()[1] in ("400", "411")  # the parser may refuse it before we see it
+
+
+def test_static_files_are_served_with_whitenoise_headers_and_compression(server):
+    url, _, _ = server
+    page = requests.get(url + "/accounts/login/", timeout=10).text
+    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+\.css)"', page)[1]
+
+    plain = requests.get(url + stylesheet, headers={"Accept-Encoding": "identity"}, timeout=10)
+    assert plain.status_code == 200
+    assert plain.headers["Content-Type"].startswith("text/css")
+    assert "immutable" in plain.headers["Cache-Control"]  # a hashed name: cache it for ever
+    assert plain.headers["X-Content-Type-Options"] == "nosniff"
+    assert "body" in plain.text
+
+    packed = requests.get(url + stylesheet, headers={"Accept-Encoding": "gzip"}, timeout=10)
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert packed.text == plain.text  # requests unpacks it
+
+    again = requests.get(
+        url + stylesheet, headers={"If-None-Match": plain.headers["ETag"]}, timeout=10
+    )
+    assert again.status_code == 304 and not again.content
+
+    assert requests.get(url + "/static/no-such-file.css", timeout=10).status_code == 404

@@ -1,15 +1,20 @@
-"""The fast path's memory: the bytes of public thumbnails and previews, kept per web process,
-and the stamp that makes every process forget them the moment any image's access may have
+"""The fast path's memory: the bytes of thumbnails and previews, kept per web process, and
+the stamp that makes every process forget them the moment any image's access may have
 changed (docs/decisions.md, "Public thumbnails at static speed").
 
-- Only what anyone at all may fetch is kept (`access.files_shareable`: the rule is asked,
-  never copied), and only derivatives (thumbnails and previews), never an original.
-- Nothing negative is kept: a private, hidden or missing image always takes the full check.
+- Only derivatives (thumbnails and previews) are kept, never an original, under one of two
+  kinds of key. A public URL's entry: kept only while anyone at all may fetch the file
+  (`access.files_shareable`). A private URL's entry: kept for one session cookie, only
+  while that session's user may see the file (`access.files_viewable`, for the user
+  `accounts.services.session_user` finds). The rules are asked, never copied.
+- Nothing negative is kept: a refusal, or a missing file, always takes the full check.
 - The stamp is a file (GALLERY_MEDIA_STAMP, in the data dir) that grows by one byte whenever
-  an image's visibility, moderation, status, owner or files change, a row is deleted, or the site's
-  settings change (`access_changed`, called on commit). Every hit compares the stamp (one
-  stat) with the one read before its entry was filled, so a process that did not make the
-  change still stops serving at once. One host: the web processes share the data dir.
+  an image's visibility, moderation, status, owner or files change, a row is deleted, the
+  site's settings change, an account signs out, is saved (its password, its staff flag) or
+  is deleted, or a session is deleted (`access_changed`, called on commit). Every hit
+  compares the stamp (one stat) with the one read before its entry was filled, so a
+  process that did not make the change still stops serving at once. One host: the web
+  processes share the data dir.
 - Entries also lapse after MAX_AGE seconds, should a change ever be written without the
   stamp; memory is bounded by GALLERY_MEDIA_CACHE_BYTES per process (least recently used
   first out).
@@ -28,6 +33,7 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection, transaction
 
+from accounts.services import session_user
 from gallery.models import Generation
 from gallery.services import access, images, storage
 
@@ -38,15 +44,17 @@ _STAMP_SIZE_LIMIT = 1 << 20  # the stamp is emptied when it gets this big
 
 
 @dataclass(frozen=True)
-class PublicFile:
+class KeptFile:
     body: bytes
     content_type: str
     etag: str
     stamp: tuple[int, int]
     filled_at: float
+    shared: bool  # anyone may fetch it: shared caches may keep it too
 
 
-_entries: OrderedDict[tuple[str, str], PublicFile] = OrderedDict()
+# (session key, or "" for a public URL; public id; file name) -> the file
+_entries: OrderedDict[tuple[str, str, str], KeptFile] = OrderedDict()
 _size = 0
 _lock = threading.Lock()
 
@@ -105,54 +113,84 @@ def forget_all() -> None:
         _size = 0
 
 
-def cached(public_id: str, filename: str) -> PublicFile | None:
-    """A kept entry that is still valid, without touching the database."""
-    entry = _entries.get((public_id, filename))
+def cached(public_id: str, filename: str, session_key: str = "") -> KeptFile | None:
+    """A kept entry that is still valid, without touching the database: the public URL's
+    (no session key) or the one kept for this session."""
+    key = (session_key, public_id, filename)
+    entry = _entries.get(key)
     if entry is None:
         return None
     if entry.stamp != stamp() or time.monotonic() - entry.filled_at > MAX_AGE:
         with _lock:
-            _drop((public_id, filename))
+            _drop(key)
         return None
     return entry
 
 
-def fill(public_id: str, filename: str) -> PublicFile | None:
-    """Look the file up (the database and storage): kept and returned if anyone may fetch
-    it, else None (then the full check answers). Synchronous: call it from a thread."""
+def fill(public_id: str, filename: str) -> KeptFile | None:
+    """A public URL's file, looked up (the database and storage): kept and returned if
+    anyone may fetch it, else None (then the full check answers). Synchronous: call it
+    from a thread."""
     before = stamp()  # read first: a change committed during the lookup invalidates it
     try:
-        item = (
-            Generation.objects.filter(public_id=public_id)
-            .only("status", "visibility", "moderation", "owner_id", *DERIVATIVES)
-            .first()
-        )
+        item = _row(public_id)
         if item is None or not access.files_shareable(item):
             return None
-        field = item.file_named(filename, among=DERIVATIVES)
-        if field is None:
-            return None
-        try:
-            with default_storage.open(storage.stored_name(field), "rb") as handle:
-                if handle.size > LARGEST:
-                    return None
-                body = handle.read()
-        except FileNotFoundError:
-            return None
+        return _read_and_keep(("", public_id, filename), item, before, shared=True)
     finally:
         connection.close()  # this runs outside any request: leave no connection behind
-    entry = PublicFile(
+
+
+def fill_for_session(session_key: str, public_id: str, filename: str) -> KeptFile | None:
+    """A private URL's file for this session cookie: kept and returned if the session's
+    user may see it, else None (then the full check answers). Synchronous."""
+    before = stamp()
+    try:
+        viewer = session_user(session_key)
+        if viewer is None:
+            return None
+        item = _row(public_id)
+        if item is None or not access.files_viewable(viewer, item):
+            return None
+        return _read_and_keep((session_key, public_id, filename), item, before, shared=False)
+    finally:
+        connection.close()
+
+
+def _row(public_id: str) -> Generation | None:
+    return (
+        Generation.objects.filter(public_id=public_id)
+        .only("status", "visibility", "moderation", "owner_id", *DERIVATIVES)
+        .first()
+    )
+
+
+def _read_and_keep(
+    key: tuple[str, str, str], item: Generation, before: tuple[int, int], *, shared: bool
+) -> KeptFile | None:
+    field = item.file_named(key[2], among=DERIVATIVES)
+    if field is None:
+        return None
+    try:
+        with default_storage.open(storage.stored_name(field), "rb") as handle:
+            if handle.size > LARGEST:
+                return None
+            body = handle.read()
+    except FileNotFoundError:
+        return None
+    entry = KeptFile(
         body=body,
         content_type=images.content_type(images.THUMBNAIL_FORMAT),
-        etag=f'"{filename}"',  # the name carries the claim token: its bytes never change
+        etag=f'"{key[2]}"',  # the name carries the claim token: its bytes never change
         stamp=before,
         filled_at=time.monotonic(),
+        shared=shared,
     )
-    _keep((public_id, filename), entry)
+    _keep(key, entry)
     return entry
 
 
-def _keep(key: tuple[str, str], entry: PublicFile) -> None:
+def _keep(key: tuple[str, str, str], entry: KeptFile) -> None:
     global _size
     budget = settings.GALLERY_MEDIA_CACHE_BYTES
     if len(entry.body) > budget:
@@ -166,7 +204,7 @@ def _keep(key: tuple[str, str], entry: PublicFile) -> None:
             _size -= len(old.body)
 
 
-def _drop(key: tuple[str, str]) -> None:
+def _drop(key: tuple[str, str, str]) -> None:
     global _size
     old = _entries.pop(key, None)
     if old is not None:
@@ -195,3 +233,11 @@ def on_site_saved(sender, created: bool, **kwargs) -> None:
 
 # A change to any of these may change who may fetch an image's files.
 ACCESS_FIELDS = {"status", "visibility", "moderation", "owner", *DERIVATIVES, "original"}
+
+
+def on_account_changed(sender, update_fields=None, **kwargs) -> None:
+    """An account signed out, was saved or deleted, or a session was deleted: what a session
+    kept may no longer be its user's to see. (Signing in saves only last_login.)"""
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return
+    access_changed()
