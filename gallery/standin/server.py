@@ -170,12 +170,17 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.token and self.headers.get("authorization") != f"Bearer {self.server.token}":
             return self._error(401, "Invalid or missing token")
 
+        started = time.monotonic()
         fault = self.server.next_fault()
-        if self.server.latency and self.server._stopping.wait(self.server.latency):
+        # The picture is drawn within the latency: a real endpoint's time to answer includes
+        # its own work, so "latency" is the time to the answer, however busy this CPU is.
+        picture = render(prompt, negative) if fault == "ok" else b""
+        remaining = max(0.0, self.server.latency - (time.monotonic() - started))
+        if self.server.latency and self.server._stopping.wait(remaining):
             self.close_connection = True  # stopped while "generating": no answer
             return
         if fault == "ok":
-            return self._image(render(prompt, negative), "image/jpeg")
+            return self._image(picture, "image/jpeg")
         if fault.isdigit() or fault.startswith("429"):
             return self._status_fault(fault)
         return getattr(self, "_fault_" + fault.replace("-", "_"))(prompt, negative)
