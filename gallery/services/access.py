@@ -125,9 +125,17 @@ def viewable_collections(user: AnyUser, site: SiteSettings | None = None) -> Que
     return rows.filter(public) if site.anonymous_browsing else rows.none()
 
 
-def viewable_collection(user: AnyUser, public_id: str) -> Collection | None:
+def viewable_collection(
+    user: AnyUser, public_id: str, site: SiteSettings | None = None
+) -> Collection | None:
     """The collection with this public id if `user` may open it (its owner loaded)."""
-    return viewable_collections(user).select_related("owner").filter(public_id=public_id).first()
+    rows = viewable_collections(user, site).select_related("owner")
+    return rows.filter(public_id=public_id).first()
+
+
+def collection_open_to_anyone(collection: Collection, site: SiteSettings | None = None) -> bool:
+    """Whether an anonymous visitor may open the collection (then it may have a preview)."""
+    return collection.visibility == "public" and (site or SiteSettings.load()).anonymous_browsing
 
 
 def manageable_collection(user: AnyUser, public_id: str) -> Collection | None:

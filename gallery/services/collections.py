@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
+from core.models import SiteSettings
 from gallery.models import Collection, CollectionItem, Generation
 from gallery.services import access, pagination
 from gallery.services.browse import TILE_FIELDS
@@ -93,26 +94,44 @@ def set_cover(user: access.AnyUser, collection: Collection, public_id: str) -> b
     return True
 
 
+# A tile, and what a cover needs besides (its preview, for link previews).
+COVER_FIELDS = (*TILE_FIELDS, "preview_image", "prompt")
+
+
 def page(
     user: access.AnyUser,
     collection: Collection,
     before: int | None = None,
     page_size: int | None = None,
+    site: SiteSettings | None = None,
 ) -> pagination.Page[Generation]:
-    """One keyset page of what `user` may see in `collection`, newest image first."""
-    rows = access.collection_images(user, collection).order_by("-id")
+    """One keyset page of what `user` may see in `collection`, newest image first: one
+    query, whatever the collection's or the table's size."""
+    rows = access.collection_images(user, collection, site).order_by("-id")
     if before is not None:
         rows = rows.filter(id__lt=before)
-    return pagination.cut(rows.only(*TILE_FIELDS), page_size or settings.GALLERY_PAGE_SIZE)
+    return pagination.cut(rows.only(*COVER_FIELDS), page_size or settings.GALLERY_PAGE_SIZE)
 
 
-def cover(user: access.AnyUser, collection: Collection) -> Generation | None:
-    """What `user` sees as the cover: the chosen one if they may see it, else the newest."""
-    rows = access.collection_images(user, collection).only(*TILE_FIELDS)
+def cover(
+    user: access.AnyUser,
+    collection: Collection,
+    first_page: pagination.Page[Generation] | None = None,
+    site: SiteSettings | None = None,
+) -> Generation | None:
+    """What `user` sees as the cover: the chosen one if they may see it, else the newest
+    (read from `first_page` when given, so the collection's page pays no query for it)."""
+    rows = access.collection_images(user, collection, site).only(*COVER_FIELDS)
     if collection.cover_id is not None:
+        if first_page is not None:
+            for item in first_page.items:
+                if item.pk == collection.cover_id:
+                    return item
         chosen = rows.filter(pk=collection.cover_id).first()
         if chosen is not None:
             return chosen
+    if first_page is not None:
+        return first_page.items[0] if first_page.items else None
     return rows.order_by("-id").first()
 
 

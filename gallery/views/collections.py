@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from core.models import SiteSettings
 from gallery.forms_sharing import CollectionForm
 from gallery.models import Collection
 from gallery.services import access, collections, pagination
@@ -17,8 +18,10 @@ from gallery.views import previews
 from gallery.views.helpers import redirect_back, viewable_or_404
 
 
-def _viewable_or_404(request: HttpRequest, public_id: str) -> Collection:
-    found = access.viewable_collection(request.user, public_id)
+def _viewable_or_404(
+    request: HttpRequest, public_id: str, site: SiteSettings | None = None
+) -> Collection:
+    found = access.viewable_collection(request.user, public_id, site)
     if found is None:
         raise Http404("No such collection.")
     return found
@@ -51,13 +54,14 @@ def collection_list(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def collection(request: HttpRequest, public_id: str) -> HttpResponse:
-    found = _viewable_or_404(request, public_id)
+    site = SiteSettings.load()  # read once for every access question of the page
+    found = _viewable_or_404(request, public_id, site)
     before = pagination.parse_cursor(request.GET.get("before"))
-    page = collections.page(request.user, found, before=before)
+    page = collections.page(request.user, found, before=before, site=site)
     template = "gallery/collection.html"
     if request.htmx and before:
         template += "#collection-page"  # infinite scroll asks for the next page only
-    cover = collections.cover(request.user, found) if before is None else None
+    cover = collections.cover(request.user, found, page, site) if before is None else None
     context = {
         "collection": found,
         "page": page,
@@ -66,7 +70,7 @@ def collection(request: HttpRequest, public_id: str) -> HttpResponse:
         "next_qs": f"?before={page.next_cursor}" if page.next_cursor else "",
         "eager_tiles": 0 if before else 12,
         "form": CollectionForm(instance=found, auto_id="edit-%s"),
-        "og": previews.for_collection(request, found, cover),
+        "og": previews.for_collection(request, found, cover, site) if before is None else None,
     }
     return render(request, template, context)
 

@@ -5,9 +5,9 @@ appear in them, and a link whose prompts are hidden keeps them hidden."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
+from core.models import SiteSettings
 from gallery.models import Collection, Generation, ShareLink
 from gallery.services import access
 
@@ -45,12 +45,12 @@ def for_image(request: HttpRequest, item: Generation) -> dict | None:
 
 
 def for_collection(
-    request: HttpRequest, collection: Collection, cover: Generation | None
+    request: HttpRequest,
+    collection: Collection,
+    cover: Generation | None,
+    site: SiteSettings | None = None,
 ) -> dict | None:
-    if (
-        not collection.is_public
-        or not access.viewable_collections(AnonymousUser()).filter(pk=collection.pk).exists()
-    ):
+    if not access.collection_open_to_anyone(collection, site):
         return None
     return {
         "title": _title(collection.name),

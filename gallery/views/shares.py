@@ -162,14 +162,15 @@ def share(request: HttpRequest, token: str) -> HttpResponse:
     rows = access.share_images(link).order_by("-id")
     if before is not None:
         rows = rows.filter(id__lt=before)
-    page = pagination.cut(rows.only(*TILE_FIELDS), settings.GALLERY_PAGE_SIZE)
+    # With the preview: the first tile is the link preview's picture.
+    page = pagination.cut(rows.only(*TILE_FIELDS, "preview_image"), settings.GALLERY_PAGE_SIZE)
     template = "gallery/share_collection.html"
     if request.htmx and before:
         template += "#share-page"
     context = {
         "link": link,
         "collection": link.collection,
-        "tiles": [(item, _urls(link, item)) for item in page.items],
+        "tiles": [(item, _tile_urls(link, item)) for item in page.items],
         "page": page,
         "next_qs": f"?before={page.next_cursor}" if page.next_cursor else "",
         "og": previews.for_share(request, link, page.items[0] if page.items else None),
@@ -177,12 +178,18 @@ def share(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, template, context)
 
 
-def _urls(link: ShareLink, item: Generation) -> dict[str, str]:
-    urls = {
+def _tile_urls(link: ShareLink, item: Generation) -> dict[str, str]:
+    return {
         "thumbnail": file_url(link, item, "thumbnail"),
         "thumbnail_2x": file_url(link, item, "thumbnail_2x"),
-        "preview": file_url(link, item, "preview_image" if item.preview_image else "thumbnail_2x"),
         "page": reverse("gallery:share_item", args=[link.token, item.public_id]),
+    }
+
+
+def _urls(link: ShareLink, item: Generation) -> dict[str, str]:
+    urls = {
+        **_tile_urls(link, item),
+        "preview": file_url(link, item, "preview_image" if item.preview_image else "thumbnail_2x"),
     }
     if not link.hide_prompts:
         urls["original"] = file_url(link, item, "original")
