@@ -19,7 +19,7 @@ from accounts import limits
 from core import http
 from gallery.forms_sharing import ShareForm, SharePasswordForm
 from gallery.models import Collection, Generation, ShareLink
-from gallery.services import access, pagination, sharing
+from gallery.services import access, collections, pagination, sharing
 from gallery.services.browse import TILE_FIELDS
 from gallery.views import media, previews
 from gallery.views.helpers import viewable_or_404
@@ -159,7 +159,7 @@ def share(request: HttpRequest, token: str) -> HttpResponse:
             return _gone(request)
         return _image_page(request, link, item)
     before = pagination.parse_cursor(request.GET.get("before"))
-    rows = access.share_images(link).order_by("-id")
+    rows = collections.newest_first(access.share_images(link))
     if before is not None:
         rows = rows.filter(id__lt=before)
     # With the preview: the first tile is the link preview's picture.
