@@ -407,3 +407,28 @@ def test_a_public_collection_and_a_share_of_a_public_image_have_a_picture(finish
     shared = signed_in(owner).get(hidden_prompt)
     assert _meta(shared, "og:image") and _meta(shared, "og:title") == "Shared on SDXL Gallery"
     assert "harbour" not in (_meta(shared, "og:image:alt") or "")
+
+
+# --- Admin ----------------------------------------------------------------------------------
+
+
+def test_staff_see_collections_and_revoke_links_in_the_admin(admin_client, owner, visitor):
+    image = make_done(owner=owner)
+    box = _collection(owner, "Album", images=[image])
+    link = sharing.create(owner, image, password="secret")
+    for name in ("gallery_collection_changelist", "gallery_sharelink_changelist"):
+        page = admin_client.get(reverse(f"admin:{name}"))
+        assert page.status_code == 200
+    assert (
+        "Album"
+        in admin_client.get(
+            reverse("admin:gallery_collection_change", args=[box.pk])
+        ).content.decode()
+    )
+    change = admin_client.get(reverse("admin:gallery_sharelink_change", args=[link.pk]))
+    assert link.password not in change.content.decode()  # never the hash
+    admin_client.post(
+        reverse("admin:gallery_sharelink_changelist"),
+        {"action": "revoke_links", "_selected_action": [link.pk]},
+    )
+    assert visitor.get(link.get_absolute_url()).status_code == 404

@@ -72,7 +72,7 @@ def for_share(request: HttpRequest, link: ShareLink, shown: Generation | None) -
     }
     if link.has_password or shown is None:
         return preview  # nothing before the password
-    if link.collection_id and link.collection.is_public:
+    if link.collection_id and access.collection_open_to_anyone(link.collection):
         preview["title"] = _title(link.collection.name)
     elif link.generation_id and access.files_shareable(shown) and not link.hide_prompts:
         preview["title"] = _title(shown.prompt)
