@@ -25,6 +25,13 @@ export const startCollect = () => {
       if (picker.open) {
         closeAll(picker);
         load(picker);
+        // Open leftwards where the panel would leave the screen on the right.
+        picker.classList.remove("collect-flip");
+        const panel = picker.querySelector("[data-collect-panel]");
+        const box = panel?.getBoundingClientRect();
+        if (box && box.right > document.documentElement.clientWidth - 8) {
+          picker.classList.add("collect-flip");
+        }
       }
     },
     true,
