@@ -195,6 +195,11 @@ def can_share(user: AnyUser, generation: Generation) -> bool:
     )
 
 
+def can_share_collection(user: AnyUser, collection: Collection) -> bool:
+    """Whether `user` may make a share link for this collection: its owner only."""
+    return user.is_authenticated and collection.owner_id == user.pk
+
+
 def share_images(link: ShareLink) -> GenerationQuerySet:
     """What an open link shows its holder; nothing once it is revoked or expired."""
     if not link.is_open():

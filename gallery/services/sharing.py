@@ -41,7 +41,7 @@ def create(
             raise PermissionDenied
         link.generation = target
     else:
-        if target.owner_id != owner.pk:
+        if not access.can_share_collection(owner, target):
             raise PermissionDenied
         link.collection = target
     if expires_in_days:
