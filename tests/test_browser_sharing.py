@@ -184,3 +184,30 @@ def test_collection_and_share_pages_look_right_at_both_sizes(app, browser, finis
             assert page.evaluate(NO_SIDEWAYS_SCROLL), f"{path} scrolls sideways ({size})"
             page.screenshot(path=ARTIFACTS / f"{name}-{size}.png", full_page=True)
         context.close()
+
+
+def test_the_viewer_adds_to_a_collection_and_esc_closes_the_picker_first(
+    app, browser, finished, owner
+):
+    """The viewer shows the image's "Add to collection" control (the detail partial's);
+    Esc closes an open picker, and only then the viewer."""
+    from gallery.services import collections
+
+    Generation.objects.filter(pk=finished.pk).update(owner=owner)
+    album = collections.create(owner, "Harbours")
+    context = _context(browser)
+    page = context.new_page()
+    sign_in(page, app, owner.username, OWNER_PASSWORD)
+    page.goto(app + "/")
+    page.locator("#grid .tile a").first.click()
+    viewer = page.locator("dialog[open]")
+    viewer.get_by_test_id("collect").click()
+    viewer.get_by_text("Harbours").click()
+    expect(viewer.get_by_text("Added to “Harbours”")).to_be_visible()
+    assert list(album.images.all()) == [finished]
+    page.keyboard.press("Escape")
+    expect(viewer.locator("details[data-collect][open]")).to_have_count(0)
+    expect(page.locator("dialog[open]")).to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    context.close()

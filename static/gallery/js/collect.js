@@ -41,7 +41,10 @@ export const startCollect = () => {
   });
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape") return;
-    const open = document.activeElement?.closest?.("details[data-collect][open]");
+    // The focused picker, or the one left open (focus is lost when its panel is swapped).
+    const open =
+      document.activeElement?.closest?.("details[data-collect][open]") ||
+      document.querySelector("details[data-collect][open]");
     if (!open) return;
     // Close the picker only, not the viewer around it.
     event.preventDefault();
