@@ -9,7 +9,10 @@ no network), the pages a visitor actually opens:
 - search: a common word with an exclusion (``castle -night``), and a rare phrase plus a word
   (``"red fox" watercolour``), as a visitor;
 - mine: a signed-in user's own images (about 5% of the rows);
-- detail: one image's page, with its previous/next links (two one-row queries).
+- detail: one image's page, with its previous/next links (two one-row queries);
+- collection: a public collection of 10,000 images (all of them while the table is smaller)
+  spread over the whole table, as a visitor: its first page with the cover, and a deep page;
+- share link: the same collection through a share link, and one image's share link.
 
 Medians and p95 over --requests runs of each, and the ratio to the smallest size. The rows are
 seeded straight into the table (executemany on SQLite, COPY on PostgreSQL), the search index
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import random
 import shutil
 import statistics
@@ -195,6 +199,8 @@ def main() -> int:
         parser.error("--sizes must ascend, from at least 1000")
 
     tmp = Path(tempfile.mkdtemp(prefix="gallery-bench-"))
+    # Thousands of opens from one address: the share-link rate limit would answer 429.
+    os.environ["GALLERY_SHARE_RATE"] = "0"
     try:
         setup_django(tmp, args.database_url)
         return _bench(sizes, args.requests, args.explain)
@@ -230,6 +236,9 @@ def _bench(sizes: list[int], requests: int, explain: bool) -> int:
         _seed(have, size - have, users, thumbs, rng)
         print(f"\nseeded {size - have:,} rows to {size:,} in {time.perf_counter() - t0:.1f} s")
         middle = Generation.objects.public().filter(id__lte=size // 2).order_by("-id").first()
+        t0 = time.perf_counter()
+        album, album_middle, album_link, image_link = _collection(me, size, rng)
+        print(f"collection of {album.items.count():,} images in {time.perf_counter() - t0:.1f} s")
         pages: dict[str, tuple[Client, str]] = {
             "grid, first page": (visitor, "/"),
             "grid, deep page (cursor)": (visitor, f"/?before={middle.id}"),
@@ -237,6 +246,13 @@ def _bench(sizes: list[int], requests: int, explain: bool) -> int:
             'search: "red fox" watercolour': (visitor, "/?q=%22red+fox%22+watercolour"),
             "mine (signed in)": (member, "/?mine=1"),
             "detail with prev/next": (visitor, f"/g/{middle.public_id}/"),
+            "collection, first page": (visitor, album.get_absolute_url()),
+            "collection, deep page (cursor)": (
+                visitor,
+                f"{album.get_absolute_url()}?before={album_middle}",
+            ),
+            "share link: the collection": (Client(), album_link.get_absolute_url()),
+            "share link: one image": (Client(), image_link.get_absolute_url()),
         }
         for name, (client, url) in pages.items():
             response = client.get(url)
@@ -250,6 +266,32 @@ def _bench(sizes: list[int], requests: int, explain: bool) -> int:
     _table(results, sizes)
     _transfer(settings.GALLERY_PAGE_SIZE)
     return 0
+
+
+COLLECTION_SIZE = 10_000
+
+
+def _collection(me, size: int, rng: random.Random):
+    """A public collection of `me`'s with 10,000 images (or every image while the table is
+    smaller) drawn from the whole table, remade at each size; a share link to it, and one to
+    one of `me`'s images."""
+    from gallery.models import Collection, CollectionItem, Generation, ShareLink
+
+    Collection.objects.all().delete()
+    album = Collection.objects.create(owner=me, name="Bench album", visibility="public")
+    ids = list(Generation.objects.with_image().values_list("id", flat=True))
+    chosen = sorted(rng.sample(ids, min(COLLECTION_SIZE, len(ids))))
+    CollectionItem.objects.bulk_create(
+        [CollectionItem(collection=album, generation_id=i) for i in chosen], batch_size=5000
+    )
+    mine = Generation.objects.public().filter(owner=me).order_by("-id").first()
+    image_link = ShareLink.objects.create(owner=me, generation=mine)
+    return (
+        album,
+        chosen[len(chosen) // 2],
+        ShareLink.objects.create(owner=me, collection=album),
+        image_link,
+    )
 
 
 def _time(request: Callable[[], object], runs: int) -> list[float]:

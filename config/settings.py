@@ -424,6 +424,9 @@ GALLERY_IP_RATES = {
     "submit": env.str("GALLERY_SUBMIT_RATE", default="30/m"),
     # Files checked on the verify page.
     "verify": env.str("GALLERY_VERIFY_RATE", default="20/m"),
+    # Share-link pages opened; wrong share-link passwords count as sign-in attempts do.
+    "share": env.str("GALLERY_SHARE_RATE", default="60/m"),
+    "share_password": env.str("GALLERY_SIGNIN_RATE", default="10/5m"),
 }
 # Per account (per typed username, whether or not it exists): wrong passwords allowed before
 # each further one makes the next check wait, doubling from 5 s up to the cap in seconds.

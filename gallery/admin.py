@@ -11,7 +11,15 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from gallery.models import BlockedAttempt, BlockedTerm, Generation, ModerationEvent, Report
+from gallery.models import (
+    BlockedAttempt,
+    BlockedTerm,
+    Collection,
+    Generation,
+    ModerationEvent,
+    Report,
+    ShareLink,
+)
 from gallery.services import intake, moderation, storage
 
 _PUBLIC_ID = re.compile(r"[a-z0-9]{12}")
@@ -296,3 +304,54 @@ class BlockedAttemptAdmin(ReadOnlyAdmin):
     @admin.display(description="Prompt")
     def short_prompt(self, obj: BlockedAttempt) -> str:
         return obj.prompt[:80]
+
+
+# --- Collections and share links ------------------------------------------------------------
+
+
+@admin.register(Collection)
+class CollectionAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "visibility", "created_at", "updated_at")
+    list_filter = ("visibility",)
+    list_select_related = ("owner",)
+    search_fields = ("name", "=owner__username", "=public_id")
+    # Images are added from the site (the rules of who may add what are the service's);
+    # here staff see, rename, make private or delete a collection.
+    fields = ("public_id", "owner", "name", "description", "visibility", "cover", "created_at")
+    readonly_fields = ("public_id", "owner", "cover", "created_at")
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.action(description="Revoke the selected links")
+def revoke_links(modeladmin, request, queryset) -> None:
+    from django.utils import timezone
+
+    count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    modeladmin.message_user(request, f"Revoked {count} link(s).", messages.SUCCESS)
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(admin.ModelAdmin):
+    list_display = ("short_token", "owner", "generation", "collection", "expires_at",
+                    "hide_prompts", "revoked_at", "created_at")  # fmt: skip
+    list_filter = ("hide_prompts", "revoked_at", "expires_at")
+    list_select_related = ("owner", "generation", "collection")
+    search_fields = ("=owner__username",)
+    # Staff may revoke a link (an action, or setting "revoked at"), never see its password.
+    fields = ("owner", "generation", "collection", "expires_at", "hide_prompts", "revoked_at",
+              "created_at")  # fmt: skip
+    readonly_fields = ("owner", "generation", "collection", "created_at")
+    actions = [revoke_links]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="Token")
+    def short_token(self, obj: ShareLink) -> str:
+        return obj.token[:8] + "…"

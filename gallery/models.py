@@ -462,3 +462,138 @@ class EndpointPace(models.Model):
 
     def __str__(self) -> str:
         return f"Pace {self.key[:12]}: next slot {self.next_slot_us}"
+
+
+# --- Collections and share links ------------------------------------------------------------
+
+
+class Collection(models.Model):
+    """A user's named set of images. Public ones may be opened by anyone allowed to browse;
+    each visitor still sees only the images they may see (gallery.services.access)."""
+
+    public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collections"
+    )
+    name = models.CharField(max_length=100)
+    description = models.TextField(max_length=1000, blank=True)
+    visibility = models.CharField(
+        max_length=8, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
+    # Chosen by the owner; when unset, or not visible to a visitor, the newest image the
+    # visitor may see is the cover.
+    cover = models.ForeignKey(
+        Generation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    images = models.ManyToManyField(
+        Generation, through="CollectionItem", related_name="collections", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["owner", "-id"], name="collection_owner_id")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("gallery:collection", args=[self.public_id])
+
+    @property
+    def is_public(self) -> bool:
+        return self.visibility == Visibility.PUBLIC
+
+    def clean(self) -> None:
+        self.name = " ".join(self.name.split())
+        if not self.name:
+            raise ValidationError({"name": "Give the collection a name."})
+
+
+class CollectionItem(models.Model):
+    """One image in one collection, at most once."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="items")
+    generation = models.ForeignKey(
+        Generation, on_delete=models.CASCADE, related_name="collection_items"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["collection", "generation"], name="collection_item_once"
+            ),
+        ]
+        # The unique constraint's index, (collection, generation), also walks a collection's
+        # images newest first for its keyset pages; this one finds an image's collections.
+        indexes = [models.Index(fields=["generation"], name="collection_item_generation")]
+
+    def __str__(self) -> str:
+        return f"{self.collection_id} ∋ {self.generation_id}"
+
+
+def new_share_token() -> str:
+    # 32 random bytes: not guessable, not enumerable (the token is the only key).
+    return secrets.token_urlsafe(32)
+
+
+class ShareLink(models.Model):
+    """An unguessable link to one image or one collection for people without an account.
+    It opens while not revoked and not expired; a password, if set, is stored hashed."""
+
+    token = models.CharField(max_length=64, unique=True, default=new_share_token, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links"
+    )
+    generation = models.ForeignKey(
+        Generation, null=True, blank=True, on_delete=models.CASCADE, related_name="share_links"
+    )
+    collection = models.ForeignKey(
+        Collection, null=True, blank=True, on_delete=models.CASCADE, related_name="share_links"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # Django's password hash ("" = no password).
+    password = models.CharField(max_length=128, blank=True)
+    hide_prompts = models.BooleanField(default=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["owner", "-id"], name="sharelink_owner_id")]
+        constraints = [
+            models.CheckConstraint(
+                name="sharelink_one_target",
+                condition=(Q(generation__isnull=False) & Q(collection__isnull=True))
+                | (Q(generation__isnull=True) & Q(collection__isnull=False)),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Share {self.token[:8]}… of {self.target}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("gallery:share", args=[self.token])
+
+    @property
+    def target(self) -> "Generation | Collection | None":
+        return self.generation or self.collection
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password)
+
+    def is_open(self, now=None) -> bool:
+        """Not revoked and not expired."""
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if not self.is_open():
+            return "expired"
+        return "active"

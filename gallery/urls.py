@@ -3,6 +3,7 @@ from django.urls import path
 from gallery.api import compat
 from gallery.views import (
     browse,
+    collections,
     favourites,
     generations,
     history,
@@ -10,6 +11,7 @@ from gallery.views import (
     moderation,
     preferences,
     reports,
+    shares,
     verify,
 )
 
@@ -29,6 +31,21 @@ urlpatterns = [
     path("g/<slug:public_id>/star", favourites.star, name="star"),
     path("history", history.history_page, name="history"),
     path("history/bulk", history.bulk, name="history_bulk"),
+    # Collections and share links (docs/decisions.md, "Collections and share links").
+    path("collections/", collections.collection_list, name="collections"),
+    path("c/<slug:public_id>/", collections.collection, name="collection"),
+    path("c/<slug:public_id>/edit", collections.edit, name="collection_edit"),
+    path("c/<slug:public_id>/delete", collections.delete, name="collection_delete"),
+    path("c/<slug:public_id>/remove", collections.remove, name="collection_remove"),
+    path("c/<slug:public_id>/cover", collections.set_cover, name="collection_cover"),
+    path("c/<slug:public_id>/share", shares.share_collection, name="share_collection"),
+    path("g/<slug:public_id>/collect", collections.collect, name="collect"),
+    path("g/<slug:public_id>/share", shares.share_image, name="share_image"),
+    path("shares/", shares.my_links, name="shares"),
+    path("shares/<str:token>/revoke", shares.revoke, name="share_revoke"),
+    path("s/<str:token>/", shares.share, name="share"),
+    path("s/<str:token>/i/<slug:public_id>", shares.share_item, name="share_item"),
+    path("s/<str:token>/f/<slug:public_id>/<str:filename>", shares.share_media, name="share_media"),
     path("account/preferences", preferences.preferences, name="preferences"),
     path("media/<slug:public_id>/<str:filename>", media.media, name="media"),
     path("verify", verify.verify, name="verify"),

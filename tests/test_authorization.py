@@ -15,6 +15,17 @@ Outcomes:
     linked / unlinked the verify page, given the image's original, links to it or says
                       nothing about it (the same page as for a file it has never seen)
     400               refused with a message (own image, or one that isn't public)
+    added             the image is now in the user's own collection
+    made              a share link to the image was made
+
+Collections and share links (the image in a public collection of the owner's, and in a link
+the owner made to that collection):
+    collection        whether the image's tile shows on the collection's page
+    share-page        whether it shows to whoever holds the link (signed in or not)
+    share-file        its preview, fetched through the link
+    share-revoked     the same file once the link is revoked
+    collect           the user puts the image into a collection of their own
+    share-make        the user makes a share link to the image
 """
 
 import pytest
@@ -23,7 +34,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from gallery.models import Generation, Report
+from gallery.models import Collection, Generation, Report, ShareLink
+from gallery.services import collections, sharing
 from tests.conftest import content_of, is_signed_copy
 
 pytestmark = [pytest.mark.web, pytest.mark.django_db]
@@ -76,6 +88,30 @@ admin         public    admin-login  admin-login  admin-login  200
 admin         private   admin-login  admin-login  admin-login  200
 admin         hidden    admin-login  admin-login  admin-login  200
 admin         pending   admin-login  admin-login  admin-login  200
+collection    public    listed       listed    listed    listed
+collection    private   absent       absent    listed    listed
+collection    hidden    absent       absent    absent    absent
+collection    pending   absent       absent    listed    listed
+share-page    public    listed       listed    listed    listed
+share-page    private   listed       listed    listed    listed
+share-page    hidden    absent       absent    absent    absent
+share-page    pending   absent       absent    absent    absent
+share-file    public    200          200       200       200
+share-file    private   200          200       200       200
+share-file    hidden    404          404       404       404
+share-file    pending   404          404       404       404
+share-revoked public    404          404       404       404
+share-revoked private   404          404       404       404
+share-revoked hidden    404          404       404       404
+share-revoked pending   404          404       404       404
+collect       public    login        added     added     added
+collect       private   login        404       added     added
+collect       hidden    login        404       added     added
+collect       pending   login        404       added     added
+share-make    public    login        404       made      404
+share-make    private   login        404       made      404
+share-make    hidden    login        404       404       404
+share-make    pending   login        404       404       404
 """
 
 
@@ -207,6 +243,51 @@ def test_matrix(action, state, user, expected, files, people):
         assert recorded is (expected == "reported")
         return
 
+    if action in ("collection", "share-page", "share-file", "share-revoked"):
+        album = collections.create(people["owner"], "album", visibility="public")
+        Collection.images.through.objects.create(collection=album, generation=item)
+        link = ShareLink.objects.create(owner=people["owner"], collection=album)
+        if action == "collection":
+            page = client.get(album.get_absolute_url())
+        elif action == "share-page":
+            page = client.get(link.get_absolute_url())
+        else:
+            if action == "share-revoked":
+                sharing.revoke(people["owner"], link.token)
+            name = item.preview_image.name.rsplit("/", 1)[-1]
+            url = reverse("gallery:share_media", args=[link.token, item.public_id, name])
+            response = client.get(url)
+            assert str(response.status_code) == expected
+            if expected == "200":
+                assert content_of(response) == files["preview_image"][1]
+            return
+        assert page.status_code == 200
+        shown = f'id="t-{item.public_id}"' in page.content.decode()
+        assert ("listed" if shown else "absent") == expected
+        return
+
+    if action == "collect":
+        response = client.post(
+            reverse("gallery:collect", args=[item.public_id]), {"action": "new", "name": "mine"}
+        )
+        outcome = _redirect_or_status(response)
+        added = Collection.objects.filter(name="mine", images=item).exists()
+        if outcome in ("detail", "index") and added:
+            outcome = "added"
+        assert outcome == expected
+        assert added is (expected == "added")
+        return
+
+    if action == "share-make":
+        response = client.post(reverse("gallery:share_image", args=[item.public_id]), {})
+        outcome = _redirect_or_status(response)
+        made = ShareLink.objects.filter(generation=item).exists()
+        if outcome == "200" and made:
+            outcome = "made"
+        assert outcome == expected
+        assert made is (expected == "made")
+        return
+
     if action == "admin":
         response = client.get(reverse("admin:gallery_generation_change", args=[item.pk]))
         outcome = _redirect_or_status(response)
@@ -236,7 +317,7 @@ def _redirect_or_status(response) -> str:
 def test_the_matrix_covers_every_cell():
     cells = {(a, s, u) for a, s, u, _ in _cells()}
     actions = {a for a, _, _, _ in _cells()}
-    assert len(cells) == len(_cells()) == len(actions) * len(STATES) * len(USERS) == 176
+    assert len(cells) == len(_cells()) == len(actions) * len(STATES) * len(USERS) == 272
 
 
 @pytest.mark.parametrize(
@@ -268,3 +349,67 @@ def test_without_anonymous_browsing_visitors_see_no_public_image(action, files, 
     # ...and the same image for a signed-in user:
     client.force_login(people["other"])
     assert client.get(url).status_code == 200
+
+
+# --- Collections and share links themselves -------------------------------------------------
+
+COLLECTION_MATRIX = """
+action     kind      anonymous  other  owner  staff
+open       public    200        200    200    200
+open       private   404        404    200    200
+edit       public    login      404    302    302
+edit       private   login      404    302    302
+share      public    login      404    200    404
+share      private   login      404    200    404
+links      public    login      200    200    200
+"""
+
+
+def _collection_cells() -> list[tuple[str, str, str, str]]:
+    rows = [line.split() for line in COLLECTION_MATRIX.strip().splitlines()]
+    return [(action, kind, user, outcome) for action, kind, *outcomes in rows[1:]
+            for user, outcome in zip(USERS, outcomes, strict=True)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("action", "kind", "user", "expected"), _collection_cells())
+def test_collection_matrix(action, kind, user, expected, people):
+    """Who may open, change and share a collection; `links` is one's own list of links
+    (everyone signed in has one, showing only their own)."""
+    album = collections.create(people["owner"], "album", visibility=kind)
+    theirs = sharing.create(people["owner"], album)
+    client = Client()
+    if people[user]:
+        client.force_login(people[user])
+    if action == "open":
+        response = client.get(album.get_absolute_url())
+    elif action == "edit":
+        url = reverse("gallery:collection_edit", args=[album.public_id])
+        response = client.post(url, {"name": "renamed", "visibility": kind})
+    elif action == "share":
+        response = client.get(reverse("gallery:share_collection", args=[album.public_id]))
+    else:
+        response = client.get(reverse("gallery:shares"))
+    outcome = _redirect_or_status(response)
+    if outcome.startswith("302 /c/"):
+        outcome = "302"
+    assert outcome == expected
+    album.refresh_from_db()
+    assert (album.name == "renamed") is (action == "edit" and expected == "302")
+    if action == "links" and expected == "200":
+        assert (theirs.token in response.content.decode()) is (user == "owner")
+
+
+def test_without_anonymous_browsing_public_collections_are_closed_to_visitors_not_links(
+    files, people
+):
+    from core.models import SiteSettings
+
+    SiteSettings.objects.update_or_create(pk=1, defaults={"anonymous_browsing": False})
+    item = _image(files, people["owner"])
+    album = collections.create(people["owner"], "album", visibility="public")
+    collections.add(people["owner"], album, [item])
+    link = sharing.create(people["owner"], album)
+    client = Client()
+    assert client.get(album.get_absolute_url()).status_code == 404
+    # A share link is for people without an account: it opens whatever the setting.
+    assert f'id="t-{item.public_id}"' in client.get(link.get_absolute_url()).content.decode()

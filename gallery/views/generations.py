@@ -11,6 +11,7 @@ from core import http
 from gallery.forms import GenerateForm
 from gallery.models import Generation
 from gallery.services import access, browse, favourites, intake, storage
+from gallery.views import previews
 from gallery.views.browse import render_index
 from gallery.views.helpers import manageable_or_404, redirect_back, viewable_or_404
 
@@ -60,7 +61,11 @@ def generate_again(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_safe
 def generation(request: HttpRequest, public_id: str) -> HttpResponse:
     item = viewable_or_404(request, public_id)
-    context = {**detail_context(request, item), "nav": _detail_nav(request, item)}
+    context = {
+        **detail_context(request, item),
+        "nav": _detail_nav(request, item),
+        "og": previews.for_image(request, item),
+    }
     return render(request, "gallery/generation.html", context)
 
 
@@ -84,6 +89,7 @@ def detail_context(request: HttpRequest, item: Generation) -> dict:
         "item": item,
         "can_manage": access.can_manage(request.user, item),
         "starred": favourites.is_starred(request.user, item),
+        "can_share": access.can_share(request.user, item),
     }
 
 

@@ -6,7 +6,8 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from gallery.services import history, pagination
+from gallery.services import access, history, pagination
+from gallery.views import collections
 
 
 @require_safe
@@ -14,7 +15,13 @@ from gallery.services import history, pagination
 def history_page(request: HttpRequest) -> HttpResponse:
     before = pagination.parse_cursor(request.GET.get("before"))
     page = history.history_page(request.user, before=before)
-    context = {"page": page, "zip_max": history.ZIP_MAX_ITEMS, "is_first_page": before is None}
+    context = {
+        "page": page,
+        "zip_max": history.ZIP_MAX_ITEMS,
+        "is_first_page": before is None,
+        # For "Add to collection" on the selection.
+        "collections": list(access.own_collections(request.user).only("public_id", "name")),
+    }
     return render(request, "gallery/history.html", context)
 
 
@@ -32,6 +39,9 @@ def bulk(request: HttpRequest) -> HttpResponse:
         count = history.bulk_delete(request.user, ids)
         messages.success(request, f"Deleted {count} image{'s' if count != 1 else ''}.")
         return redirect(back)
+    if action == "collect":
+        images = [item for item in history.owned(request.user, ids) if item.has_image]
+        return collections.bulk_add(request, images, back)
     if action == "zip":
         try:
             archive, count = history.build_zip(
@@ -44,5 +54,5 @@ def bulk(request: HttpRequest) -> HttpResponse:
             messages.error(request, "None of the selected items has an image to download.")
             return redirect(back)
         return FileResponse(archive, as_attachment=True, filename="sdxl-gallery-images.zip")
-    messages.error(request, "Choose delete or download.")
+    messages.error(request, "Choose delete, download or add to a collection.")
     return redirect(back)

@@ -61,8 +61,19 @@ def media(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBa
     signed = signed_urls.opens(item, filename, request.GET.get("sig", ""))
     if not signed and not access.files_viewable(viewer, item):
         raise Http404("No such image.")
+    return authorised_file(request, item, filename)
+
+
+def authorised_file(
+    request: HttpRequest,
+    item: Generation,
+    filename: str,
+    among: tuple[str, ...] = Generation.FILE_FIELDS,
+) -> HttpResponseBase:
+    """One of `item`'s files (of `among`), once the caller has decided it may be served (the
+    media view here; a share link's holder in views/shares.py). Private to the browser."""
     # Only the image's own files have URLs; the signed copy is served as the original.
-    field = item.file_named(filename)
+    field = item.file_named(filename, among=among)
     if field is None:
         raise Http404("No such file.")
     if field.name == item.original.name:

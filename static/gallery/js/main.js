@@ -1,5 +1,6 @@
 // Small progressive enhancements; every page works without them. Plain ES modules, served as
 // they are (no build step). The features start in the order their listeners must run.
+import { startCollect } from "./collect.js";
 import { startComposer } from "./composer.js";
 import { startCopy } from "./copy.js";
 import { enhance } from "./dom.js";
@@ -27,3 +28,4 @@ startShortcuts();
 startHistory();
 startFilters();
 startVerify();
+startCollect();
