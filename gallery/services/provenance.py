@@ -429,7 +429,7 @@ def verify_file(data: bytes, viewer: access.AnyUser) -> Verification:
 
 
 # A copy this close (of 64 bits) is "the same picture" on the verify page.
-VERIFY_SIMILAR_DISTANCE = 10
+VERIFY_SIMILAR_DISTANCE = 6
 
 
 def _nearest(data: bytes, viewer: access.AnyUser) -> tuple[Generation | None, int | None]:
