@@ -1,12 +1,13 @@
 """Perceptual hashes: "similar images", the verify page's near match, and the hold of an
 image nearly identical to one staff removed.
 
-The hash is a 64-bit difference hash (dHash: a 9x8 greyscale thumbnail, one bit per pair of
-neighbouring pixels, with a small margin), which survives re-encoding, resizing and small
-edits. It is stored with its four 16-bit bands, each indexed. Two hashes within Hamming
-distance 3 share at least one band (pigeonhole), so a lookup is four index probes plus an exact distance over the few rows
-they return, whatever the size of the table; farther matches are found when they happen to
-share a band, which is what "similar images" wants (nearest first, a handful).
+The hash is a 64-bit difference hash (dHash: a 9x8 greyscale thumbnail, one bit per pair
+of neighbouring pixels, with a small margin), which survives re-encoding, resizing and
+small edits. It is stored with its four 16-bit bands, each indexed. Two hashes within
+Hamming distance 3 share at least one band (pigeonhole), so a lookup is four index probes
+plus an exact distance over the few rows they return, whatever the size of the table;
+farther matches are found when they happen to share a band, which is what "similar
+images" wants (nearest first, a handful).
 """
 
 from __future__ import annotations
