@@ -48,6 +48,7 @@ def detector(settings):
         SCORES.update(scores)
 
     _release.clear()
+    moderation._BLUR_CACHE.clear()  # the site's threshold, kept a few seconds per process
     yield use
     _release.set()
 
@@ -93,6 +94,9 @@ def test_a_score_between_the_thresholds_blurs_for_visitors_but_not_the_owner(
     assert "is-blurred" in signed_in(other_user).get(url).content.decode()
     assert "is-blurred" not in signed_in(owner).get(url).content.decode()
     assert "is-blurred" not in signed_in(moderator).get(url).content.decode()
+    # In the grid too, for visitors.
+    assert "is-blurred" in visitor.get(reverse("gallery:index")).content.decode()
+    assert "is-blurred" not in signed_in(owner).get(reverse("gallery:index")).content.decode()
 
 
 def test_a_low_score_changes_nothing(detector, client_for, media_root, visitor):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -345,8 +346,20 @@ def blurred(viewer, generation: Generation, site: SiteSettings | None = None) ->
         return False
     if viewer.is_authenticated and (viewer.is_staff or generation.owner_id == viewer.pk):
         return False
-    site = site or SiteSettings.load()
-    return generation.scan_risk >= site.scan_blur_threshold
+    threshold = site.scan_blur_threshold if site else _blur_threshold()
+    return generation.scan_risk >= threshold
+
+
+_BLUR_CACHE: dict[str, float] = {}
+_BLUR_CACHE_SECONDS = 10.0
+
+
+def _blur_threshold() -> float:
+    """The site's blur threshold, kept for a few seconds: a grid page asks once per tile."""
+    now = time.monotonic()
+    if now - _BLUR_CACHE.get("at", -1e9) > _BLUR_CACHE_SECONDS:
+        _BLUR_CACHE.update(at=now, value=SiteSettings.load().scan_blur_threshold)
+    return _BLUR_CACHE["value"]
 
 
 # --- Appeals --------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ def similar_images(context: template.Context, item: Generation) -> dict:
     user = getattr(request, "user", None)
     if user is None or not item.has_image:
         return {"matches": []}
-    return {"matches": similarity.similar(user, item), "item": item}
+    return {"matches": similarity.similar(user, item), "item": item, "viewer": user}
 
 
 @register.inclusion_tag("gallery/moderation/_appeal.html", takes_context=True)
