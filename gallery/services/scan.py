@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,9 +49,15 @@ class NudeNetDetector:
     """NudeNet's detector: per label, the highest score among its detections."""
 
     def __init__(self) -> None:
-        from nudenet import NudeDetector  # type: ignore[import-untyped]
+        import nudenet  # type: ignore[import-untyped]
+        import onnxruntime  # type: ignore[import-untyped]
 
-        self._model = NudeDetector()
+        # CPU only, whatever else onnxruntime offers: NudeDetector ignores its `providers`
+        # argument, so its bundled model (where nudenet itself finds it) is opened here.
+        model = os.path.join(os.path.dirname(nudenet.__file__), "320n.onnx")
+        session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+        self._model = nudenet.NudeDetector(model_path=model)
+        self._model.onnx_session = session
         # One session, used by one worker thread at a time: onnxruntime sessions may be
         # shared, but a web process making synchronous API images runs several at once.
         self._lock = threading.Lock()
