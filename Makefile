@@ -72,7 +72,7 @@ $(VENV)/.installed: pyproject.toml
 		|| { echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON))"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet '.[dev]'
+	$(BIN)/python -m pip install --quiet '.[dev,scan]'
 	@touch $@
 
 # A random secret key for this installation, written once and never committed.

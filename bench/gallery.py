@@ -9,10 +9,16 @@ no network), the pages a visitor actually opens:
 - search: a common word with an exclusion (``castle -night``), and a rare phrase plus a word
   (``"red fox" watercolour``), as a visitor;
 - mine: a signed-in user's own images (about 5% of the rows);
-- detail: one image's page, with its previous/next links (two one-row queries);
 - collection: a public collection of 10,000 images (all of them while the table is smaller)
   spread over the whole table, as a visitor: its first page with the cover, and a deep page;
 - share link: the same collection through a share link, and one image's share link.
+- detail: one image's page, with its previous/next links (two one-row queries) and its
+  "similar images";
+- similar images: the lookup alone (``similarity.similar``: four band probes, the exact
+  distance over what they return, access asked of those candidates only), as a visitor.
+  Seeded hashes are random 64-bit values, so each 16-bit band value is shared by about
+  rows/65,536 others; a gallery of near-identical pictures shares more (MAX_CANDIDATES
+  bounds what one lookup reads).
 
 Medians and p95 over --requests runs of each, and the ratio to the smallest size. The rows are
 seeded straight into the table (executemany on SQLite, COPY on PostgreSQL), the search index
@@ -254,6 +260,16 @@ def _bench(sizes: list[int], requests: int, explain: bool) -> int:
             "share link: the collection": (Client(), album_link.get_absolute_url()),
             "share link: one image": (Client(), image_link.get_absolute_url()),
         }
+        from django.contrib.auth.models import AnonymousUser
+
+        from gallery.services import similarity
+
+        anonymous = AnonymousUser()
+        assert similarity.similar(anonymous, middle) is not None
+        times = _time(lambda a=anonymous, m=middle: similarity.similar(a, m), requests)
+        results.setdefault("similar images (lookup)", {})[size] = times
+        print(f"  {'similar images (lookup)':32} median {_ms(times, 50):7.2f} ms   "
+              f"p95 {_ms(times, 95):7.2f} ms")  # fmt: skip
         for name, (client, url) in pages.items():
             response = client.get(url)
             assert response.status_code == 200, (name, response.status_code)
@@ -331,7 +347,7 @@ def _seed(start: int, count: int, users, thumbs: tuple[str, str], rng: random.Ra
     from django.utils import timezone
 
     from gallery.models import Generation
-    from gallery.services import search
+    from gallery.services import search, similarity
 
     fields = [f for f in Generation._meta.concrete_fields if not f.primary_key]
     columns = [f.column for f in fields]
@@ -339,6 +355,8 @@ def _seed(start: int, count: int, users, thumbs: tuple[str, str], rng: random.Ra
     base = []
     for f in fields:
         default = f.get_default() if f.has_default() else (None if f.null else "")
+        if isinstance(default, dict):
+            default = "{}"  # a JSON column, written as its text
         base.append(default)
     owners = [u.pk for u in users]
     epoch = timezone.now() - dt.timedelta(days=730)
@@ -369,6 +387,9 @@ def _seed(start: int, count: int, users, thumbs: tuple[str, str], rng: random.Ra
                 row[index["byte_size"]] = 180_000
                 row[index["placeholder_color"]] = "#6a5f8c"
                 row[index["finished_at"]] = when
+                value = rng.getrandbits(64)
+                for column, stored in similarity.fields_for(value).items():
+                    row[index[column]] = stored
             yield row
 
     placeholders = ", ".join(["%s"] * len(columns))

@@ -367,6 +367,12 @@ if bool(GALLERY_C2PA_CERT_CHAIN) != bool(GALLERY_C2PA_PRIVATE_KEY):
 if GALLERY_C2PA_ALGORITHM not in ("es256", "ps256"):
     raise ImproperlyConfigured("GALLERY_C2PA_ALGORITHM must be es256 or ps256.")
 # The verify page (/verify) reads an uploaded file in memory, at most this many bytes.
+# The image scan at ingest (the optional `scan` extra, nudenet): "auto" runs it when the
+# extra is installed, "off" never; a dotted path names another detector (tests, a custom
+# model). A scan taking longer than GALLERY_SCAN_TIMEOUT seconds holds the image for review.
+GALLERY_SCAN = env.str("GALLERY_SCAN", default="auto")
+GALLERY_SCAN_TIMEOUT = env.float("GALLERY_SCAN_TIMEOUT", default=10.0)
+
 GALLERY_VERIFY_MAX_BYTES = env.int("GALLERY_VERIFY_MAX_BYTES", default=GALLERY_MAX_IMAGE_BYTES)
 # `import_gallery`: an archive is as untrusted as the endpoint. Each original may be as large
 # as an endpoint answer; all the originals one import reads together at most this much.

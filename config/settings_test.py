@@ -6,6 +6,10 @@ from pathlib import Path
 
 os.environ["GALLERY_ENV_FILE"] = ""
 os.environ.setdefault("SECRET_KEY", "test-only-key-" + "x" * 40)
+# The image scan is off unless a test turns it on (tests/test_scan.py): with the extra
+# installed, every test image would otherwise go through the model. Set in the environment
+# so that worker processes started by tests inherit it.
+os.environ.setdefault("GALLERY_SCAN", "off")
 
 from config.settings import *  # noqa: F403
 from config.settings import DATABASES, STORAGES

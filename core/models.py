@@ -44,6 +44,16 @@ class SiteSettings(models.Model):
     report_threshold = models.PositiveSmallIntegerField(
         default=3, help_text="Open reports that hide an image until staff review it."
     )
+    # The image scan (only with the `scan` extra installed): scores are 0..1.
+    scan_hold_threshold = models.FloatField(
+        default=0.8,
+        help_text="Scan score at or above which a new image is held for review (1 or more: never).",
+    )
+    scan_blur_threshold = models.FloatField(
+        default=0.5,
+        help_text="Scan score at or above which an image is blurred for everyone but its "
+        "owner and staff until clicked (1 or more: never).",
+    )
     account_deletion = models.CharField(
         max_length=10,
         choices=AccountDeletion.choices,

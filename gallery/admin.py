@@ -12,6 +12,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from gallery.models import (
+    Appeal,
     BlockedAttempt,
     BlockedTerm,
     Collection,
@@ -20,7 +21,7 @@ from gallery.models import (
     Report,
     ShareLink,
 )
-from gallery.services import intake, moderation, storage
+from gallery.services import intake, moderation, scan, storage
 
 _PUBLIC_ID = re.compile(r"[a-z0-9]{12}")
 
@@ -81,6 +82,37 @@ class ReportedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ScanRiskFilter(admin.SimpleListFilter):
+    """By the image scan's risk score; the title says when the scan is off."""
+
+    title = "scan risk"
+    parameter_name = "scan_risk"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = f"scan risk (image scan {scan.state()})"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("high", "0.8 and above"),
+            ("medium", "0.5 to 0.8"),
+            ("low", "below 0.5"),
+            ("none", "not scanned"),
+        ]
+
+    def queryset(self, request, queryset):
+        match self.value():
+            case "high":
+                return queryset.filter(scan_risk__gte=0.8)
+            case "medium":
+                return queryset.filter(scan_risk__gte=0.5, scan_risk__lt=0.8)
+            case "low":
+                return queryset.filter(scan_risk__lt=0.5)
+            case "none":
+                return queryset.filter(scan_risk__isnull=True)
+        return queryset
+
+
 class ModerationActionForm(ActionForm):
     reason = forms.CharField(
         required=False,
@@ -112,7 +144,7 @@ class ReportInline(_ReadOnlyInline):
 
 class ModerationEventInline(_ReadOnlyInline):
     model = ModerationEvent
-    fields = ("created_at", "action", "from_state", "to_state", "actor", "reason")
+    fields = ("created_at", "action", "from_state", "to_state", "actor", "reason", "evidence")
     readonly_fields = fields
     verbose_name_plural = "moderation history"
 
@@ -127,7 +159,8 @@ class GenerationAdmin(admin.ModelAdmin):
         "status", "created_at",
     )  # fmt: skip
     list_filter = (
-        "status", "moderation", "visibility", ReportedFilter, OwnerFilter, "created_at",
+        "status", "moderation", "visibility", ReportedFilter, ScanRiskFilter, OwnerFilter,
+        "created_at",
     )  # fmt: skip
     list_select_related = ("owner",)
     # "=": an exact id uses the unique index; the prompt is a substring search.
@@ -142,7 +175,8 @@ class GenerationAdmin(admin.ModelAdmin):
         "moderation", "moderation_reason", "moderated_by", "moderated_at", "source", "status",
         "status_note",
         "failure_reason", "failure_detail", "attempts", "claims", "width", "height", "format",
-        "byte_size", "sha256", "endpoint_label", "endpoint_url", "created_at", "queued_at",
+        "byte_size", "sha256", "phash", "scan_risk", "scan_scores", "endpoint_label",
+        "endpoint_url", "created_at", "queued_at",
         "started_at", "finished_at",
     )  # fmt: skip
     # Only the prompts are editable; everything else is what the pipeline recorded, and the
@@ -269,12 +303,40 @@ class ReportAdmin(ReadOnlyAdmin):
 @admin.register(ModerationEvent)
 class ModerationEventAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "generation_public_id", "action", "from_state", "to_state",
-                    "actor", "reason")  # fmt: skip
+                    "decided_by", "reason", "evidence")  # fmt: skip
     list_filter = ("action", "to_state", "created_at")
     list_select_related = ("actor",)
     search_fields = ("=generation_public_id", "reason")
     paginator = CappedCountPaginator
     show_full_result_count = False
+    actions = ["undo_selected"]
+
+    @admin.display(description="Decided by")
+    def decided_by(self, obj: ModerationEvent) -> str:
+        return str(obj.actor) if obj.actor_id else "the system"
+
+    @admin.action(description="Undo the selected system holds")
+    def undo_selected(self, request, queryset):
+        done, failed = 0, []
+        for event in queryset:
+            try:
+                moderation.undo(event, actor=request.user)
+            except ValidationError as exc:
+                failed.append(f"{event.generation_public_id}: {exc.messages[0]}")
+            else:
+                done += 1
+        self.message_user(request, f"Undid {done} system holds.", messages.SUCCESS)
+        for line in failed:
+            self.message_user(request, line, messages.WARNING)
+
+
+@admin.register(Appeal)
+class AppealAdmin(ReadOnlyAdmin):
+    list_display = ("generation", "appellant", "created_at", "appealed_state", "outcome",
+                    "decided_by", "decision_reason")  # fmt: skip
+    list_filter = ("outcome", "appealed_state", "created_at")
+    list_select_related = ("generation", "appellant", "decided_by")
+    search_fields = ("note", "=generation__public_id", "=appellant__username")
 
 
 @admin.register(BlockedTerm)

@@ -133,6 +133,20 @@ class Generation(models.Model):
     signed_sha256 = models.CharField(max_length=64, blank=True)
     signed_variant = models.CharField(max_length=80, blank=True)
 
+    # Perceptual hash (64-bit dHash, stored signed) for "similar images" and the
+    # near-duplicate hold, and its four 16-bit bands, each indexed: two hashes within
+    # Hamming distance 3 share at least one band, so candidates come from four index
+    # lookups instead of a table scan (gallery.services.similarity).
+    phash = models.BigIntegerField(null=True, blank=True)
+    phash_band0 = models.IntegerField(null=True, blank=True)
+    phash_band1 = models.IntegerField(null=True, blank=True)
+    phash_band2 = models.IntegerField(null=True, blank=True)
+    phash_band3 = models.IntegerField(null=True, blank=True)
+    # The image scan (the optional `scan` extra): label -> score, and the highest score,
+    # which the hold and blur thresholds compare with. Null: not scanned.
+    scan_scores = models.JSONField(default=dict, blank=True)
+    scan_risk = models.FloatField(null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -158,6 +172,13 @@ class Generation(models.Model):
             # The verify page: which image a file is, by the original's or the signed copy's hash.
             models.Index(fields=["sha256"], name="generation_sha256"),
             models.Index(fields=["signed_sha256"], name="generation_signed_sha256"),
+            # Similar images: one index per band of the perceptual hash.
+            models.Index(fields=["phash_band0"], name="generation_phash_b0"),
+            models.Index(fields=["phash_band1"], name="generation_phash_b1"),
+            models.Index(fields=["phash_band2"], name="generation_phash_b2"),
+            models.Index(fields=["phash_band3"], name="generation_phash_b3"),
+            # The review queue sorted by risk.
+            models.Index(fields=["-scan_risk"], name="generation_scan_risk"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -315,7 +336,10 @@ class ModerationEvent(models.Model):
         RESTORE = "restore", "Restored"
         HIDE = "hide", "Hidden"
         REMOVE = "remove", "Removed"
-        HOLD = "hold", "Held for review"  # the system, when reports reach the threshold
+        HOLD = "hold", "Held for review"  # the system: reports, scan, near-duplicate
+        UNDO = "undo", "System decision undone"
+        GRANT = "grant", "Appeal granted"
+        DENY = "deny", "Appeal denied"
 
     generation = models.ForeignKey(
         Generation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -333,6 +357,9 @@ class ModerationEvent(models.Model):
     from_state = models.CharField(max_length=8, choices=Generation.Moderation.choices)
     to_state = models.CharField(max_length=8, choices=Generation.Moderation.choices)
     reason = models.CharField(max_length=300, blank=True)
+    # What a system decision was based on (scores, the removed image it resembles, the
+    # reports counted), and for an undo or an appeal decision, the event or appeal it answers.
+    evidence = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -341,6 +368,10 @@ class ModerationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.generation_public_id}: {self.from_state} → {self.to_state}"
+
+    @property
+    def is_system(self) -> bool:
+        return self.action == self.Action.HOLD and self.actor_id is None
 
 
 class Report(models.Model):
@@ -386,6 +417,52 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_category_display()} on {self.generation_id} by {self.reporter_id}"
+
+
+class Appeal(models.Model):
+    """The owner of a hidden or removed image asks staff to look again: once per image."""
+
+    class Outcome(models.TextChoices):
+        GRANTED = "granted", "Granted"
+        DENIED = "denied", "Denied"
+
+    generation = models.OneToOneField(Generation, on_delete=models.CASCADE, related_name="appeal")
+    appellant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="appeals"
+    )
+    note = models.CharField(max_length=500)
+    # The decision appealed against, as it stood.
+    appealed_state = models.CharField(max_length=8, choices=Generation.Moderation.choices)
+    appealed_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, blank=True)
+    decision_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # The review queue: open appeals, oldest first.
+            models.Index(
+                fields=["generation"],
+                name="appeal_open",
+                condition=Q(decided_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Appeal on {self.generation_id} by {self.appellant_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.decided_at is None
 
 
 class BlockedTerm(models.Model):

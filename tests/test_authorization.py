@@ -26,16 +26,23 @@ the owner made to that collection):
     share-revoked     the same file once the link is revoked
     collect           the user puts the image into a collection of their own
     share-make        the user makes a share link to the image
+    similar / -       the verify page, given a re-encoded, resized copy of the original,
+                      links to the image as "very similar", or says nothing about it
+    appealed          the owner's appeal is recorded (once: a hidden image)
+    refused           back to the image's page with a message, nothing recorded
 """
+
+import io
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from PIL import Image
 
-from gallery.models import Collection, Generation, Report, ShareLink
-from gallery.services import collections, sharing
+from gallery.models import Appeal, Collection, Generation, Report, ShareLink
+from gallery.services import collections, sharing, similarity
 from tests.conftest import content_of, is_signed_copy
 
 pytestmark = [pytest.mark.web, pytest.mark.django_db]
@@ -84,6 +91,14 @@ verify        public    linked       linked    linked    linked
 verify        private   unlinked     unlinked  linked    linked
 verify        hidden    unlinked     unlinked  linked    linked
 verify        pending   unlinked     unlinked  linked    linked
+verify-copy   public    similar      similar   similar   similar
+verify-copy   private   -            -         similar   similar
+verify-copy   hidden    -            -         similar   similar
+verify-copy   pending   -            -         similar   similar
+appeal        public    login        refused   refused   refused
+appeal        private   login        404       refused   refused
+appeal        hidden    login        404       appealed  refused
+appeal        pending   login        404       refused   refused
 admin         public    admin-login  admin-login  admin-login  200
 admin         private   admin-login  admin-login  admin-login  200
 admin         hidden    admin-login  admin-login  admin-login  200
@@ -144,6 +159,7 @@ def files(request, media_root) -> dict:
             _MADE[field] = (name, (media_root / name).read_bytes())
         for field in ("width", "height", "format", "byte_size", "sha256", "placeholder_color"):
             _MADE[field] = getattr(made, field)
+        _MADE["phash"] = similarity.fields_for(made.phash & ((1 << 64) - 1))
         Generation.objects.filter(pk=made.pk).delete()  # the row only; its files stay
     else:
         for field in Generation.FILE_FIELDS:
@@ -168,6 +184,7 @@ def _image(files: dict, owner: User, **state: str) -> Generation:
         status=Generation.Status.SUCCEEDED,
         **{field: files[field][0] for field in Generation.FILE_FIELDS},
         **{k: files[k] for k in ("width", "height", "format", "byte_size", "sha256")},
+        **files["phash"],
         **state,
     )
 
@@ -219,6 +236,35 @@ def test_matrix(action, state, user, expected, files, people):
         assert ("linked" if linked else "unlinked") == expected
         if not linked:
             assert item.public_id not in page and "a lighthouse" not in page
+        return
+
+    if action == "verify-copy":
+        # Another file altogether (new bytes): only the perceptual hash can find it.
+        with Image.open(io.BytesIO(files["original"][1])) as img:
+            buf = io.BytesIO()
+            img.convert("RGB").resize((700, 700)).save(buf, "JPEG", quality=70)
+        upload = SimpleUploadedFile("copy.jpg", buf.getvalue(), content_type="image/jpeg")
+        response = client.post(reverse("gallery:verify"), {"image": upload})
+        assert response.status_code == 200
+        page = response.content.decode()
+        linked = item.get_absolute_url() in page
+        assert ("similar" if linked else "-") == expected
+        if linked:
+            assert 'data-testid="similar-match"' in page
+        else:
+            assert item.public_id not in page and "a lighthouse" not in page
+        return
+
+    if action == "appeal":
+        response = client.post(
+            reverse("gallery:appeal", args=[item.public_id]), {"note": "Please look again."}
+        )
+        outcome = _redirect_or_status(response)
+        recorded = Appeal.objects.filter(generation=item).exists()
+        if outcome == "detail":
+            outcome = "appealed" if recorded else "refused"
+        assert outcome == expected
+        assert recorded is (expected == "appealed")
         return
 
     if action == "delete":
@@ -317,7 +363,7 @@ def _redirect_or_status(response) -> str:
 def test_the_matrix_covers_every_cell():
     cells = {(a, s, u) for a, s, u, _ in _cells()}
     actions = {a for a, _, _, _ in _cells()}
-    assert len(cells) == len(_cells()) == len(actions) * len(STATES) * len(USERS) == 272
+    assert len(cells) == len(_cells()) == len(actions) * len(STATES) * len(USERS) == 304
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,7 @@ from django.db.models import Field
 from django.utils import timezone
 
 from gallery.models import Generation
-from gallery.services import images, storage
+from gallery.services import images, similarity, storage
 from gallery.services.storage import delete_files
 
 FORMAT = "sdxl-gallery-export"
@@ -494,6 +494,7 @@ def _import_record(
                 byte_size=len(image.data),
                 sha256=image.sha256,
                 placeholder_color=images.average_color(image),
+                **similarity.fields_for(similarity.dhash(image.pixels)),
             )
         created_users = _create_row(record, verified, users)
     except IntegrityError as exc:

@@ -34,6 +34,8 @@ TILE_FIELDS = (
     "status",
     "moderation",
     "visibility",  # which URL its thumbnails have (Generation.media_url)
+    "scan_risk",  # blurred for visitors at or above the site's threshold (not its owner)
+    "owner",
     "thumbnail",
     "thumbnail_2x",
     "width",

@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from gallery.models import Generation
-from gallery.services import images, media_cache, storage
+from gallery.services import images, media_cache, similarity, storage
 
 # The files made from the original, which `rebuild_derived` can make again.
 DERIVED_FIELDS = ("thumbnail", "thumbnail_2x", "preview_image")
@@ -37,11 +37,20 @@ def rebuild_derived(
         return []
     if only_missing:
         fields = tuple(f for f in fields if not _stored(getattr(generation, f).name))
-    if not fields:
+    needs_hash = generation.phash is None
+    if not fields and not needs_hash:
         return []
     original = storage.stored_name(generation.original)
     with default_storage.open(original, "rb") as handle:
         image = images.verify(handle.read(), max_pixels=settings.GALLERY_MAX_IMAGE_PIXELS)
+    if needs_hash:
+        # Rows stored before perceptual hashes existed get theirs here.
+        hashed = similarity.fields_for(similarity.dhash(image.pixels))
+        Generation.objects.filter(pk=generation.pk, original=original).update(**hashed)
+        for name, value in hashed.items():
+            setattr(generation, name, value)
+        if not fields:
+            return ["phash"]
     stem = f"{original.split('/', 1)[-1].rsplit('.', 1)[0]}-{secrets.token_hex(3)}"
     made: dict[str, tuple[str, bytes]] = {}
     if {"thumbnail", "thumbnail_2x"} & set(fields):

@@ -41,7 +41,7 @@ from django.db.models import Q
 from PIL import Image, UnidentifiedImageError
 
 from gallery.models import Generation
-from gallery.services import access, images
+from gallery.services import access, images, similarity
 
 GALLERY_NAME = "SDXL Gallery"
 GALLERY_VERSION = "0.1.0"
@@ -383,6 +383,10 @@ class Verification:
     # only if the visitor may see it; None tells nothing about images they may not see.
     match: Generation | None = None
     matched_signed_copy: bool = False
+    # Else the nearest image the visitor may see by perceptual hash (an edited, re-encoded
+    # or resized copy), and how many of the hash's 64 bits differ.
+    similar: Generation | None = None
+    similar_distance: int | None = None
 
 
 def image_format(data: bytes) -> str:
@@ -410,10 +414,33 @@ def verify_file(data: bytes, viewer: access.AnyUser) -> Verification:
         .order_by("id")
         .first()
     )
+    similar, distance = None, None
+    if match is None:
+        similar, distance = _nearest(data, viewer)
     return Verification(
         sha256=digest,
         format=fmt,
         reading=read(data, fmt),
         match=match,
         matched_signed_copy=bool(match and match.signed_sha256 == digest),
+        similar=similar,
+        similar_distance=distance,
     )
+
+
+# A copy this close (of 64 bits) is "the same picture" on the verify page.
+VERIFY_SIMILAR_DISTANCE = 6
+
+
+def _nearest(data: bytes, viewer: access.AnyUser) -> tuple[Generation | None, int | None]:
+    try:
+        decoded = images.verify(data, max_pixels=settings.GALLERY_MAX_IMAGE_PIXELS)
+    except images.InvalidImageError:
+        return None, None
+    found = similarity.nearest(
+        viewer,
+        similarity.dhash(decoded.pixels),
+        limit=1,
+        max_distance=VERIFY_SIMILAR_DISTANCE,
+    )
+    return (found[0].generation, found[0].distance) if found else (None, None)

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -27,7 +28,7 @@ from django.utils import timezone
 
 from gallery import logcontext
 from gallery.models import Generation
-from gallery.services import endpoint, images, pacing, storage
+from gallery.services import endpoint, images, moderation, pacing, scan, similarity, storage
 
 logger = logging.getLogger(__name__)
 
@@ -392,6 +393,10 @@ def _store(
         thumbs = images.make_thumbnails(image)
         preview = images.make_preview(image)
         color = images.average_color(image)
+        phash = similarity.dhash(image.pixels)
+        scanned = scan.scan(image.pixels)
+    # Decided before the commit and applied in it: a held image is never public first.
+    hold = moderation.ingest_hold(phash, scanned)
     names = storage.file_names(generation.public_id, token, image.extension)
     written: list[str] = []
     try:
@@ -399,7 +404,7 @@ def _store(
         for thumb, name in zip(thumbs, names.thumbnails, strict=True):
             written.append(default_storage.save(name, ContentFile(thumb.data)))
         written.append(default_storage.save(names.preview, ContentFile(preview)))
-        result = dict(
+        result: dict[str, object] = dict(
             status=Status.SUCCEEDED,
             original=written[0],
             thumbnail=written[1],
@@ -417,8 +422,12 @@ def _store(
             claim_token="",
             lease_expires_at=None,
             finished_at=timezone.now(),
+            **similarity.fields_for(phash),
         )
-        if not _commit_result(generation.pk, token, result, sleep):
+        if scanned is not None:
+            result.update(scan_scores=scanned.scores, scan_risk=scanned.risk)
+        then = partial(moderation.apply_ingest_hold, generation.pk, hold) if hold else None
+        if not _commit_result(generation.pk, token, result, sleep, then=then):
             raise _LostClaim
     except _LostClaim:
         logger.warning("Generation %s: claim lost before storing; files discarded", generation.pk)
@@ -447,12 +456,18 @@ COMMIT_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
 
 def _commit_result(
-    generation_id: int, token: str, result: dict, sleep: Callable[[float], None]
+    generation_id: int,
+    token: str,
+    result: dict,
+    sleep: Callable[[float], None],
+    *,
+    then: Callable[[], None] | None = None,
 ) -> bool:
     """Mark the generation done with `result`; False if the claim was lost. Rides out the
     database going away for about half a minute by reconnecting and trying again. A commit
     whose acknowledgement was lost has cleared the claim token, so before each new try the
-    row is read back: if it already holds our files, it is done."""
+    row is read back: if it already holds our files, it is done. `then` runs in the same
+    transaction once the row is updated (a system hold)."""
     waits = iter(COMMIT_RETRY_DELAYS)
     retrying = False
     while True:
@@ -461,7 +476,10 @@ def _commit_result(
             if retrying and mine.filter(original=result["original"]).exists():
                 return True
             with transaction.atomic():
-                return bool(mine.filter(claim_token=token, status=Status.RUNNING).update(**result))
+                done = bool(mine.filter(claim_token=token, status=Status.RUNNING).update(**result))
+                if done and then is not None:
+                    then()
+                return done
         except (OperationalError, InterfaceError):
             wait = next(waits, None)
             if wait is None:

@@ -4,12 +4,14 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
+from gallery.models import ModerationEvent
 from gallery.services import moderation as service
 from gallery.services import pagination
 from gallery.views.helpers import viewable_or_404
@@ -33,8 +35,12 @@ def staff_only(view: Callable) -> Callable:
 @staff_only
 def queue(request: HttpRequest) -> HttpResponse:
     after = pagination.parse_cursor(request.GET.get("after"))
-    page = service.queue_page(after=after)
-    return render(request, "gallery/moderation/queue.html", {"page": page, "after": after})
+    sort = request.GET.get("sort", "oldest")
+    if sort not in service.QUEUE_SORTS:
+        sort = "oldest"
+    page = service.queue_page(after=after, sort=sort)
+    context = {"page": page, "after": after, "sort": sort}
+    return render(request, "gallery/moderation/queue.html", context)
 
 
 @require_POST
@@ -52,6 +58,8 @@ def decide(request: HttpRequest, public_id: str) -> HttpResponse:
     if request.htmx:
         # In place: the card shows the outcome (or the error, with the form kept).
         item.open_reports = [] if event else list(item.reports.filter(resolved_at__isnull=True))
+        item.open_appeal = None if event else service.open_appeal(item)
+        item.system_hold = None if event else service.system_hold(item)
         context = {"item": item, "event": event, "error": error, "reason": reason}
         return render(
             request,
@@ -64,3 +72,35 @@ def decide(request: HttpRequest, public_id: str) -> HttpResponse:
     else:
         messages.success(request, f"{event.get_action_display()}: {item.prompt[:60]}")
     return redirect("gallery:moderation")
+
+
+@require_POST
+@staff_only
+def undo(request: HttpRequest, event_id: int) -> HttpResponse:
+    """Undo a system hold (from the review queue or the decision log)."""
+    event = get_object_or_404(ModerationEvent, pk=event_id)
+    try:
+        service.undo(event, actor=request.user, reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, "The system's hold was undone.")
+    return redirect("gallery:moderation")
+
+
+@require_POST
+@login_required
+def appeal(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The owner appeals a moderator's decision about their image, once."""
+    item = viewable_or_404(request, public_id)
+    if not service.can_appeal(request.user, item):
+        # Not theirs, not hidden or removed, or appealed already: nothing to do here.
+        messages.error(request, "This decision can't be appealed.")
+        return redirect(item)
+    try:
+        service.appeal(item, appellant=request.user, note=request.POST.get("note", ""))
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, "Your appeal was sent. A moderator will look at it.")
+    return redirect(item)
