@@ -14,7 +14,7 @@ run: $(VENV)/.installed .env  ## Run the gallery with its workers (and, offline,
 dev: $(VENV)/.installed .env  ## The same with DEBUG on and auto-reload
 	$(BIN)/python manage.py up --dev
 
-test: $(VENV)/.installed  ## Run the whole test suite (browser tests need Debian's chromium)
+test: $(VENV)/.installed-scan  ## Run the whole test suite (browser tests need Debian's chromium)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.installed  ## The unit and web tests only: no real processes, no browser
@@ -72,7 +72,13 @@ $(VENV)/.installed: pyproject.toml
 		|| { echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON))"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet '.[dev,scan]'
+	$(BIN)/python -m pip install --quiet '.[dev]'
+	@touch $@
+
+# The optional image scan (NudeNet and onnxruntime, ~320 MB): the tests run the real model;
+# `make run` does not install it (install it with `.venv/bin/pip install '.[scan]'`).
+$(VENV)/.installed-scan: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet '.[scan]'
 	@touch $@
 
 # A random secret key for this installation, written once and never committed.
