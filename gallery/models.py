@@ -153,6 +153,8 @@ class Generation(models.Model):
             ),
             # "Mine" and the history page.
             models.Index(fields=["owner", "-id"], name="generation_owner_id"),
+            # The queue's turns: when each owner's last image started (gallery.services.queue).
+            models.Index(fields=["owner", "-started_at"], name="generation_owner_started"),
             # The review queue (pending, oldest first) and the admin's moderation filter.
             models.Index(fields=["moderation", "-id"], name="generation_moderation_id"),
             # The verify page: which image a file is, by the original's or the signed copy's hash.

@@ -207,3 +207,48 @@ def retry(
             transaction.on_commit(partial(tasks.enqueue, generation.pk), robust=True)
     generation.refresh_from_db()
     return generation
+
+
+def max_batch() -> int:
+    """The most images one submission of the composer may ask for."""
+    return max(1, settings.GALLERY_MAX_BATCH)
+
+
+def submit_batch(
+    *,
+    count: int,
+    prompt: str,
+    negative_prompt: str = "",
+    owner: User | None = None,
+    visibility: str = "",
+    source: Generation | None = None,
+    client_ip: str | None = None,
+) -> tuple[list[Generation], str]:
+    """Queue `count` images of one prompt (1 to `max_batch()`), each through the gate on its
+    own: every image counts against the quotas, and as many as the limits allow are
+    queued. Returns them with, when some were refused, a sentence saying how many and why
+    (empty when all were queued). A refusal of the first image raises as `submit` does."""
+    if not 1 <= count <= max_batch():
+        raise ValidationError({"count": f"Ask for 1 to {max_batch()} images."})
+    created: list[Generation] = []
+    for _ in range(count):
+        try:
+            created.append(
+                submit(
+                    prompt=prompt,
+                    negative_prompt=negative_prompt,
+                    owner=owner,
+                    visibility=visibility,
+                    source=source,
+                    client_ip=client_ip,
+                )
+            )
+        except ValidationError as exc:
+            if not created:
+                raise
+            refused = count - len(created)
+            return created, (
+                f"{len(created)} of {count} images were queued; the other {refused} "
+                f"{'was' if refused == 1 else 'were'} refused: {exc.messages[0]}"
+            )
+    return created, ""

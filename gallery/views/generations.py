@@ -3,14 +3,14 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from core import http
 from gallery.forms import GenerateForm
 from gallery.models import Generation
-from gallery.services import access, browse, favourites, intake, storage
+from gallery.services import access, browse, favourites, intake, queue, storage
 from gallery.views.browse import render_index
 from gallery.views.helpers import manageable_or_404, redirect_back, viewable_or_404
 
@@ -105,3 +105,20 @@ def delete(request: HttpRequest, public_id: str) -> HttpResponse:
     storage.delete(item)
     messages.success(request, "The image was deleted.")
     return redirect("gallery:index")
+
+
+@require_POST
+@login_required
+def cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Take a queued image out of the queue (its owner or staff). JSON for the grid's
+    script, a message and a redirect otherwise."""
+    item = manageable_or_404(request, public_id)
+    cancelled = queue.cancel(item)
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    if wants_json:
+        return JsonResponse({"cancelled": cancelled}, status=200 if cancelled else 409)
+    if cancelled:
+        messages.success(request, "Cancelled: the image was taken out of the queue.")
+        return redirect_back(request, "gallery:history")
+    messages.error(request, "It has already started, so it can no longer be cancelled.")
+    return redirect_back(request, item)
