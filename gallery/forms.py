@@ -11,13 +11,24 @@ class GenerateForm(forms.Form):
     prompt = forms.CharField(
         error_messages={"required": intake.EMPTY_PROMPT},
         widget=forms.Textarea(
-            attrs={"rows": 3, "placeholder": "A lighthouse on a cliff at dawn, watercolour"}
+            attrs={"rows": 2, "placeholder": "A lighthouse on a cliff at dawn, watercolour"}
         ),
     )
     negative_prompt = forms.CharField(
         required=False,
         label="Negative prompt",
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What to leave out: blurry, text"}),
+    )
+
+    # How many images of this prompt (1 to the site's GALLERY_MAX_BATCH).
+    count = forms.TypedChoiceField(
+        label="Images", coerce=int, empty_value=1, required=False, initial=1
+    )
+    # Blank: the user's default (Preferences), else the site's.
+    visibility = forms.ChoiceField(
+        label="Who can see them",
+        required=False,
+        choices=[("", "My default"), *Generation.Visibility.choices],
     )
 
     # "Generate again": the public id of the image the prompt came from (checked on submit).
@@ -27,6 +38,7 @@ class GenerateForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name, limit in intake.max_lengths().items():
             self.fields[name].widget.attrs["maxlength"] = limit
+        self.fields["count"].choices = [(n, str(n)) for n in range(1, intake.max_batch() + 1)]
 
 
 class ReportForm(forms.Form):

@@ -18,6 +18,7 @@ app_name = "gallery"
 urlpatterns = [
     path("", browse.index, name="index"),
     path("generate", generations.generate, name="generate"),
+    path("live", generations.live_round, name="live"),
     path("g/<slug:public_id>/", generations.generation, name="generation"),
     path("g/<slug:public_id>/status", generations.generation_status, name="status"),
     path("g/<slug:public_id>/retry", generations.retry, name="retry"),

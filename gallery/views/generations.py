@@ -5,12 +5,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST, require_safe
 
 from core import http
 from gallery.forms import GenerateForm
 from gallery.models import Generation
-from gallery.services import access, browse, favourites, intake, queue, storage
+from gallery.services import access, browse, favourites, intake, live, queue, quotas, storage
 from gallery.views.browse import render_index
 from gallery.views.helpers import manageable_or_404, redirect_back, viewable_or_404
 
@@ -21,15 +22,25 @@ def viewable_source(request: HttpRequest, public_id: str) -> Generation | None:
     return access.viewable_item(request.user, public_id) if public_id else None
 
 
+def wants_json(request: HttpRequest) -> bool:
+    """The page's script asks for JSON; a plain form post gets a page."""
+    return "application/json" in request.headers.get("Accept", "")
+
+
 @require_POST
 @login_required
 def generate(request: HttpRequest) -> HttpResponse:
+    """Queue 1 to GALLERY_MAX_BATCH images of one prompt. The composer's script gets the new
+    tiles as JSON and stays on the page; without it, one image opens its page and a batch
+    goes back to the grid, where the new tiles are at the front."""
     form = GenerateForm(request.POST)
     if form.is_valid():
         try:
-            created = intake.submit(
+            created, refusal = intake.submit_batch(
+                count=form.cleaned_data["count"] or 1,
                 prompt=form.cleaned_data["prompt"],
                 negative_prompt=form.cleaned_data["negative_prompt"],
+                visibility=form.cleaned_data["visibility"],
                 owner=request.user,
                 client_ip=http.client_ip(request),
                 source=viewable_source(request, form.cleaned_data.get("source", "")),
@@ -37,8 +48,46 @@ def generate(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            return redirect(created)
+            if wants_json(request):
+                return _tiles_json(request, created, refusal, quota=_quota_words(request))
+            if refusal:
+                messages.warning(request, refusal)
+            return redirect(created[0] if len(created) == 1 else "gallery:index")
+    if wants_json(request):
+        errors = {name: [str(e) for e in errs] for name, errs in form.errors.items()}
+        return JsonResponse({"errors": errors}, status=400)
     return render_index(request, form, status=400)
+
+
+def _quota_words(request: HttpRequest) -> str:
+    """What the composer says about today's quota, as the page renders it."""
+    quota = quotas.quota_status(request.user)
+    if not quota or not quota.daily_limit:
+        return ""
+    return f"{quota.remaining_today} of {quota.daily_limit} left today"
+
+
+def _tiles_json(
+    request: HttpRequest, items: list[Generation], message: str = "", quota: str = ""
+) -> HttpResponse:
+    items = live.with_places(items)
+    tiles = [
+        {
+            "id": item.public_id,
+            "status": item.status,
+            "html": render_to_string("gallery/_live_tile.html", {"item": item}, request),
+        }
+        for item in items
+    ]
+    return JsonResponse({"items": tiles, "message": message, "quota": quota})
+
+
+@require_safe
+def live_round(request: HttpRequest) -> HttpResponse:
+    """One round of a live page: the tiles named in `ids` as they are now (JSON). The page
+    polls while any of its tiles is unfinished, and stops when none is."""
+    ids = request.GET.get("ids", "").split(",")
+    return _tiles_json(request, live.round_of(request.user, ids))
 
 
 @require_safe
@@ -80,6 +129,7 @@ def generation_status(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 def detail_context(request: HttpRequest, item: Generation) -> dict:
+    live.with_places([item])
     return {
         "item": item,
         "can_manage": access.can_manage(request.user, item),
@@ -114,8 +164,7 @@ def cancel(request: HttpRequest, public_id: str) -> HttpResponse:
     script, a message and a redirect otherwise."""
     item = manageable_or_404(request, public_id)
     cancelled = queue.cancel(item)
-    wants_json = "application/json" in request.headers.get("Accept", "")
-    if wants_json:
+    if wants_json(request):
         return JsonResponse({"cancelled": cancelled}, status=200 if cancelled else 409)
     if cancelled:
         messages.success(request, "Cancelled: the image was taken out of the queue.")

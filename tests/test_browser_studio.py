@@ -1,0 +1,108 @@
+"""The studio in a real browser: a batch of four from the grid lands in place, a queued image
+is cancelled, the tab title counts what finished while the tab was hidden, and the pages
+look right (screenshots under test-artifacts/)."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from gallery.models import Generation
+from tests import test_browser
+from tests.conftest import wait_for_js
+from tests.test_browser import ARTIFACTS, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+app = test_browser.app
+worker = test_browser.worker
+
+
+def no_sideways_scroll(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+
+
+def test_a_batch_of_four_from_the_grid_lands_in_place_and_the_title_counts_it(
+    app, page, owner, standin, settings
+):
+    settings.GALLERY_WORKERS = 1
+    standin.latency = 1.0
+    ARTIFACTS.mkdir(exist_ok=True)
+    sign_in(page, app, "ada", "ada-password-123")
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+
+    page.get_by_label("Prompt", exact=True).fill("A kite over the dunes, gouache")
+    page.get_by_label("Images", exact=True).select_option("4")
+    page.get_by_label("Prompt", exact=True).press("Control+Enter")
+
+    tiles = page.locator("#grid .tile-live")
+    expect(tiles).to_have_count(4)
+    expect(page.get_by_text("4 images queued.")).to_be_visible()
+    # The tab is hidden from now on: what finishes counts in its title.
+    page.evaluate(
+        "Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true})"
+    )
+    expect(page.locator("#grid .tile-live [data-testid=queue-place]").first).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "studio-batch-pending.png")
+
+    expect(page.locator("#grid .tile-live img")).to_have_count(4, timeout=30_000)
+    wait_for_js(
+        page, "[...document.querySelectorAll('#grid .tile-live img')].every(i => i.complete)"
+    )
+    assert page.evaluate("window.__sameDocument") is True  # no reload
+    expect(page).to_have_title(re.compile(r"^\(\d\) "))
+    finished_unseen = int(re.match(r"^\((\d)\)", page.title()).group(1))
+    assert 3 <= finished_unseen <= 4  # the first may finish before the tab was hidden
+    page.screenshot(path=ARTIFACTS / "studio-batch-done.png")
+
+    # Looking again clears the count.
+    page.evaluate(
+        "Object.defineProperty(document, 'visibilityState', {value: 'visible', configurable: true}"
+        "); document.dispatchEvent(new Event('visibilitychange'))"
+    )
+    expect(page).to_have_title("Gallery · SDXL Gallery")
+    assert Generation.objects.filter(status="succeeded").count() == 4
+
+
+def test_a_queued_image_is_cancelled_from_its_tile_and_never_made(app, page, owner, standin):
+    standin.latency = 3.0  # the first image holds the only worker
+    sign_in(page, app, "ada", "ada-password-123")
+    page.get_by_label("Prompt", exact=True).fill("A heron in the reeds")
+    page.get_by_label("Images", exact=True).select_option("2")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#grid .tile-live")).to_have_count(2)
+
+    queued = page.locator("#grid .tile-live[data-status=queued]").last
+    expect(queued).to_be_visible()
+    cancelled_id = queued.get_attribute("data-live")
+    queued.get_by_role("button", name="Cancel").click()
+
+    expect(page.locator(f"#t-{cancelled_id}")).to_have_count(0)
+    expect(page.locator("#grid .tile-live img")).to_have_count(1, timeout=20_000)
+    assert not Generation.objects.filter(public_id=cancelled_id).exists()
+    assert len(standin.received) == 1
+
+
+@pytest.mark.parametrize(
+    ("variant", "options"),
+    [
+        ("light", {"color_scheme": "light", "viewport": {"width": 1440, "height": 900}}),
+        ("dark", {"color_scheme": "dark", "viewport": {"width": 1440, "height": 900}}),
+        ("phone-light", {"color_scheme": "light", "viewport": {"width": 390, "height": 844}}),
+        ("phone-dark", {"color_scheme": "dark", "viewport": {"width": 390, "height": 844}}),
+    ],
+)
+def test_the_studio_looks_right(app, browser, owner, standin, variant, options):
+    standin.latency = 30.0  # nothing finishes while the screenshots are taken
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(**options)
+    page = context.new_page()
+    sign_in(page, app, "ada", "ada-password-123")
+    page.get_by_label("Prompt", exact=True).fill("A lighthouse on a cliff at dawn, watercolour")
+    page.get_by_label("Images", exact=True).select_option("3")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#grid .tile-live")).to_have_count(3)
+    expect(page.locator("#grid .tile-live[data-status=running]")).to_have_count(1)
+    assert no_sideways_scroll(page)
+    page.screenshot(path=ARTIFACTS / f"studio-{variant}.png")
+    context.close()

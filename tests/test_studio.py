@@ -1,0 +1,90 @@
+"""The studio from the server's side: submitting a batch without leaving the page, the
+no-JavaScript fallback, the live tiles at the front of the grid and one polling round."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from gallery.models import Generation
+from tests.factories import make_done, make_failed, signed_in
+
+pytestmark = [pytest.mark.web, pytest.mark.django_db]
+
+Status = Generation.Status
+JSON = {"Accept": "application/json"}
+
+
+def test_the_composers_script_gets_four_new_tiles_and_stays_on_the_page(owner, no_limits):
+    response = signed_in(owner).post(
+        "/generate", {"prompt": "a red kite", "count": "4", "visibility": "private"}, headers=JSON
+    )
+
+    items = response.json()["items"]
+    assert len(items) == 4 and {i["status"] for i in items} == {"queued"}
+    assert all('data-live="' in i["html"] and "Cancel" in i["html"] for i in items)
+    rows = Generation.objects.filter(owner=owner)
+    assert rows.count() == 4 and {r.visibility for r in rows} == {"private"}
+
+
+def test_without_javascript_one_image_opens_its_page_and_a_batch_returns_to_the_grid(
+    owner, no_limits
+):
+    client = signed_in(owner)
+    one = client.post("/generate", {"prompt": "a red kite"})
+    assert one.status_code == 302 and one["Location"].startswith("/g/")
+
+    batch = client.post("/generate", {"prompt": "a blue kite", "count": "3"})
+    assert (batch.status_code, batch["Location"]) == (302, "/")
+    grid = client.get("/").content.decode()
+    # Four waiting tiles at the front of the grid, each with its place in the queue.
+    assert grid.count('data-status="queued"') == 4
+    assert grid.count('data-testid="queue-place"') == 4
+
+
+def test_a_refused_part_of_a_batch_says_why(owner, no_limits):
+    no_limits.GALLERY_DAILY_QUOTA = 2
+    data = (
+        signed_in(owner).post("/generate", {"prompt": "a kite", "count": "4"}, headers=JSON).json()
+    )
+    assert len(data["items"]) == 2
+    assert data["message"].startswith("2 of 4 images were queued; the other 2 were refused")
+
+
+def test_an_invalid_prompt_answers_the_script_with_the_fields_errors(owner, no_limits):
+    response = signed_in(owner).post("/generate", {"prompt": "   "}, headers=JSON)
+    assert response.status_code == 400
+    assert response.json()["errors"]["prompt"] == ["Describe the image you want."]
+
+
+def test_the_grid_shows_recent_failures_with_their_reason_and_retry(owner, no_limits):
+    make_failed("a kite", reason="The endpoint refused this prompt.", owner=owner)
+    grid = signed_in(owner).get("/").content.decode()
+    assert "The endpoint refused this prompt." in grid and ">Retry<" in grid
+
+
+def test_one_polling_round_is_one_query_on_the_public_id_index(owner, no_limits):
+    done = make_done("finished", owner=owner)
+    running = Generation.objects.create(prompt="running", owner=owner, status=Status.RUNNING)
+    client = signed_in(owner)
+    client.get("/")  # the session and user are loaded the same way on every request
+
+    with CaptureQueriesContext(connection) as queries:
+        data = client.get(f"/live?ids={done.public_id},{running.public_id}").json()
+
+    assert {i["id"]: i["status"] for i in data["items"]} == {
+        done.public_id: "succeeded",
+        running.public_id: "running",
+    }
+    ours = [q["sql"] for q in queries if "gallery_generation" in q["sql"]]
+    assert len(ours) == 1
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + ours[0])
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    if connection.vendor == "sqlite":
+        assert "public_id" in plan and "SCAN" not in plan.replace("SCAN CONSTANT", "")
+
+
+def test_a_round_shows_nobody_elses_private_work(owner, other_user, no_limits):
+    theirs = Generation.objects.create(prompt="private", owner=other_user, visibility="private")
+    data = signed_in(owner).get(f"/live?ids={theirs.public_id}").json()
+    assert data["items"] == []
