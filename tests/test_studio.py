@@ -88,3 +88,51 @@ def test_a_round_shows_nobody_elses_private_work(owner, other_user, no_limits):
     theirs = Generation.objects.create(prompt="private", owner=other_user, visibility="private")
     data = signed_in(owner).get(f"/live?ids={theirs.public_id}").json()
     assert data["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("endpoint_rejected", "refused this prompt. Reword it"),
+        ("endpoint_auth", "tell the site's administrator"),
+        ("endpoint_rate_limited", "tried again by itself"),
+    ],
+)
+def test_a_failure_is_told_in_the_users_words_and_staff_see_the_detail(
+    owner, moderator, no_limits, code, words
+):
+    item = make_failed(
+        "a kite",
+        reason="The endpoint refused the request (HTTP 400).",
+        failure_code=code,
+        failure_detail="HTTP 400; body 'bad'",
+        owner=owner,
+    )
+    mine = signed_in(owner).get(item.get_absolute_url()).content.decode()
+    assert words in mine.replace("&#x27;", "'")
+    assert "HTTP 400" not in mine
+    grid = signed_in(owner).get("/").content.decode().replace("&#x27;", "'")
+    assert words in grid
+
+    staff = signed_in(moderator).get(item.get_absolute_url()).content.decode()
+    assert "The endpoint refused the request (HTTP 400)." in staff
+    assert "HTTP 400; body" in staff
+
+
+def test_a_worker_waiting_to_retry_says_so_in_plain_words(client_for, media_root, standin):
+    from gallery.services import endpoint, worker
+
+    standin.script("503")
+    notes = []
+    item = Generation.objects.create(prompt="a kite")
+
+    def sleep(seconds):
+        notes.append(Generation.objects.get(pk=item.pk).status_note)
+
+    worker.run(
+        item.pk,
+        client=client_for(),
+        policy=endpoint.RetryPolicy(max_attempts=2, base_delay=0, max_delay=0),
+        sleep=sleep,
+    )
+    assert any("trying again by itself" in note for note in notes), notes

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from gallery import logcontext
 from gallery.models import Generation
-from gallery.services import endpoint, images, pacing, queue, storage
+from gallery.services import endpoint, failures, images, pacing, queue, storage
 
 logger = logging.getLogger(__name__)
 
@@ -236,11 +236,8 @@ def _attempt_until_done(
         except endpoint.EndpointError as err:
             if err.transient and attempt < policy.max_attempts:
                 delay = policy.delay(attempt, err)
-                note = (
-                    f"{err.reason} Trying again in {delay:.0f} s "
-                    f"(attempt {attempt + 1} of {policy.max_attempts})."
-                )
-                logger.info("Generation %s: %s (%s)", pk, note, err.detail)
+                note = failures.retrying_note(err.code, delay, attempt + 1, policy.max_attempts)
+                logger.info("Generation %s: %s (%s; %s)", pk, note, err.reason, err.detail)
                 if not _tell(pk, token, note):
                     return
                 heartbeat.expect(delay)
