@@ -11,7 +11,14 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from gallery.models import BlockedAttempt, BlockedTerm, Generation, ModerationEvent, Report
+from gallery.models import (
+    BlockedAttempt,
+    BlockedTerm,
+    Generation,
+    ModerationEvent,
+    Report,
+    StylePreset,
+)
 from gallery.services import intake, moderation, storage
 
 _PUBLIC_ID = re.compile(r"[a-z0-9]{12}")
@@ -130,7 +137,8 @@ class GenerationAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     list_per_page = 50
     fields = (
-        "large_preview", "prompt", "negative_prompt", "public_id", "owner", "visibility",
+        "large_preview", "prompt", "negative_prompt", "preset_name", "typed_prompt",
+        "typed_negative_prompt", "public_id", "owner", "visibility",
         "moderation", "moderation_reason", "moderated_by", "moderated_at", "source", "status",
         "status_note",
         "failure_reason", "failure_detail", "attempts", "claims", "width", "height", "format",
@@ -296,3 +304,14 @@ class BlockedAttemptAdmin(ReadOnlyAdmin):
     @admin.display(description="Prompt")
     def short_prompt(self, obj: BlockedAttempt) -> str:
         return obj.prompt[:80]
+
+
+@admin.register(StylePreset)
+class StylePresetAdmin(admin.ModelAdmin):
+    """Styles the composer offers: a prompt template with {prompt}, an added negative
+    prompt, an example image of the gallery, their order and whether they are offered."""
+
+    list_display = ("name", "prompt_template", "order", "enabled")
+    list_editable = ("order", "enabled")
+    raw_id_fields = ("example",)
+    search_fields = ("name",)

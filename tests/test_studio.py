@@ -136,3 +136,41 @@ def test_a_worker_waiting_to_retry_says_so_in_plain_words(client_for, media_root
         sleep=sleep,
     )
     assert any("trying again by itself" in note for note in notes), notes
+
+
+def test_a_style_preset_shapes_what_is_sent_and_the_page_shows_both(owner, no_limits):
+    from gallery.models import StylePreset
+
+    preset = StylePreset.objects.create(
+        name="Watercolour",
+        prompt_template="{prompt}, watercolour, soft light",
+        negative_prompt="photo",
+    )
+    StylePreset.objects.create(name="Hidden", prompt_template="{prompt}", enabled=False)
+    client = signed_in(owner)
+    composer = client.get("/").content.decode()
+    assert ">Watercolour<" in composer and ">Hidden<" not in composer
+
+    client.post(
+        "/generate",
+        {"prompt": "a heron", "negative_prompt": "blur", "preset": str(preset.pk)},
+    )
+
+    item = Generation.objects.get()
+    assert (item.prompt, item.negative_prompt) == (
+        "a heron, watercolour, soft light",
+        "blur, photo",
+    )
+    assert (item.typed_prompt, item.typed_negative_prompt) == ("a heron", "blur")
+    assert (item.preset, item.preset_name) == (preset, "Watercolour")
+    page = client.get(item.get_absolute_url()).content.decode()
+    assert "Style: Watercolour" in page and "You typed" in page and "a heron, watercolour" in page
+
+
+def test_a_preset_template_must_hold_the_prompt():
+    from django.core.exceptions import ValidationError
+
+    from gallery.models import StylePreset
+
+    with pytest.raises(ValidationError):
+        StylePreset(name="x", prompt_template="no placeholder").full_clean()

@@ -44,6 +44,7 @@ def generate(request: HttpRequest) -> HttpResponse:
                 owner=request.user,
                 client_ip=http.client_ip(request),
                 source=viewable_source(request, form.cleaned_data.get("source", "")),
+                preset=form.cleaned_data.get("preset"),
             )
         except ValidationError as exc:
             form.add_error(None, exc)
