@@ -24,6 +24,7 @@ urlpatterns = [
     path("g/<slug:public_id>/retry", generations.retry, name="retry"),
     path("g/<slug:public_id>/delete", generations.delete, name="delete"),
     path("g/<slug:public_id>/cancel", generations.cancel, name="cancel"),
+    path("g/<slug:public_id>/visibility", generations.change_visibility, name="visibility"),
     path("g/<slug:public_id>/report", reports.report, name="report"),
     path("moderation/", moderation.queue, name="moderation"),
     path("moderation/<slug:public_id>/decide", moderation.decide, name="decide"),

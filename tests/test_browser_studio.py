@@ -106,3 +106,23 @@ def test_the_studio_looks_right(app, browser, owner, standin, variant, options):
     assert no_sideways_scroll(page)
     page.screenshot(path=ARTIFACTS / f"studio-{variant}.png")
     context.close()
+
+
+def test_making_an_image_private_hides_it_from_an_anonymous_visitor(app, browser, page, owner):
+    sign_in(page, app, "ada", "ada-password-123")
+    page.get_by_label("Prompt", exact=True).fill("A fox in the snow")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#grid .tile-live img")).to_have_count(1, timeout=20_000)
+    item = Generation.objects.get()
+    visitor = browser.new_context().new_page()
+    assert visitor.goto(app + item.get_absolute_url()).status == 200
+
+    page.goto(app + item.get_absolute_url())
+    page.get_by_test_id("visibility").click()
+    expect(page.get_by_text("Now private.")).to_be_visible()
+    expect(page.get_by_test_id("visibility")).to_have_text("Make public")
+
+    assert visitor.goto(app + item.get_absolute_url()).status == 404
+    visitor.goto(app + "/")
+    expect(visitor.locator(f"#t-{item.public_id}")).to_have_count(0)
+    visitor.context.close()

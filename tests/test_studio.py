@@ -174,3 +174,60 @@ def test_a_preset_template_must_hold_the_prompt():
 
     with pytest.raises(ValidationError):
         StylePreset(name="x", prompt_template="no placeholder").full_clean()
+
+
+def test_the_owner_makes_an_image_private_and_a_visitor_no_longer_sees_it(
+    owner, visitor, no_limits
+):
+    item = make_done("a fox", owner=owner)
+    assert visitor.get(item.get_absolute_url()).status_code == 200
+
+    signed_in(owner).post(f"/g/{item.public_id}/visibility", {"visibility": "private"})
+
+    assert visitor.get(item.get_absolute_url()).status_code == 404
+    assert item.public_id not in visitor.get("/").content.decode()
+
+
+def test_another_user_cannot_change_who_sees_an_image(owner, other_user, no_limits):
+    item = make_done("a fox", owner=owner)
+    response = signed_in(other_user).post(
+        f"/g/{item.public_id}/visibility", {"visibility": "private"}
+    )
+    assert response.status_code == 404
+    item.refresh_from_db()
+    assert item.visibility == "public"
+
+
+def test_under_pre_moderation_making_an_image_public_enters_the_review_queue(
+    owner, visitor, no_limits
+):
+    from core.models import SiteSettings
+    from gallery.models import ModerationEvent
+
+    site = SiteSettings.load()
+    site.moderation_mode = SiteSettings.ModerationMode.PRE
+    site.save()
+    item = make_done("a fox", owner=owner, visibility="private")
+
+    signed_in(owner).post(f"/g/{item.public_id}/visibility", {"visibility": "public"})
+
+    item.refresh_from_db()
+    assert (item.visibility, item.moderation) == ("public", "pending")
+    assert ModerationEvent.objects.get().action == "hold"
+    assert visitor.get(item.get_absolute_url()).status_code == 404
+
+
+def test_my_history_makes_many_private_at_once_and_only_ones_own(owner, other_user, no_limits):
+    mine = [make_done(f"mine {n}", owner=owner) for n in range(3)]
+    theirs = make_done("theirs", owner=other_user)
+
+    signed_in(owner).post(
+        "/history/bulk",
+        {"action": "private", "ids": [m.public_id for m in mine] + [theirs.public_id]},
+    )
+
+    assert set(Generation.objects.filter(owner=owner).values_list("visibility", flat=True)) == {
+        "private"
+    }
+    theirs.refresh_from_db()
+    assert theirs.visibility == "public"

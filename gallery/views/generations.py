@@ -11,7 +11,17 @@ from django.views.decorators.http import require_POST, require_safe
 from core import http
 from gallery.forms import GenerateForm
 from gallery.models import Generation
-from gallery.services import access, browse, favourites, intake, live, queue, quotas, storage
+from gallery.services import (
+    access,
+    browse,
+    favourites,
+    intake,
+    live,
+    queue,
+    quotas,
+    storage,
+    visibility,
+)
 from gallery.views.browse import render_index
 from gallery.views.helpers import manageable_or_404, redirect_back, viewable_or_404
 
@@ -171,4 +181,25 @@ def cancel(request: HttpRequest, public_id: str) -> HttpResponse:
         messages.success(request, "Cancelled: the image was taken out of the queue.")
         return redirect_back(request, "gallery:history")
     messages.error(request, "It has already started, so it can no longer be cancelled.")
+    return redirect_back(request, item)
+
+
+@require_POST
+@login_required
+def change_visibility(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Public <-> private, by the owner or staff (JSON for scripts, else back to the page)."""
+    item = manageable_or_404(request, public_id)
+    try:
+        item = visibility.change(item, request.POST.get("visibility", ""), actor=request.user)
+    except ValidationError as exc:
+        if wants_json(request):
+            return JsonResponse({"error": exc.messages[0]}, status=400)
+        messages.error(request, exc.messages[0])
+        return redirect_back(request, item)
+    if wants_json(request):
+        return JsonResponse({"visibility": item.visibility, "moderation": item.moderation})
+    if item.moderation == Generation.Moderation.PENDING:
+        messages.info(request, "It is public once a moderator has looked at it.")
+    else:
+        messages.success(request, f"Now {item.get_visibility_display().lower()}.")
     return redirect_back(request, item)

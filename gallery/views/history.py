@@ -6,7 +6,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from gallery.services import history, pagination
+from gallery.services import history, pagination, visibility
 
 
 @require_safe
@@ -31,6 +31,10 @@ def bulk(request: HttpRequest) -> HttpResponse:
     if action == "delete":
         count = history.bulk_delete(request.user, ids)
         messages.success(request, f"Deleted {count} image{'s' if count != 1 else ''}.")
+        return redirect(back)
+    if action in ("public", "private"):
+        count = visibility.change_many(request.user, ids, action)
+        messages.success(request, f"Made {count} image{'s' if count != 1 else ''} {action}.")
         return redirect(back)
     if action == "zip":
         try:
