@@ -19,6 +19,7 @@ urlpatterns = [
     path("", browse.index, name="index"),
     path("generate", generations.generate, name="generate"),
     path("live", generations.live_round, name="live"),
+    path("prompts/recent", generations.recent_prompts, name="recent_prompts"),
     path("g/<slug:public_id>/", generations.generation, name="generation"),
     path("g/<slug:public_id>/status", generations.generation_status, name="status"),
     path("g/<slug:public_id>/retry", generations.retry, name="retry"),

@@ -126,3 +126,54 @@ def test_making_an_image_private_hides_it_from_an_anonymous_visitor(app, browser
     visitor.goto(app + "/")
     expect(visitor.locator(f"#t-{item.public_id}")).to_have_count(0)
     visitor.context.close()
+
+
+def test_edit_prompt_in_the_viewer_fills_the_composer_in_place(app, page, owner):
+    sign_in(page, app, "ada", "ada-password-123")
+    page.get_by_label("Prompt", exact=True).fill("A heron in the reeds at dawn")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#grid .tile-live img")).to_have_count(1, timeout=20_000)
+    source = Generation.objects.get()
+    page.reload()
+    page.get_by_label("Prompt", exact=True).fill("")
+
+    page.locator(f"#t-{source.public_id} a").first.click()
+    viewer = page.locator("dialog[open]")
+    expect(viewer).to_be_visible()
+    viewer.get_by_role("link", name="Edit prompt").click()
+
+    expect(viewer).to_have_count(0)
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value("A heron in the reeds at dawn")
+    expect(page.locator("form.composer input[name=source]")).to_have_value(source.public_id)
+    expect(page).to_have_url(app + "/")  # the grid, not another page
+
+
+def test_a_notification_after_opting_in_when_a_batch_finishes_in_a_hidden_tab(
+    app, browser, owner, standin
+):
+    standin.latency = 1.5  # still drawing once the tab is hidden
+    context = browser.new_context(permissions=["notifications"])
+    # Record notifications instead of showing them (an init script is not subject to CSP).
+    context.add_init_script(
+        "window.__notes = []; const Real = window.Notification;"
+        "window.Notification = class extends Real {"
+        "  constructor(title, options) { super(title, options); window.__notes.push(title); } };"
+    )
+    page = context.new_page()
+    sign_in(page, app, "ada", "ada-password-123")
+    page.goto(app + "/account/preferences")
+    page.get_by_label("Notify me when a batch finishes").check()
+    wait_for_js(page, "localStorage.getItem('gallery:notify') === 'on'")
+
+    page.goto(app + "/")
+    page.get_by_label("Prompt", exact=True).fill("A kite")
+    page.get_by_label("Images", exact=True).select_option("2")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#grid .tile-live")).to_have_count(2)
+    page.evaluate(
+        "Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true})"
+    )
+    expect(page.locator("#grid .tile-live img")).to_have_count(2, timeout=20_000)
+    wait_for_js(page, "window.__notes.length === 1")
+    assert page.evaluate("window.__notes") == ["Your images are ready"]
+    context.close()

@@ -231,3 +231,49 @@ def test_my_history_makes_many_private_at_once_and_only_ones_own(owner, other_us
     }
     theirs.refresh_from_db()
     assert theirs.visibility == "public"
+
+
+def test_recall_offers_recent_distinct_prompts_and_starred_ones_as_typed(
+    owner, other_user, no_limits
+):
+    from gallery.models import Favourite
+
+    make_done("older", owner=owner)
+    for _ in range(3):
+        make_done("the newest", owner=owner)
+    make_done(
+        "a heron, watercolour", owner=owner, preset_name="Watercolour", typed_prompt="a heron"
+    )
+    theirs = make_done("someone else's", owner=other_user)
+    Favourite.objects.create(user=owner, generation=theirs)
+
+    data = signed_in(owner).get("/prompts/recent").json()
+
+    assert [e["prompt"] for e in data["recent"]] == ["a heron", "the newest", "older"]
+    assert [e["prompt"] for e in data["starred"]] == ["someone else's"]
+
+
+def test_edit_prompt_without_javascript_fills_the_composer_with_what_was_typed(owner, no_limits):
+    from gallery.models import StylePreset
+
+    preset = StylePreset.objects.create(name="Ink", prompt_template="{prompt}, ink")
+    source = make_done(
+        "a heron, ink", owner=owner, preset=preset, preset_name="Ink", typed_prompt="a heron"
+    )
+    page = signed_in(owner).get(f"/g/{source.public_id}/again").content.decode()
+    assert "a heron</textarea>" in page
+    assert f'value="{source.public_id}"' in page
+    assert f'<option value="{preset.pk}" selected>Ink</option>' in page
+
+
+def test_more_like_this_queues_the_same_prompts_again(owner, no_limits):
+    source = make_done("a heron", owner=owner, negative_prompt="blur")
+    detail = signed_in(owner).get(source.get_absolute_url()).content.decode()
+    assert 'data-testid="more-like-this"' in detail
+
+    signed_in(owner).post(
+        "/generate",
+        {"prompt": "a heron", "negative_prompt": "blur", "source": source.public_id, "count": 3},
+    )
+    made = Generation.objects.filter(source=source)
+    assert made.count() == 3 and {m.negative_prompt for m in made} == {"blur"}

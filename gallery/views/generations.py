@@ -4,8 +4,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
+from django.template.loader import get_template
 from django.views.decorators.http import require_POST, require_safe
 
 from core import http
@@ -19,6 +20,7 @@ from gallery.services import (
     live,
     queue,
     quotas,
+    recall,
     storage,
     visibility,
 )
@@ -82,11 +84,15 @@ def _tiles_json(
     request: HttpRequest, items: list[Generation], message: str = "", quota: str = ""
 ) -> HttpResponse:
     items = live.with_places(items)
+    # Rendered without the request's context processors (the tile needs none of them, and
+    # they would run once per tile): only the CSRF token for its Cancel / Retry forms.
+    template = get_template("gallery/_live_tile.html")
+    token = get_token(request)
     tiles = [
         {
             "id": item.public_id,
             "status": item.status,
-            "html": render_to_string("gallery/_live_tile.html", {"item": item}, request),
+            "html": template.render({"item": item, "csrf_token": token}),
         }
         for item in items
     ]
@@ -106,11 +112,15 @@ def live_round(request: HttpRequest) -> HttpResponse:
 def generate_again(request: HttpRequest, public_id: str) -> HttpResponse:
     """The home page with the prompt form filled in from another image."""
     source = viewable_or_404(request, public_id)
+    # What the user typed, with the style they chose, rather than what the style made of it.
+    styled = bool(source.preset_name)
     form = GenerateForm(
         initial={
-            "prompt": source.prompt,
-            "negative_prompt": source.negative_prompt,
+            "prompt": source.typed_prompt if styled else source.prompt,
+            "negative_prompt": source.typed_negative_prompt if styled else source.negative_prompt,
             "source": source.public_id,
+            "preset": source.preset_id if styled else None,
+            "count": 1,
         }
     )
     form.source_item = source
@@ -143,6 +153,7 @@ def detail_context(request: HttpRequest, item: Generation) -> dict:
     live.with_places([item])
     return {
         "item": item,
+        "max_batch_range": range(1, intake.max_batch() + 1),
         "can_manage": access.can_manage(request.user, item),
         "starred": favourites.is_starred(request.user, item),
     }
@@ -203,3 +214,10 @@ def change_visibility(request: HttpRequest, public_id: str) -> HttpResponse:
     else:
         messages.success(request, f"Now {item.get_visibility_display().lower()}.")
     return redirect_back(request, item)
+
+
+@require_safe
+@login_required
+def recent_prompts(request: HttpRequest) -> HttpResponse:
+    """The composer's recall: the user's last distinct prompts and their starred ones."""
+    return JsonResponse(recall.prompts(request.user))

@@ -58,6 +58,105 @@ const submitInPlace = async (form) => {
   }
 };
 
+// Recall: the user's recent and starred prompts, fetched once when first wanted.
+let recalled = null;
+const loadRecall = async (form) => {
+  if (recalled) return recalled;
+  const url = form.querySelector("[data-recall]")?.dataset.recall;
+  if (!url) return { recent: [], starred: [] };
+  const response = await fetch(url, { headers: { Accept: "application/json" } });
+  recalled = response.ok ? await response.json() : { recent: [], starred: [] };
+  return recalled;
+};
+
+const fill = (form, entry, source = "", preset = null) => {
+  const prompt = form.querySelector("textarea[name=prompt]");
+  const negative = form.querySelector("textarea[name=negative_prompt]");
+  prompt.value = entry.prompt;
+  negative.value = entry.negative_prompt || "";
+  if (negative.value) negative.closest("details")?.setAttribute("open", "");
+  const sourceField = form.querySelector("input[name=source]");
+  if (sourceField) sourceField.value = source;
+  const presetField = form.querySelector("select[name=preset]");
+  if (presetField && preset !== null) presetField.value = preset;
+  for (const field of [prompt, negative]) field.dispatchEvent(new Event("input"));
+  prompt.focus();
+};
+
+const startRecall = (form) => {
+  const prompt = form.querySelector("textarea[name=prompt]");
+  const details = form.querySelector("[data-recall]");
+  if (!prompt || !details) return;
+  details.hidden = false;
+  let step = -1;
+  let stepping = false;
+  prompt.addEventListener("input", () => {
+    if (!stepping) step = -1;
+  });
+  prompt.addEventListener("keydown", async (event) => {
+    if (event.key !== "ArrowUp" && event.key !== "ArrowDown") return;
+    // Only in an empty prompt, or while stepping through the recalled ones.
+    if (prompt.value && step < 0) return;
+    const { recent } = await loadRecall(form);
+    if (!recent.length) return;
+    event.preventDefault();
+    step = event.key === "ArrowUp" ? Math.min(step + 1, recent.length - 1) : step - 1;
+    stepping = true;
+    if (step < 0) fill(form, { prompt: "", negative_prompt: "" });
+    else fill(form, recent[step]);
+    stepping = false;
+  });
+  details.addEventListener("toggle", async () => {
+    if (!details.open) return;
+    const list = details.querySelector("[data-recall-list]");
+    const { recent, starred } = await loadRecall(form);
+    list.replaceChildren();
+    for (const [title, entries] of [["Recent", recent], ["Starred", starred]]) {
+      if (!entries.length) continue;
+      const head = document.createElement("li");
+      head.className = "recall-head";
+      head.textContent = title;
+      list.append(head);
+      for (const entry of entries) {
+        const item = document.createElement("li");
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = entry.prompt;
+        button.title = entry.prompt;
+        button.addEventListener("click", () => {
+          fill(form, entry);
+          details.open = false;
+        });
+        item.append(button);
+        list.append(item);
+      }
+    }
+    if (!list.children.length) {
+      const none = document.createElement("li");
+      none.className = "recall-head";
+      none.textContent = "No prompts yet";
+      list.append(none);
+    }
+  });
+};
+
+// "Edit prompt" on an image (its page in the viewer over the grid): fill the composer here
+// instead of opening a new page; the link to the source image is kept, as a remix.
+const startEditPrompt = (form) => {
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-edit-prompt]");
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    // Closed the viewer's own way (it restores the grid's URL and scroll).
+    const close = document.querySelector("dialog[open] [data-lb=close]");
+    if (close) close.click();
+    else document.querySelector("dialog[open]")?.close();
+    const { prompt, negative, source, preset } = link.dataset;
+    fill(form, { prompt, negative_prompt: negative }, source, preset || "");
+    form.scrollIntoView({ block: "nearest" });
+  });
+};
+
 export const startComposer = () => {
   document.addEventListener("DOMContentLoaded", () => {
     // Live character counters next to the prompt limits.
@@ -73,6 +172,10 @@ export const startComposer = () => {
     }
     for (const form of document.querySelectorAll("form.composer")) {
       const inPlace = form.hasAttribute("data-composer") && document.getElementById("grid");
+      if (form.hasAttribute("data-composer")) {
+        startRecall(form);
+        startEditPrompt(form);
+      }
       form.addEventListener("submit", (event) => {
         if (inPlace) {
           event.preventDefault();

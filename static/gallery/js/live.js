@@ -3,11 +3,13 @@
 // nothing is pending. Also: running time ticking, Cancel in place, and the tab title
 // counting images finished while the tab was hidden.
 import { parseFragment } from "./dom.js";
+import { notifyFinished } from "./notify.js";
 
 const PENDING = ["queued", "running"];
 const INTERVAL = 1500;
 let timer = null;
 let finishedUnseen = 0;
+let finishedThisBatch = 0;
 const baseTitle = document.title;
 
 const pendingIds = () =>
@@ -35,6 +37,7 @@ const swap = (item) => {
   if (PENDING.includes(before) && !PENDING.includes(item.status)) {
     if (document.visibilityState === "hidden") {
       finishedUnseen += 1;
+      finishedThisBatch += 1;
       showTitle();
     }
     document.dispatchEvent(new CustomEvent("gallery:finished", { detail: item }));
@@ -72,6 +75,11 @@ const poll = async () => {
 
 const schedule = () => {
   if (timer === null && pendingIds().length) timer = setTimeout(poll, INTERVAL);
+  else if (!pendingIds().length && finishedThisBatch) {
+    // The whole batch is done: one notification for it (if the user asked for them).
+    notifyFinished(finishedThisBatch);
+    finishedThisBatch = 0;
+  }
 };
 
 const tick = () => {
