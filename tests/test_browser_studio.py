@@ -177,3 +177,20 @@ def test_a_notification_after_opting_in_when_a_batch_finishes_in_a_hidden_tab(
     wait_for_js(page, "window.__notes.length === 1")
     assert page.evaluate("window.__notes") == ["Your images are ready"]
     context.close()
+
+
+def test_my_history_updates_by_itself(app, page, owner, standin):
+    standin.latency = 2.0
+    sign_in(page, app, "ada", "ada-password-123")
+    page.get_by_label("Prompt", exact=True).fill("A hare in the frost")
+    page.get_by_label("Images", exact=True).select_option("2")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#grid .tile-live")).to_have_count(2)
+
+    page.goto(app + "/history")
+    page.evaluate("window.__sameDocument = true")
+    rows = page.locator(".history-row")
+    expect(rows).to_have_count(2)
+    expect(page.locator(".history-row[data-status=succeeded]")).to_have_count(2, timeout=20_000)
+    expect(page.locator(".history-row img")).to_have_count(2)
+    assert page.evaluate("window.__sameDocument") is True

@@ -277,3 +277,12 @@ def test_more_like_this_queues_the_same_prompts_again(owner, no_limits):
     )
     made = Generation.objects.filter(source=source)
     assert made.count() == 3 and {m.negative_prompt for m in made} == {"blur"}
+
+
+def test_my_history_shows_a_queued_images_place_and_the_round_renders_rows(owner, no_limits):
+    item = Generation.objects.create(prompt="waiting", owner=owner)
+    client = signed_in(owner)
+    page = client.get("/history").content.decode()
+    assert 'data-live-kind="row"' in page and 'data-testid="queue-place"' in page
+    data = client.get(f"/live?ids={item.public_id}&kind=row").json()
+    assert 'class="history-row' in data["items"][0]["html"]

@@ -81,12 +81,16 @@ def _quota_words(request: HttpRequest) -> str:
 
 
 def _tiles_json(
-    request: HttpRequest, items: list[Generation], message: str = "", quota: str = ""
+    request: HttpRequest,
+    items: list[Generation],
+    message: str = "",
+    quota: str = "",
+    template_name: str = "gallery/_live_tile.html",
 ) -> HttpResponse:
     items = live.with_places(items)
     # Rendered without the request's context processors (the tile needs none of them, and
     # they would run once per tile): only the CSRF token for its Cancel / Retry forms.
-    template = get_template("gallery/_live_tile.html")
+    template = get_template(template_name)
     token = get_token(request)
     tiles = [
         {
@@ -104,7 +108,13 @@ def live_round(request: HttpRequest) -> HttpResponse:
     """One round of a live page: the tiles named in `ids` as they are now (JSON). The page
     polls while any of its tiles is unfinished, and stops when none is."""
     ids = request.GET.get("ids", "").split(",")
-    return _tiles_json(request, live.round_of(request.user, ids))
+    # My history's rows, or the grid's tiles.
+    template = "gallery/_history_row.html" if request.GET.get("kind") == "row" else None
+    return _tiles_json(
+        request,
+        live.round_of(request.user, ids),
+        template_name=template or "gallery/_live_tile.html",
+    )
 
 
 @require_safe

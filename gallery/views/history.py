@@ -6,7 +6,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from gallery.services import history, pagination, visibility
+from gallery.services import history, live, pagination, visibility
 
 
 @require_safe
@@ -14,6 +14,7 @@ from gallery.services import history, pagination, visibility
 def history_page(request: HttpRequest) -> HttpResponse:
     before = pagination.parse_cursor(request.GET.get("before"))
     page = history.history_page(request.user, before=before)
+    live.with_places(page.items)  # queued rows show their place (no query when none waits)
     context = {"page": page, "zip_max": history.ZIP_MAX_ITEMS, "is_first_page": before is None}
     return render(request, "gallery/history.html", context)
 

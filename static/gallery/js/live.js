@@ -29,10 +29,14 @@ const swap = (item) => {
   const fresh = parseFragment(item.html, old.parentNode).firstElementChild;
   if (!fresh) return;
   // Keep a tile's markup still while only its text changes (focus stays on Cancel).
+  const progress = fresh.querySelector(".tile-progress");
   if (before === item.status && old.contains(document.activeElement)) {
-    old.querySelector(".tile-progress")?.replaceWith(fresh.querySelector(".tile-progress"));
+    if (progress) old.querySelector(".tile-progress")?.replaceWith(progress);
     return;
   }
+  // A row selected in My history stays selected.
+  const checked = old.querySelector("input[type=checkbox]")?.checked;
+  if (checked) fresh.querySelector("input[type=checkbox]").checked = true;
   old.replaceWith(fresh);
   if (PENDING.includes(before) && !PENDING.includes(item.status)) {
     if (document.visibilityState === "hidden") {
@@ -50,8 +54,11 @@ const poll = async () => {
   if (!ids.length) return;
   const form = document.querySelector("[data-live-url]");
   const url = form ? form.dataset.liveUrl : "/live";
+  // My history's rows or the grid's tiles: the server renders the same kind back.
+  const kind = document.querySelector("[data-live]")?.dataset.liveKind || "tile";
   try {
-    const response = await fetch(`${url}?ids=${encodeURIComponent(ids.join(","))}`, {
+    const query = `ids=${encodeURIComponent(ids.join(","))}&kind=${kind}`;
+    const response = await fetch(`${url}?${query}`, {
       headers: { Accept: "application/json" },
       credentials: "same-origin",
     });
