@@ -56,7 +56,7 @@ CLIENTS = 4
 WARMUP = 5
 PROMPT = "a lighthouse on a rocky coast at sunset, dramatic clouds, highly detailed"
 # Quotas, in-flight limit and per-address rate off: the bench sends hundreds of calls.
-NO_LIMITS = {"GALLERY_DAILY_QUOTA": "0", "GALLERY_MAX_IN_FLIGHT": "0", "GALLERY_SUBMIT_RATE": "0"}
+NO_LIMITS = {"GALLERY_DAILY_QUOTA": "0", "GALLERY_MAX_WAITING": "0", "GALLERY_SUBMIT_RATE": "0"}
 
 
 def main() -> int:

@@ -221,7 +221,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()}; wrk pinned: "
           f"{' '.join(pinned()) or 'no'}")  # fmt: skip
     standin = StandinServer(("127.0.0.1", 0), latency=0.0).start()
-    inst = Install(standin.url, GALLERY_DAILY_QUOTA="0", GALLERY_MAX_IN_FLIGHT="0")
+    inst = Install(standin.url, GALLERY_DAILY_QUOTA="0", GALLERY_MAX_WAITING="0")
     try:
         inst.manage("migrate", "--verbosity", "0")
         inst.manage("shell", "-c", (

@@ -71,7 +71,7 @@ def _probe(url: str, path: str) -> tuple[list[float], int]:
 
 def scenario(server: str, stalled: int, sync: int) -> None:
     standin = StandinServer(("127.0.0.1", 0), latency=LATENCY).start()
-    inst = Install(standin.url, GALLERY_DAILY_QUOTA="0", GALLERY_MAX_IN_FLIGHT="0",
+    inst = Install(standin.url, GALLERY_DAILY_QUOTA="0", GALLERY_MAX_WAITING="0",
                    GALLERY_SUBMIT_RATE="0", GALLERY_BODY_DEADLINE="60")  # fmt: skip
     try:
         inst.manage("migrate", "--verbosity", "0")

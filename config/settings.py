@@ -417,10 +417,15 @@ GALLERY_MAX_CLAIMS = env.int("GALLERY_MAX_CLAIMS", default=3)
 # --- Accounts, quotas and rate limits -------------------------------------------------------
 # Days an invitation link stays valid.
 GALLERY_INVITE_DAYS = env.int("GALLERY_INVITE_DAYS", default=7)
-# Images a user (not staff) may request per day (UTC), and have queued or running at once.
-# 0 turns a limit off.
+# Images a user (not staff) may request per day (UTC), and have waiting in the queue (not
+# yet started; how many run at once is the workers' business). 0 turns a limit off.
 GALLERY_DAILY_QUOTA = env.int("GALLERY_DAILY_QUOTA", default=50)
-GALLERY_MAX_IN_FLIGHT = env.int("GALLERY_MAX_IN_FLIGHT", default=3)
+GALLERY_MAX_WAITING = env.int("GALLERY_MAX_WAITING", default=20)
+# Images one submission from the composer may ask for (its batch count goes 1 to this).
+GALLERY_MAX_BATCH = env.int("GALLERY_MAX_BATCH", default=4)
+# Generation workers running (for the queue's estimate of when an image starts; `make run`
+# starts this many).
+GALLERY_WORKERS = env.int("GALLERY_WORKERS", default=2)
 # Per client address: "<count>/<period>" with s, m, h or d ("10/5m"); "0" turns one off.
 # The sign-in rate also applies, counted separately, to sign-ups and password resets.
 GALLERY_IP_RATES = {

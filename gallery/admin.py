@@ -20,6 +20,7 @@ from gallery.models import (
     ModerationEvent,
     Report,
     ShareLink,
+    StylePreset,
 )
 from gallery.services import intake, moderation, scan, storage
 
@@ -171,7 +172,8 @@ class GenerationAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     list_per_page = 50
     fields = (
-        "large_preview", "prompt", "negative_prompt", "public_id", "owner", "visibility",
+        "large_preview", "prompt", "negative_prompt", "preset_name", "typed_prompt",
+        "typed_negative_prompt", "public_id", "owner", "visibility",
         "moderation", "moderation_reason", "moderated_by", "moderated_at", "source", "status",
         "status_note",
         "failure_reason", "failure_detail", "attempts", "claims", "width", "height", "format",
@@ -417,3 +419,14 @@ class ShareLinkAdmin(admin.ModelAdmin):
     @admin.display(description="Token")
     def short_token(self, obj: ShareLink) -> str:
         return obj.token[:8] + "…"
+
+
+@admin.register(StylePreset)
+class StylePresetAdmin(admin.ModelAdmin):
+    """Styles the composer offers: a prompt template with {prompt}, an added negative
+    prompt, an example image of the gallery, their order and whether they are offered."""
+
+    list_display = ("name", "prompt_template", "order", "enabled")
+    list_editable = ("order", "enabled")
+    raw_id_fields = ("example",)
+    search_fields = ("name",)

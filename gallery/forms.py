@@ -1,7 +1,7 @@
 from django import forms
 
-from gallery.models import Generation, Report
-from gallery.services import intake
+from gallery.models import Generation, Report, StylePreset
+from gallery.services import intake, presets
 
 
 class GenerateForm(forms.Form):
@@ -11,13 +11,26 @@ class GenerateForm(forms.Form):
     prompt = forms.CharField(
         error_messages={"required": intake.EMPTY_PROMPT},
         widget=forms.Textarea(
-            attrs={"rows": 3, "placeholder": "A lighthouse on a cliff at dawn, watercolour"}
+            attrs={"rows": 2, "placeholder": "A lighthouse on a cliff at dawn, watercolour"}
         ),
     )
     negative_prompt = forms.CharField(
         required=False,
         label="Negative prompt",
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What to leave out: blurry, text"}),
+    )
+
+    # How many images of this prompt (1 to the site's GALLERY_MAX_BATCH).
+    count = forms.TypedChoiceField(
+        label="Images", coerce=int, empty_value=1, required=False, initial=1
+    )
+    # A style preset staff offer (gallery.services.presets); blank: none.
+    preset = forms.TypedChoiceField(label="Style", required=False, coerce=int, empty_value=None)
+    # Blank: the user's default (Preferences), else the site's.
+    visibility = forms.ChoiceField(
+        label="Who can see them",
+        required=False,
+        choices=[("", "My default"), *Generation.Visibility.choices],
     )
 
     # "Generate again": the public id of the image the prompt came from (checked on submit).
@@ -27,6 +40,16 @@ class GenerateForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name, limit in intake.max_lengths().items():
             self.fields[name].widget.attrs["maxlength"] = limit
+        self.fields["count"].choices = [(n, str(n)) for n in range(1, intake.max_batch() + 1)]
+        # One query for the offered presets, whether the form is shown or checked.
+        self.presets = {preset.pk: preset for preset in presets.offered()}
+        self.fields["preset"].choices = [("", "No style")] + [
+            (pk, preset.name) for pk, preset in self.presets.items()
+        ]
+
+    def clean_preset(self) -> StylePreset | None:
+        chosen = self.cleaned_data.get("preset")
+        return self.presets.get(chosen) if chosen else None
 
 
 class ReportForm(forms.Form):

@@ -74,6 +74,14 @@ class Generation(models.Model):
     source = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derivatives"
     )
+    # A style preset made `prompt` and `negative_prompt` (what was sent) from what the user
+    # typed, kept here; blank without a preset. The name is copied: presets change.
+    preset = models.ForeignKey(
+        "StylePreset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    preset_name = models.CharField(max_length=80, blank=True)
+    typed_prompt = models.TextField(blank=True)
+    typed_negative_prompt = models.TextField(blank=True)
 
     # Moderation: the last decision, who took it, when and why (the owner sees the reason).
     moderation = models.CharField(
@@ -167,6 +175,8 @@ class Generation(models.Model):
             ),
             # "Mine" and the history page.
             models.Index(fields=["owner", "-id"], name="generation_owner_id"),
+            # The queue's turns: when each owner's last image started (gallery.services.queue).
+            models.Index(fields=["owner", "-started_at"], name="generation_owner_started"),
             # The review queue (pending, oldest first) and the admin's moderation filter.
             models.Index(fields=["moderation", "-id"], name="generation_moderation_id"),
             # The verify page: which image a file is, by the original's or the signed copy's hash.
@@ -301,6 +311,36 @@ class Preferences(models.Model):
         if not user.is_authenticated:
             return cls()
         return cls.objects.get_or_create(user=user)[0]
+
+
+class StylePreset(models.Model):
+    """A style staff offer in the composer: the user's prompt goes into a template, and a
+    negative prompt may be added to theirs (gallery.services.presets applies it)."""
+
+    name = models.CharField(max_length=80, unique=True)
+    prompt_template = models.TextField(
+        help_text="The prompt sent, with {prompt} where the user's own goes, e.g. "
+        '"{prompt}, watercolour, soft light".'
+    )
+    negative_prompt = models.TextField(
+        blank=True, help_text="Added to the user's negative prompt (optional)."
+    )
+    # An image of the gallery showing the style (only shown while it is public).
+    example = models.ForeignKey(
+        Generation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    order = models.PositiveSmallIntegerField(default=0)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if "{prompt}" not in self.prompt_template:
+            raise ValidationError({"prompt_template": "Put {prompt} where the user's prompt goes."})
 
 
 class Favourite(models.Model):

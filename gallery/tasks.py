@@ -11,7 +11,8 @@ from gallery.services import worker
 
 @task()
 def run_generation(generation_id: int) -> None:
-    worker.run(generation_id, on_release=enqueue)
+    # The wake-up of one job; the claim picks whose turn it is (fair between owners).
+    worker.run(generation_id, on_release=enqueue, fair=True)
 
 
 def enqueue(generation_id: int) -> None:

@@ -76,7 +76,7 @@ def no_limits(settings):
     """Every limit off (quotas, images in progress, per-address rates, per-account sign-in
     delays); a test about one limit turns that one on through the returned settings."""
     settings.GALLERY_DAILY_QUOTA = 0
-    settings.GALLERY_MAX_IN_FLIGHT = 0
+    settings.GALLERY_MAX_WAITING = 0
     settings.GALLERY_IP_RATES = {"signin": "0", "signup": "0", "reset": "0", "submit": "0"}
     settings.GALLERY_SIGNIN_ACCOUNT_MAX_DELAY = 0
     return settings

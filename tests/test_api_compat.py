@@ -231,7 +231,7 @@ def test_openai_fields_out_of_range_are_400_naming_the_field(token, field, value
 
 
 def test_openai_n_above_the_images_in_progress_limit_is_400_not_429(token, settings):
-    settings.GALLERY_MAX_IN_FLIGHT = 3  # 429 would say "later", but it can never succeed
+    settings.GALLERY_MAX_WAITING = 3  # 429 would say "later", but it can never succeed
     response = post(OPENAI, {"prompt": "a fox", "n": 4}, token)
 
     assert response.status_code == 400
@@ -365,7 +365,7 @@ def test_the_daily_quota_is_429_with_seconds_until_midnight(path, token, setting
 
 @pytest.mark.parametrize("path", BOTH)
 def test_images_in_progress_over_the_limit_is_429(path, token, owner, settings):
-    settings.GALLERY_MAX_IN_FLIGHT = 1
+    settings.GALLERY_MAX_WAITING = 1
     Generation.objects.create(prompt="still going", owner=owner)  # queued
     response = post(path, prompt_body(path), token)
 
@@ -389,7 +389,7 @@ def test_the_per_address_rate_is_429(path, token, settings):
 
 def test_openai_n_images_are_counted_together_or_not_at_all(token, settings):
     settings.GALLERY_DAILY_QUOTA = 3
-    settings.GALLERY_MAX_IN_FLIGHT = 0
+    settings.GALLERY_MAX_WAITING = 0
     refused = post(OPENAI, {"prompt": "a fox", "n": 4, "response_format": "b64_json"}, token)
 
     assert refused.status_code == 429

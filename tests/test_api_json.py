@@ -361,7 +361,7 @@ def test_create_over_the_quota_is_429_with_retry_after(owner, no_limits):
 
 
 def test_too_many_in_flight_is_429_with_a_short_retry_after(owner, no_limits):
-    no_limits.GALLERY_MAX_IN_FLIGHT = 1
+    no_limits.GALLERY_MAX_WAITING = 1
     ada = token_for(owner)
     assert (
         call("post", LIST, ada, data={"prompt": "a"}, content_type="application/json").status_code

@@ -59,7 +59,8 @@ def sign_in(page, app: str, username: str, password: str) -> None:
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
-def test_prompt_to_live_status_to_image_in_the_gallery(app, page, owner):
+def test_prompt_to_live_status_to_image_in_the_gallery(app, page, owner, standin):
+    standin.latency = 4.0  # still drawing once its page has opened
     ARTIFACTS.mkdir(exist_ok=True)
     sign_in(page, app, "ada", "ada-password-123")
     expect(page.get_by_text("No images yet")).to_be_visible()
@@ -71,6 +72,12 @@ def test_prompt_to_live_status_to_image_in_the_gallery(app, page, owner):
     page.get_by_label("Negative prompt").fill("people")
     page.get_by_role("button", name="Generate").click()
 
+    # The composer stays: the new image is a live tile at the front of the grid; its page
+    # shows it live too.
+    tile = page.locator("#grid .tile-live").first
+    expect(tile).to_be_visible()
+    expect(page.get_by_text("No images yet")).to_have_count(0)
+    tile.locator("a").click()
     expect(page).to_have_url(re.compile(r"/g/[a-z0-9]+/$"))
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads
     status = page.get_by_test_id("status")

@@ -36,7 +36,7 @@ def test_a_retry_of_a_prompt_blocked_since_is_refused_and_stays_failed(owner, no
 
 
 def test_retries_count_against_the_images_in_progress_cap(owner, no_limits):
-    no_limits.GALLERY_MAX_IN_FLIGHT = 3
+    no_limits.GALLERY_MAX_WAITING = 3
     rows = [make_failed(owner=owner) for _ in range(5)]
     client = signed_in(owner)
 
@@ -87,7 +87,7 @@ def test_ten_parallel_retries_put_no_more_in_flight_than_the_cap(live_server, ow
     """Real HTTP, ten requests at once against the live server: the cap holds under races."""
     settings.GALLERY_DAILY_QUOTA = 0
     settings.GALLERY_IP_RATES = {"signin": "0", "signup": "0", "reset": "0", "submit": "0"}
-    settings.GALLERY_MAX_IN_FLIGHT = 3
+    settings.GALLERY_MAX_WAITING = 3
     rows = [make_failed(owner=owner) for _ in range(10)]
     session = SessionStore()
     session[SESSION_KEY] = str(owner.pk)

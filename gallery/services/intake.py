@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from core.models import SiteSettings
 from gallery import tasks
-from gallery.models import Generation, Preferences
-from gallery.services import blocklist, quotas
+from gallery.models import Generation, Preferences, StylePreset
+from gallery.services import blocklist, presets, quotas
 
 Status = Generation.Status
 
@@ -131,14 +131,25 @@ def submit(
     visibility: str = "",
     source: Generation | None = None,
     client_ip: str | None = None,
+    preset: StylePreset | None = None,
 ) -> Generation:
     """Record a new generation and queue it. The task is enqueued only once the row is
     committed; if that enqueue is lost, the worker's sweep finds the row and enqueues it.
 
     `visibility` blank means the owner's default, else the site's. Under pre-moderation a
     public image waits for staff approval (private images and staff's own do not).
-    `client_ip` is the requesting address, for the per-address rate (None: not counted)."""
+    `client_ip` is the requesting address, for the per-address rate (None: not counted).
+    With a style `preset`, what is sent (and checked) is the preset's prompts, and what the
+    user typed is kept beside them."""
     prompt, negative_prompt = validate_prompt(prompt, negative_prompt)
+    typed = {"typed_prompt": "", "typed_negative_prompt": "", "preset_name": ""}
+    if preset is not None:
+        typed = {
+            "typed_prompt": prompt,
+            "typed_negative_prompt": negative_prompt,
+            "preset_name": preset.name,
+        }
+        prompt, negative_prompt = validate_prompt(*presets.apply(preset, prompt, negative_prompt))
     site = SiteSettings.load()
     if not visibility:
         preferences = Preferences.for_user(owner) if owner else None
@@ -163,6 +174,8 @@ def submit(
             visibility=visibility,
             moderation=moderation,
             source=source,
+            preset=preset,
+            **typed,
             queued_at=timezone.now(),
         )
         transaction.on_commit(partial(tasks.enqueue, generation.pk), robust=True)
@@ -207,3 +220,50 @@ def retry(
             transaction.on_commit(partial(tasks.enqueue, generation.pk), robust=True)
     generation.refresh_from_db()
     return generation
+
+
+def max_batch() -> int:
+    """The most images one submission of the composer may ask for."""
+    return max(1, settings.GALLERY_MAX_BATCH)
+
+
+def submit_batch(
+    *,
+    count: int,
+    prompt: str,
+    negative_prompt: str = "",
+    owner: User | None = None,
+    visibility: str = "",
+    source: Generation | None = None,
+    client_ip: str | None = None,
+    preset: StylePreset | None = None,
+) -> tuple[list[Generation], str]:
+    """Queue `count` images of one prompt (1 to `max_batch()`), each through the gate on its
+    own: every image counts against the quotas, and as many as the limits allow are
+    queued. Returns them with, when some were refused, a sentence saying how many and why
+    (empty when all were queued). A refusal of the first image raises as `submit` does."""
+    if not 1 <= count <= max_batch():
+        raise ValidationError({"count": f"Ask for 1 to {max_batch()} images."})
+    created: list[Generation] = []
+    for _ in range(count):
+        try:
+            created.append(
+                submit(
+                    prompt=prompt,
+                    negative_prompt=negative_prompt,
+                    owner=owner,
+                    visibility=visibility,
+                    source=source,
+                    client_ip=client_ip,
+                    preset=preset,
+                )
+            )
+        except ValidationError as exc:
+            if not created:
+                raise
+            refused = count - len(created)
+            return created, (
+                f"{len(created)} of {count} images were queued; the other {refused} "
+                f"{'was' if refused == 1 else 'were'} refused: {exc.messages[0]}"
+            )
+    return created, ""

@@ -120,6 +120,12 @@ def decide(
     return event
 
 
+def hold(generation: Generation, reason: str) -> ModerationEvent:
+    """Put an image into the review queue (the system's decision, audited), e.g. when its
+    owner makes it public under pre-moderation. Inside the caller's transaction."""
+    return _move(generation, Action.HOLD, State.PENDING, None, reason)
+
+
 def _move(
     generation: Generation,
     action: str,

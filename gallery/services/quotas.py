@@ -1,5 +1,6 @@
-"""What a user may still ask for: images in progress and the daily quota, with the
-per-address submission rate. The intake gate charges each new piece of work here; the
+"""What a user may still ask for: images waiting in the queue and the daily quota, with
+the per-address submission rate. How many run at once is the workers' and the endpoint's
+business, not a per-user cap. The intake gate charges each new piece of work here; the
 counting itself is accounts' rate limiter (`accounts.limits`)."""
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class QuotaStatus:
     daily_limit: int | None
     remaining_today: int | None
     resets_at: datetime | None
-    max_in_flight: int | None
+    max_waiting: int | None
 
     @property
     def resets_in(self) -> str:
@@ -37,15 +38,14 @@ class QuotaStatus:
         )
 
     @cached_property
-    def in_flight(self) -> int:
+    def waiting(self) -> int:
         # Only counted where a page shows it (the prompt form shows the daily quota only).
-        return _in_flight(self.user)
+        return _waiting(self.user)
 
 
-def _in_flight(user: User) -> int:
-    return Generation.objects.filter(
-        owner=user, status__in=(Generation.Status.QUEUED, Generation.Status.RUNNING)
-    ).count()
+def _waiting(user: User) -> int:
+    """Images of the user's still in the queue (not yet started)."""
+    return Generation.objects.filter(owner=user, status=Generation.Status.QUEUED).count()
 
 
 def _limited(user: User | AnonymousUser | None) -> User | None:
@@ -73,26 +73,26 @@ def quota_status(user: User | AnonymousUser) -> QuotaStatus | None:
         daily_limit=rate.count if rate else None,
         remaining_today=usage.remaining if usage else None,
         resets_at=usage.resets_at if usage else None,
-        max_in_flight=settings.GALLERY_MAX_IN_FLIGHT or None,
+        max_waiting=settings.GALLERY_MAX_WAITING or None,
     )
 
 
 class SubmissionRefused(ValidationError):
     """A submission over a limit. `retry_after` is how many whole seconds until one can be
-    accepted again (rounded up; an estimate for "images in progress"), as Retry-After wants."""
+    accepted again (rounded up; an estimate for "images waiting"), as Retry-After wants."""
 
     def __init__(self, message: str, *, code: str, retry_after: float):
         super().__init__(message, code=code)
         self.retry_after = max(1, math.ceil(retry_after))
 
 
-# What to tell an API client that has too many images in progress: about one generation.
+# What to tell an API client that has too many images waiting: about one generation.
 IN_FLIGHT_RETRY_AFTER = 15
 
 
 def charge_submission(owner: User | None, ip: str | None = None) -> None:
-    """Check and count one new generation against the limits: per-IP rate, images in
-    progress, daily quota. Call inside the transaction that creates the row, so a refused
+    """Check and count one new generation against the limits: per-IP rate, images waiting
+    in the queue, daily quota. Call inside the transaction that creates the row, so a refused
     or rolled-back submission counts nothing. Raises SubmissionRefused (a ValidationError)
     saying what is left and when to try again."""
     limited = _limited(owner)
@@ -109,15 +109,16 @@ def charge_submission(owner: User | None, ip: str | None = None) -> None:
                 retry_after=(exc.retry_at - now).total_seconds(),
             ) from None
 
-    max_in_flight = settings.GALLERY_MAX_IN_FLIGHT
-    if max_in_flight:
+    max_waiting = settings.GALLERY_MAX_WAITING
+    if max_waiting:
         # Lock the user's row: two submissions of one user are counted one after the other.
         get_user_model().objects.select_for_update().filter(pk=limited.pk).first()
-        in_flight = _in_flight(limited)
-        if in_flight >= max_in_flight:
+        waiting = _waiting(limited)
+        if waiting >= max_waiting:
+            # The API's code stays "in_flight": clients written against it keep working.
             raise SubmissionRefused(
-                f"You already have {in_flight} images in progress (the most at once is "
-                f"{max_in_flight}). You can submit another as soon as one of them is done.",
+                f"You already have {waiting} images waiting in the queue (the most is "
+                f"{max_waiting}). You can add more as soon as some of them have started.",
                 code="in_flight",
                 retry_after=IN_FLIGHT_RETRY_AFTER,
             )

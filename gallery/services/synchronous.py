@@ -26,13 +26,13 @@ def submit(
     client_ip: str | None,
 ) -> list[Generation]:
     """Submit `count` generations in one transaction: all are accepted, or none is and
-    nothing is counted against the owner's quotas. Asking for more than may ever be in
-    progress at once is bad input (waiting would not help)."""
+    nothing is counted against the owner's quotas. Asking for more than may ever wait in
+    the queue at once is bad input (waiting would not help)."""
     quota = quotas.quota_status(owner) if count > 1 else None
-    if quota and quota.max_in_flight and count > quota.max_in_flight:
-        most = quota.max_in_flight
+    if quota and quota.max_waiting and count > quota.max_waiting:
+        most = quota.max_waiting
         raise ValidationError(
-            {"n": f"At most {most} images can be in progress at once: ask for fewer."}
+            {"n": f"At most {most} images can wait in the queue at once: ask for fewer."}
         )
     with transaction.atomic():
         return [

@@ -28,7 +28,17 @@ from django.utils import timezone
 
 from gallery import logcontext
 from gallery.models import Generation
-from gallery.services import endpoint, images, moderation, pacing, scan, similarity, storage
+from gallery.services import (
+    endpoint,
+    failures,
+    images,
+    moderation,
+    pacing,
+    queue,
+    scan,
+    similarity,
+    storage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +52,12 @@ def run(
     policy: endpoint.RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     on_release: Callable[[int], None] | None = None,
+    fair: bool = False,
 ) -> None:
     """Claim the generation, call the endpoint (retrying transient errors), store the image.
 
+    With `fair` (a worker woken by a task), the job run is the one whose turn it is (see
+    `queue.fair_order`), and `generation_id` only if no job waits (its claim lapsed).
     Returns quietly when the job is not ours to run: already done, or held by a live worker.
     If the worker is stopped meanwhile, the job is handed back to the queue and
     `on_release(generation_id)` wakes another worker for it (the task wrapper passes its
@@ -53,7 +66,7 @@ def run(
     client = client or endpoint.get_client()
     policy = policy or endpoint.RetryPolicy.from_settings()
 
-    generation = claim(generation_id)
+    generation = (claim_next() if fair else None) or claim(generation_id)
     if generation is None:
         return
     heartbeat = Heartbeat(generation.pk, generation.claim_token)
@@ -234,11 +247,8 @@ def _attempt_until_done(
         except endpoint.EndpointError as err:
             if err.transient and attempt < policy.max_attempts:
                 delay = policy.delay(attempt, err)
-                note = (
-                    f"{err.reason} Trying again in {delay:.0f} s "
-                    f"(attempt {attempt + 1} of {policy.max_attempts})."
-                )
-                logger.info("Generation %s: %s (%s)", pk, note, err.detail)
+                note = failures.retrying_note(err.code, delay, attempt + 1, policy.max_attempts)
+                logger.info("Generation %s: %s (%s; %s)", pk, note, err.reason, err.detail)
                 if not _tell(pk, token, note):
                     return
                 heartbeat.expect(delay)
@@ -303,6 +313,20 @@ def claim(generation_id: int, *, lease_seconds: float | None = None) -> Generati
         )
         return None
     return generation
+
+
+def claim_next(*, tries: int = 5) -> Generation | None:
+    """Claim the job whose turn it is, fairly between owners (`queue.fair_order`). Another
+    worker may take the same job first: then the next in turn is tried."""
+    for _ in range(tries):
+        order = queue.fair_order()
+        if not order:
+            return None
+        for pk in order[:3]:
+            generation = claim(pk)
+            if generation is not None:
+                return generation
+    return None
 
 
 def _start_attempt(generation_id: int, token: str) -> bool:

@@ -5,12 +5,12 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from gallery.forms import GalleryFilterForm, GenerateForm
-from gallery.services import browse
+from gallery.services import browse, live
 
 
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
-    return render_index(request, GenerateForm())
+    return render_index(request, GenerateForm(initial={"count": 1}))
 
 
 def render_index(request: HttpRequest, form: GenerateForm, status: int = 200) -> HttpResponse:
@@ -33,5 +33,11 @@ def render_index(request: HttpRequest, form: GenerateForm, status: int = 200) ->
         ),
         # Tiles in the first screenful load at once; the rest (and later pages) lazily.
         "eager_tiles": 0 if cursor else 12,
+        # The user's own work in progress, at the front of the first page (live tiles).
+        "in_progress": (
+            live.in_progress(request.user)
+            if not cursor and not query.is_filtered and request.user.is_authenticated
+            else []
+        ),
     }
     return render(request, template, context, status=status)

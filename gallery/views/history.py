@@ -6,7 +6,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from gallery.services import access, history, pagination
+from gallery.services import access, history, live, pagination, visibility
 from gallery.views import collections
 
 
@@ -15,6 +15,7 @@ from gallery.views import collections
 def history_page(request: HttpRequest) -> HttpResponse:
     before = pagination.parse_cursor(request.GET.get("before"))
     page = history.history_page(request.user, before=before)
+    live.with_places(page.items)  # queued rows show their place (no query when none waits)
     context = {
         "page": page,
         "zip_max": history.ZIP_MAX_ITEMS,
@@ -42,6 +43,10 @@ def bulk(request: HttpRequest) -> HttpResponse:
     if action == "collect":
         images = [item for item in history.owned(request.user, ids) if item.has_image]
         return collections.bulk_add(request, images, back)
+    if action in ("public", "private"):
+        count = visibility.change_many(request.user, ids, action)
+        messages.success(request, f"Made {count} image{'s' if count != 1 else ''} {action}.")
+        return redirect(back)
     if action == "zip":
         try:
             archive, count = history.build_zip(

@@ -48,6 +48,8 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
 
         env = dict(os.environ)
+        # The queue's estimate counts on this many workers (gallery.services.queue).
+        env["GALLERY_WORKERS"] = str(max(1, workers))
         if dev:
             env["DEBUG"] = "true"
         python = sys.executable

@@ -7,11 +7,15 @@ import { enhance } from "./dom.js";
 import { startFilters } from "./filters.js";
 import { startHistory } from "./history.js";
 import { startLightbox } from "./lightbox.js";
+import { startLive } from "./live.js";
+import { startNotify } from "./notify.js";
 import { startShortcuts } from "./shortcuts.js";
 import { startTheme } from "./theme.js";
 import { startVerify } from "./verify.js";
 
 startComposer();
+startLive();
+startNotify();
 
 document.addEventListener("DOMContentLoaded", () => enhance(document));
 // A page answering a POST with something shown once (a new API token): make this history

@@ -1,0 +1,42 @@
+// Opt-in browser notifications when a batch finishes in a hidden tab. Off until the user
+// turns it on in Preferences (that click is what asks the browser's permission); the
+// choice is this browser's (localStorage), as the permission is.
+const KEY = "gallery:notify";
+
+export const notifyWanted = () =>
+  "Notification" in window && Notification.permission === "granted" && localStorage.getItem(KEY) === "on";
+
+export const notifyFinished = (count) => {
+  if (!notifyWanted() || document.visibilityState !== "hidden") return;
+  new Notification("Your images are ready", {
+    body: `${count} image${count === 1 ? "" : "s"} finished in the gallery.`,
+    icon: "/static/gallery/favicon.svg",
+    tag: "gallery-finished",
+  });
+};
+
+export const startNotify = () => {
+  document.addEventListener("DOMContentLoaded", () => {
+    const field = document.querySelector("[data-notify-field]");
+    if (!field || !("Notification" in window)) return;
+    const toggle = field.querySelector("[data-notify-toggle]");
+    const help = field.querySelector("[data-notify-help]");
+    field.hidden = false;
+    toggle.checked = notifyWanted();
+    if (Notification.permission === "denied") {
+      help.textContent = "This browser blocks notifications from this site; allow them in its settings first.";
+    }
+    toggle.addEventListener("change", async () => {
+      if (!toggle.checked) {
+        localStorage.removeItem(KEY);
+        return;
+      }
+      const permission = await Notification.requestPermission();
+      if (permission === "granted") localStorage.setItem(KEY, "on");
+      else {
+        toggle.checked = false;
+        help.textContent = "The browser did not allow notifications, so they stay off.";
+      }
+    });
+  });
+};
