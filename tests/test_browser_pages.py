@@ -14,6 +14,8 @@ from tests.test_browser_detail import build_site
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE_WIDTHS = (320, 375, 390, 430)
+# Emoji and pictographs: a page's icons are inline SVG, which every system can draw.
+EMOJI = r"[\u2600-\u27BF\u2B50\u2705\u{1F300}-\u{1FAFF}]"
 
 
 @pytest.fixture
@@ -149,13 +151,18 @@ def test_the_top_bar_folds_into_a_menu_on_a_phone(site, page):
     expect(page).to_have_url(site + "/history")
 
 
+def checks(page) -> list[str]:
+    emoji = page.evaluate(f"document.body.innerText.match(/{EMOJI}/gu)")
+    return axe_violations(page) + ([f"emoji as icons: {emoji}"] if emoji else [])
+
+
 def test_axe_finds_nothing_critical_or_serious_light_and_dark(site, page):
     found = []
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
         page.set_viewport_size({"width": 1440, "height": 900})
         found += visit_all(
-            page, site, lambda p, label, s=scheme: [f"{s} {label}: {v}" for v in axe_violations(p)]
+            page, site, lambda p, label, s=scheme: [f"{s} {label}: {v}" for v in checks(p)]
         )
     page.set_viewport_size({"width": 390, "height": 844})
     page.context.clear_cookies()
@@ -205,3 +212,13 @@ def test_the_keyboard_skips_to_the_content_one_stop_per_tile_and_focus_shows(sit
         page.keyboard.press("Tab")
     assert len(set(stops)) == 5, stops
     page.screenshot(path="test-artifacts/browse/keyboard-focus.png")
+
+
+def test_the_admin_generation_list_gives_the_prompt_a_readable_column(site, page):
+    page.set_viewport_size({"width": 1440, "height": 900})
+    sign_in(page, site, "mod", "mod-password-123")
+    page.goto(site + "/admin/gallery/generation/")
+    cell = page.locator("#result_list td.field-short_prompt").first
+    expect(cell).to_be_visible()
+    assert cell.bounding_box()["width"] >= 300
+    page.screenshot(path="test-artifacts/browse/admin-list.png")
