@@ -24,5 +24,7 @@ export const startDensity = () => {
       /* applied, not remembered */
     }
     paint();
+    // Smaller tiles may bring the "Older images" link on screen: let infinite scroll look.
+    window.dispatchEvent(new Event("scroll"));
   });
 };
