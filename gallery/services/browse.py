@@ -34,6 +34,7 @@ TILE_FIELDS = (
     "status",
     "moderation",
     "visibility",  # which URL its thumbnails have (Generation.media_url)
+    "owner",  # own tiles carry their private and moderation badges
     "thumbnail",
     "thumbnail_2x",
     "width",
