@@ -17,6 +17,9 @@ export const clampPrompts = (scope) => {
       more.setAttribute("aria-expanded", String(open));
       more.textContent = open ? "less" : "more";
     });
-    (text.closest(".prompt-row") ?? text).after(more);
+    // Right under the text; below the whole row where the copy button sits beside it.
+    const row = text.closest(".prompt-row");
+    const beside = row && getComputedStyle(row).flexDirection === "row";
+    (beside ? row : text).after(more);
   }
 };
