@@ -222,3 +222,19 @@ def test_the_admin_generation_list_gives_the_prompt_a_readable_column(site, page
     expect(cell).to_be_visible()
     assert cell.bounding_box()["width"] >= 300
     page.screenshot(path="test-artifacts/browse/admin-list.png")
+    # Enter on a tile opens the viewer; every control in it shows its focus; Esc goes back
+    # to the same tile.
+    page.keyboard.press("Shift+Tab")
+    tile = page.evaluate("document.activeElement.closest('.tile').id")
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Close (Esc)")).to_be_focused()
+    rings = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        rings.append(focus_ring(page))
+    assert all(r == "visible" for r in rings), [r for r in rings if r != "visible"]
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.locator(f"#{tile} a[data-lightbox]")).to_be_focused()
