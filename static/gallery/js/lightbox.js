@@ -107,7 +107,11 @@ const openLightbox = async (tile, { push }) => {
   box.dialog.classList.add("is-loading");
   const art = box.body.querySelector(".artwork img");
   const thumb = tile.querySelector("img");
-  if (art && thumb) art.src = thumb.currentSrc || thumb.src; // instant feedback on ←/→
+  if (art && thumb) {
+    art.style.transform = ""; // the next image starts fitted
+    art.removeAttribute("srcset");
+    art.src = thumb.currentSrc || thumb.src; // instant feedback on ←/→
+  }
   let html;
   try {
     // The live status fragment of the tile's page: /g/<id>/status.

@@ -180,6 +180,7 @@ export const attachStage = (root, { onSwipe }) => {
   root.addEventListener("click", (event) => {
     const figure = event.target.closest(".artwork");
     if (!figure || !figure.querySelector("img")) return;
+    if (event.ctrlKey || event.metaKey || event.shiftKey) return; // the original, in a new tab
     event.preventDefault();
     const moved = gesture?.moved && gesture.kind !== "click";
     gesture = null;
