@@ -194,6 +194,13 @@ def test_the_viewer_fits_zooms_to_100_percent_pans_and_hides_its_info(site, page
     page.emulate_media(color_scheme="light")
     shot(page, "viewer-1440-light")
 
+    # The image's own page clamps the long prompt the same way.
+    page.goto(site + Generation.objects.get(prompt=LONG_PROMPT).get_absolute_url())
+    heading = page.get_by_role("heading", name=LONG_PROMPT)
+    short = heading.evaluate("e => e.getBoundingClientRect().height")
+    page.get_by_role("button", name="more").click()
+    assert heading.evaluate("e => e.getBoundingClientRect().height") > short + 20
+
 
 def test_the_viewer_walks_across_pages_and_keeps_focus_on_its_buttons(site, page):
     page.set_viewport_size(DESKTOP)
