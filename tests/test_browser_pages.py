@@ -205,13 +205,40 @@ def test_the_keyboard_skips_to_the_content_one_stop_per_tile_and_focus_shows(sit
     assert seen and all(s == "visible" for s in seen), [s for s in seen if s != "visible"]
     stops = []
     for _ in range(5):
-        stops.append(page.evaluate("document.activeElement.closest('.tile').id"))
+        stops.append(
+            page.evaluate(
+                "document.activeElement.closest('.tile')?.id"
+                " ?? document.activeElement.outerHTML.slice(0, 80)"
+            )
+        )
+        assert stops[-1].startswith("t-"), stops
         # Focusing a tile shows the start of its prompt.
         expect(page.locator(f"#{stops[-1]} .tile-caption")).to_have_css("opacity", "1")
         assert focus_ring(page) == "visible"
         page.keyboard.press("Tab")
     assert len(set(stops)) == 5, stops
     page.screenshot(path="test-artifacts/browse/keyboard-focus.png")
+    # Enter on a tile opens the viewer; every control in it shows its focus; Esc goes back
+    # to the same tile.
+    tile = stops[-1]
+    page.locator(f"#{tile} a[data-lightbox]").focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Close (Esc)")).to_be_focused()
+    rings = []
+    # The image, then the panel's controls (not past the last: focus would go to the
+    # browser's own UI).
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.closest('dialog[open]') !== null")
+        rings.append(focus_ring(page))
+    assert all(r == "visible" for r in rings), [r for r in rings if r != "visible"]
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    # (Checked in the page: Playwright calls a page whose window lost the OS focus to the
+    # screenshot "inactive", whatever its focused element.)
+    wait_for_js(page, f"document.activeElement === document.querySelector('#{tile} a')", 5)
 
 
 def test_the_admin_generation_list_gives_the_prompt_a_readable_column(site, page):
@@ -222,19 +249,3 @@ def test_the_admin_generation_list_gives_the_prompt_a_readable_column(site, page
     expect(cell).to_be_visible()
     assert cell.bounding_box()["width"] >= 300
     page.screenshot(path="test-artifacts/browse/admin-list.png")
-    # Enter on a tile opens the viewer; every control in it shows its focus; Esc goes back
-    # to the same tile.
-    page.keyboard.press("Shift+Tab")
-    tile = page.evaluate("document.activeElement.closest('.tile').id")
-    page.keyboard.press("Enter")
-    dialog = page.get_by_role("dialog")
-    expect(dialog).to_be_visible()
-    expect(dialog.get_by_role("button", name="Close (Esc)")).to_be_focused()
-    rings = []
-    for _ in range(12):
-        page.keyboard.press("Tab")
-        rings.append(focus_ring(page))
-    assert all(r == "visible" for r in rings), [r for r in rings if r != "visible"]
-    page.keyboard.press("Escape")
-    expect(dialog).to_be_hidden()
-    expect(page.locator(f"#{tile} a[data-lightbox]")).to_be_focused()

@@ -169,7 +169,12 @@ const closeLightbox = ({ fromHistory = false } = {}) => {
   root.classList.remove("has-lightbox");
   window.scrollTo(0, box.scrollY);
   box.tile?.focus({ preventScroll: true });
-  if (box.pushed && !fromHistory) history.back();
+  if (box.pushed && !fromHistory) {
+    // Going back to an address with a fragment (#main after the skip link) can move the
+    // focus and the scroll: put both back when it lands (popstate below).
+    box.refocus = box.tile;
+    history.back();
+  }
   box.pushed = false;
 };
 
@@ -240,6 +245,22 @@ export const startLightbox = () => {
 
   window.addEventListener("popstate", (event) => {
     const state = event.state;
+    if (box.refocus && !state?.lightbox) {
+      const tile = box.refocus;
+      const scrollY = box.scrollY;
+      box.refocus = null;
+      // The browser focuses a fragment's target after this event (and before hashchange).
+      const restore = () => {
+        tile.focus({ preventScroll: true });
+        window.scrollTo(0, scrollY);
+      };
+      restore();
+      requestAnimationFrame(restore);
+      window.addEventListener("hashchange", restore, { once: true });
+      setTimeout(() => window.removeEventListener("hashchange", restore), 500);
+      return;
+    }
+    box.refocus = null;
     if (box.dialog?.open && !state?.lightbox) {
       closeLightbox({ fromHistory: true });
     } else if (state?.lightbox && !box.dialog?.open) {
