@@ -189,6 +189,9 @@ class GenerationAdmin(admin.ModelAdmin):
     action_form = ModerationActionForm
     actions = ["approve_selected", "hide_selected", "remove_selected", "retry_failed"]
 
+    class Media:
+        css = {"all": ("gallery/admin.css",)}
+
     def get_search_results(self, request, queryset, search_term):
         # An image id alone: the unique index, not a substring scan of every prompt.
         term = search_term.strip()
@@ -222,7 +225,10 @@ class GenerationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Prompt")
     def short_prompt(self, obj: Generation) -> str:
-        return obj.prompt[:80]
+        # A readable column (gallery/admin.css gives it the width): the start of the prompt,
+        # the whole of it on hover.
+        text = obj.prompt if len(obj.prompt) <= 240 else obj.prompt[:239] + "…"
+        return format_html('<span class="admin-prompt" title="{}">{}</span>', obj.prompt, text)
 
     @admin.display(description="Reported", boolean=True)
     def reported(self, obj: Generation) -> bool:

@@ -33,3 +33,11 @@ def test_admin_delete_removes_files(
     assert response.status_code == 302
     assert not Generation.objects.exists()
     assert stored_files(media_root) == []
+
+
+def test_the_generation_list_shows_a_readable_prompt(admin_client, finished):
+    long = "a long and careful prompt about a lighthouse at dawn, " * 8
+    Generation.objects.filter(pk=finished.pk).update(prompt=long.strip())
+    listing = admin_client.get(reverse("admin:gallery_generation_changelist")).content.decode()
+    assert long[:200] in listing  # far more than the 80 characters it used to show
+    assert "gallery/admin.css" in listing  # which gives the column its width

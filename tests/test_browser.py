@@ -56,7 +56,8 @@ def sign_in(page, app: str, username: str, password: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    # Attached rather than visible: on a phone it sits in the folded top-bar menu.
+    expect(page.get_by_role("button", name="Sign out", include_hidden=True)).to_be_attached()
 
 
 def test_prompt_to_live_status_to_image_in_the_gallery(app, page, owner, standin):
@@ -101,3 +102,11 @@ def test_prompt_to_live_status_to_image_in_the_gallery(app, page, owner, standin
     wait_for_js(page, "document.querySelector('.tile img').complete")
     assert page.evaluate("document.querySelector('.tile img').naturalWidth") > 0
     page.screenshot(path=ARTIFACTS / "gallery.png", full_page=True)
+
+
+def top_link(page, name: str):
+    """A link of the top bar, opening its menu first where a phone folds the links into it."""
+    menu = page.get_by_role("button", name="Menu")
+    if menu.is_visible() and menu.get_attribute("aria-expanded") != "true":
+        menu.click()
+    return page.locator(".topbar").get_by_role("link", name=name, exact=True)

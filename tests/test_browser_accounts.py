@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from core.models import SiteSettings
 from tests import test_browser
-from tests.test_browser import ARTIFACTS, sign_in
+from tests.test_browser import ARTIFACTS, sign_in, top_link
 
 # The browser fixtures of the main browser test: its live server, worker and stand-in.
 worker = test_browser.worker
@@ -81,7 +81,7 @@ def test_account_pages_look_right(app, browser, owner, variant, options):
     sign_in(page, app, "ada", "ada-password-123")
     expect(page.get_by_test_id("quota")).to_have_text("50 of 50 left today")
     shot("home-quota")
-    page.get_by_role("link", name="ada").click()
+    top_link(page, "ada").click()
     expect(page.get_by_role("heading", name="Delete your account")).to_be_visible()
     shot("account")
     page.goto(app + "/accounts/password_change/")

@@ -77,6 +77,11 @@ def _row(prompt, owner, fields, **extra) -> Generation:
 @pytest.fixture
 def site(live_server, settings, media_root, client_for, owner):
     """A gallery of 20 images (two pages of 12) with real files."""
+    return build_site(live_server, settings, media_root, client_for, owner)
+
+
+def build_site(live_server, settings, media_root, client_for, owner) -> str:
+    """The `site` fixture's gallery, for other browser test modules."""
     settings.GALLERY_PAGE_SIZE = 12
     settings.GALLERY_STANDIN = True
     made = _real_rows(client_for, media_root, owner)
@@ -95,7 +100,8 @@ def tile_ids(page) -> list[str]:
 
 def test_lightbox_walks_the_grid_with_arrows_and_esc_restores_the_scroll(site, page):
     ARTIFACTS.mkdir(exist_ok=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
+    # Narrow enough that the first page of 12 tiles is taller than the screen.
+    page.set_viewport_size({"width": 1000, "height": 800})
     page.goto(site + "/")
     ids = tile_ids(page)
     assert len(ids) == 12

@@ -79,6 +79,8 @@ def test_infinite_scroll_reaches_page_three_with_its_filter_and_no_duplicates(
     for n in range(20):
         seed(f"a fox in the snow, study {n}")
         seed(f"a whale in the deep, study {n}")
+    # Short enough that the first page of 6 tiles fills the screen.
+    page.set_viewport_size({"width": 1280, "height": 520})
     page.goto(live_server.url + "/?q=fox")
     expect(page.locator(".tile")).to_have_count(6)
     for loaded in (12, 18, 20):

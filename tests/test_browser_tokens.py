@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from accounts import tokens
 from accounts.models import ApiToken
 from tests import test_browser
-from tests.test_browser import ARTIFACTS, sign_in
+from tests.test_browser import ARTIFACTS, sign_in, top_link
 
 # The browser fixtures of the main browser test: its live server, worker and stand-in.
 worker = test_browser.worker
@@ -45,7 +45,7 @@ def test_create_copy_and_revoke_a_token(app, browser, owner, variant, options):
         page.screenshot(path=ARTIFACTS / f"tokens-{name}-{variant}.png", full_page=True)
 
     sign_in(page, app, "ada", "ada-password-123")
-    page.get_by_role("link", name="ada").click()
+    top_link(page, "ada").click()
     page.get_by_role("link", name="API tokens").click()
     expect(page.get_by_role("heading", name="API tokens")).to_be_visible()
     expect(page.get_by_test_id("token-row")).to_have_count(2)

@@ -35,7 +35,7 @@ TILE_FIELDS = (
     "moderation",
     "visibility",  # which URL its thumbnails have (Generation.media_url)
     "scan_risk",  # blurred for visitors at or above the site's threshold (not its owner)
-    "owner",
+    "owner",  # own tiles carry their private and moderation badges
     "thumbnail",
     "thumbnail_2x",
     "width",

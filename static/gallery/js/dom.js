@@ -6,7 +6,7 @@ export const isTyping = (el) =>
 
 // Controls that only work with JavaScript are rendered hidden and revealed here.
 export const enhance = (scope) => {
-  for (const el of scope.querySelectorAll("[data-copy][hidden], [data-theme-toggle][hidden]")) {
+  for (const el of scope.querySelectorAll("[data-copy][hidden], [data-theme-toggle][hidden], [data-density-control][hidden], [data-menu-toggle][hidden], [data-js-only][hidden]")) {
     el.hidden = false;
   }
 };

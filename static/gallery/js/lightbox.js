@@ -1,12 +1,72 @@
-// The lightbox: a tile opens its detail in a modal dialog over the grid; the URL follows
-// the image, ←/→ walk the grid's tiles (loading the next page at the end), Esc returns to
-// the grid where it was. Without JavaScript a tile is an ordinary link to the detail page.
+// The viewer (lightbox): a tile opens its image over the grid, fitted to the screen, with
+// its info panel beside it; the URL follows the image, ←/→ (or a swipe) walk the grid's
+// tiles (loading the next page at the end), Esc returns to the grid where it was. Zoom and
+// panning live in stage.js. Without JavaScript a tile is an ordinary link to the detail page.
+import { clampPrompts } from "./clamp.js";
 import { enhance, fromTemplate, parseFragment } from "./dom.js";
+import { attachStage, resetStage, toggleZoom } from "./stage.js";
 
 const root = document.documentElement;
 const box = { dialog: null, body: null, tile: null, scrollY: 0, pushed: false };
 
 export const lightboxIsOpen = () => Boolean(box.dialog?.open);
+
+// The info panel's choice (shown or hidden) is remembered in this browser.
+const INFO_KEY = "viewer-info";
+const infoShown = () => {
+  try {
+    return localStorage.getItem(INFO_KEY) !== "hidden";
+  } catch {
+    return true;
+  }
+};
+
+export const toggleInfo = () => {
+  if (!box.dialog) return;
+  const show = box.dialog.classList.contains("info-hidden");
+  box.dialog.classList.toggle("info-hidden", !show);
+  box.dialog.querySelector("[data-lb=info]").setAttribute("aria-pressed", String(show));
+  try {
+    localStorage.setItem(INFO_KEY, show ? "shown" : "hidden");
+  } catch {
+    /* applied, not remembered */
+  }
+};
+
+export const zoomLightbox = () => {
+  if (box.dialog?.open) toggleZoom(box.dialog);
+};
+
+const toast = (text) => {
+  const line = box.dialog.querySelector("[data-lb-toast]");
+  line.textContent = text;
+  clearTimeout(box.toastTimer);
+  box.toastTimer = setTimeout(() => (line.textContent = ""), 2500);
+};
+
+// The image as PNG (what clipboards take), made from the original the link points at.
+const copyImage = async () => {
+  const link = box.body.querySelector(".artwork a[href]");
+  if (!link || !navigator.clipboard?.write || !window.ClipboardItem) {
+    toast("This browser cannot copy images; use Download original.");
+    return;
+  }
+  const png = (async () => {
+    const response = await fetch(link.href);
+    if (!response.ok) throw new Error(String(response.status));
+    const bitmap = await createImageBitmap(await response.blob());
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    canvas.getContext("2d").drawImage(bitmap, 0, 0);
+    return canvas.convertToBlob({ type: "image/png" });
+  })();
+  try {
+    // The promise goes in as it is: the clipboard is asked while the click still counts.
+    await navigator.clipboard.write([new ClipboardItem({ "image/png": png })]);
+    toast("Image copied to the clipboard.");
+  } catch {
+    toast("The image could not be copied.");
+  }
+};
 
 const buildDialog = () => {
   const dialog = fromTemplate("lightbox-template");
@@ -20,7 +80,15 @@ const buildDialog = () => {
     if (action === "close") closeLightbox();
     if (action === "prev") step(-1);
     if (action === "next") step(1);
+    if (action === "info") toggleInfo();
+    if (action === "zoom") toggleZoom(dialog);
+    if (action === "copy-image") copyImage();
   });
+  attachStage(dialog, { onSwipe: step });
+  if (!infoShown()) {
+    dialog.classList.add("info-hidden");
+    dialog.querySelector("[data-lb=info]").setAttribute("aria-pressed", "false");
+  }
   document.body.append(dialog);
   box.dialog = dialog;
   box.body = dialog.querySelector(".lightbox-body");
@@ -39,7 +107,11 @@ const openLightbox = async (tile, { push }) => {
   box.dialog.classList.add("is-loading");
   const art = box.body.querySelector(".artwork img");
   const thumb = tile.querySelector("img");
-  if (art && thumb) art.src = thumb.currentSrc || thumb.src; // instant feedback on ←/→
+  if (art && thumb) {
+    art.style.transform = ""; // the next image starts fitted
+    art.removeAttribute("srcset");
+    art.src = thumb.currentSrc || thumb.src; // instant feedback on ←/→
+  }
   let html;
   try {
     // The live status fragment of the tile's page: /g/<id>/status.
@@ -53,6 +125,7 @@ const openLightbox = async (tile, { push }) => {
   }
   if (box.tile !== tile) return; // a later step overtook this one
   const hadFocus = box.body.contains(document.activeElement);
+  resetStage();
   box.body.replaceChildren(parseFragment(html, box.body));
   if (window.htmx) htmx.process(box.body);
   enhance(box.body);
@@ -61,16 +134,25 @@ const openLightbox = async (tile, { push }) => {
   if (heading) box.dialog.setAttribute("aria-labelledby", heading.id);
   box.dialog.querySelector("[data-lb=page]").href = tile.href;
   const index = tiles().indexOf(tile);
-  box.dialog.querySelector("[data-lb=prev]").disabled = index <= 0;
-  box.dialog.querySelector("[data-lb=next]").disabled =
-    index === tiles().length - 1 && !document.querySelector("#more a[href]");
+  const more = Boolean(document.querySelector("#more a[href]"));
+  const prev = box.dialog.querySelector("[data-lb=prev]");
+  const next = box.dialog.querySelector("[data-lb=next]");
+  const focused = document.activeElement;
+  prev.disabled = index <= 0;
+  next.disabled = index === tiles().length - 1 && !more;
+  // "12 of 40", or "12 of 40+" while the grid has more pages to load.
+  const position = `${index + 1} of ${tiles().length}${more ? "+" : ""}`;
+  box.dialog.querySelector("[data-lb-position]").textContent = position;
   box.dialog.querySelector("[data-lb-status]").textContent =
-    `Image ${index + 1} of ${tiles().length}: ${heading ? heading.textContent : ""}`;
+    `Image ${position}: ${heading ? heading.textContent : ""}`;
   if (first) {
     root.classList.add("has-lightbox");
     box.dialog.showModal();
   }
-  if (first || hadFocus) box.dialog.querySelector("[data-lb=close]").focus();
+  clampPrompts(box.body);
+  // Focus goes to Close when the content that held it was replaced, or when the ←/→
+  // button that held it is now disabled (the first or last image).
+  if (first || hadFocus || focused?.disabled) box.dialog.querySelector("[data-lb=close]").focus();
   if (push) {
     history.pushState({ lightbox: tile.href, scrollY: box.scrollY }, "", tile.href);
     box.pushed = true;
@@ -82,11 +164,17 @@ const openLightbox = async (tile, { push }) => {
 const closeLightbox = ({ fromHistory = false } = {}) => {
   if (!box.dialog?.open) return;
   box.dialog.close();
+  resetStage();
   box.body.replaceChildren();
   root.classList.remove("has-lightbox");
   window.scrollTo(0, box.scrollY);
   box.tile?.focus({ preventScroll: true });
-  if (box.pushed && !fromHistory) history.back();
+  if (box.pushed && !fromHistory) {
+    // Going back to an address with a fragment (#main after the skip link) can move the
+    // focus and the scroll: put both back when it lands (popstate below).
+    box.refocus = box.tile;
+    history.back();
+  }
   box.pushed = false;
 };
 
@@ -157,6 +245,22 @@ export const startLightbox = () => {
 
   window.addEventListener("popstate", (event) => {
     const state = event.state;
+    if (box.refocus && !state?.lightbox) {
+      const tile = box.refocus;
+      const scrollY = box.scrollY;
+      box.refocus = null;
+      // The browser focuses a fragment's target after this event (and before hashchange).
+      const restore = () => {
+        tile.focus({ preventScroll: true });
+        window.scrollTo(0, scrollY);
+      };
+      restore();
+      requestAnimationFrame(restore);
+      window.addEventListener("hashchange", restore, { once: true });
+      setTimeout(() => window.removeEventListener("hashchange", restore), 500);
+      return;
+    }
+    box.refocus = null;
     if (box.dialog?.open && !state?.lightbox) {
       closeLightbox({ fromHistory: true });
     } else if (state?.lightbox && !box.dialog?.open) {

@@ -1,7 +1,8 @@
-// Keys: "?" shows the shortcuts; in the lightbox ←/→ step through the grid; on a detail page
+// Keys: "?" shows the shortcuts; in the viewer ←/→ step through the grid, I shows or hides
+// the info and Z toggles 100%; on a detail page
 // they follow the page's rel=prev/next links and Esc its rel=up (or the gallery).
 import { fromTemplate, isTyping } from "./dom.js";
-import { lightboxIsOpen, step } from "./lightbox.js";
+import { lightboxIsOpen, step, toggleInfo, zoomLightbox } from "./lightbox.js";
 
 let shortcuts = null;
 
@@ -33,6 +34,12 @@ export const startShortcuts = () => {
       if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
         event.preventDefault();
         step(event.key === "ArrowLeft" ? -1 : 1);
+      } else if (event.key === "i" || event.key === "I") {
+        event.preventDefault();
+        toggleInfo();
+      } else if (event.key === "z" || event.key === "Z") {
+        event.preventDefault();
+        zoomLightbox();
       }
       return;
     }
