@@ -95,7 +95,7 @@ def test_signed_in_the_grid_shows_two_full_rows_and_tile_sizes_are_remembered(si
     assert others.count() == 19
     caption = page.locator(".tile").nth(3).locator(".tile-caption")
     expect(caption).to_have_css("opacity", "0")
-    page.locator(".tile a").nth(3).hover()
+    page.locator(".tile > a").nth(3).hover()
     expect(caption).to_have_css("opacity", "1")
 
     # Three sizes; the choice survives a reload.

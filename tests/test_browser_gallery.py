@@ -147,7 +147,7 @@ def test_filters_live_in_the_url_through_reload_back_and_the_detail_page(
     # Into an image's own page (a click opens the lightbox over the grid; its page is what a
     # shared link or a browser without JavaScript shows), on to the next one in this list,
     # then back out the way we came.
-    page.goto(live_server.url + page.locator(".tile a").nth(1).get_attribute("href"))
+    page.goto(live_server.url + page.locator(".tile > a").nth(1).get_attribute("href"))
     expect(page.get_by_role("heading", name=mine_oldest[1])).to_be_visible()
     page.locator("a[rel=next]").click()
     expect(page.get_by_role("heading", name=mine_oldest[2])).to_be_visible()

@@ -204,7 +204,14 @@ def test_the_keyboard_skips_to_the_content_one_stop_per_tile_and_focus_shows(sit
         seen.append(focus_ring(page))
     assert seen and all(s == "visible" for s in seen), [s for s in seen if s != "visible"]
     stops = []
-    for _ in range(5):
+    for _ in range(12):
+        if len(stops) == 5:
+            break
+        if page.evaluate("document.activeElement.closest('.tile-action') !== null"):
+            # A tile still in progress has one more stop: its Cancel or Retry button.
+            assert focus_ring(page) == "visible"
+            page.keyboard.press("Tab")
+            continue
         stops.append(
             page.evaluate(
                 "document.activeElement.closest('.tile')?.id"
@@ -212,8 +219,12 @@ def test_the_keyboard_skips_to_the_content_one_stop_per_tile_and_focus_shows(sit
             )
         )
         assert stops[-1].startswith("t-"), stops
-        # Focusing a tile shows the start of its prompt.
-        expect(page.locator(f"#{stops[-1]} .tile-caption")).to_have_css("opacity", "1")
+        # Focusing a tile shows the start of its prompt (a tile in progress always does).
+        tile = page.locator(f"#{stops[-1]}")
+        if tile.locator(".tile-caption").count():
+            expect(tile.locator(".tile-caption")).to_have_css("opacity", "1")
+        else:
+            expect(tile.locator(".tile-prompt")).to_be_visible()
         assert focus_ring(page) == "visible"
         page.keyboard.press("Tab")
     assert len(set(stops)) == 5, stops

@@ -199,7 +199,7 @@ def test_the_viewer_adds_to_a_collection_and_esc_closes_the_picker_first(
     page = context.new_page()
     sign_in(page, app, owner.username, OWNER_PASSWORD)
     page.goto(app + "/")
-    page.locator("#grid .tile a").first.click()
+    page.locator("#grid .tile > a").first.click()
     viewer = page.locator("dialog[open]")
     viewer.get_by_test_id("collect").click()
     viewer.get_by_text("Harbours").click()

@@ -110,7 +110,7 @@ def test_run_generate_stop_and_run_again(env, tmp_path):
     app = App(env, log)
     try:
         home = app.http.get(app.url + "/").text
-        assert "Offline stand-in." in home
+        assert "Offline stand-in:</strong> drawn locally, not by SDXL" in home
         assert "Create the administrator account" in home  # the first-run banner
         assert f"create the administrator at {app.url}/setup/" in log.read_text()
         children = app.children()

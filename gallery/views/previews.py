@@ -24,6 +24,11 @@ def _image(request: HttpRequest, item: Generation | None) -> dict:
     """The picture's tags, only for an image anyone may fetch (at its public URL)."""
     if item is None or not access.files_shareable(item):
         return {}
+    return _picture(request, item)
+
+
+def _picture(request: HttpRequest, item: Generation) -> dict:
+    """The picture's tags, for an image already known to be shareable."""
     return {
         "image": request.build_absolute_uri(item.preview_url),
         # The preview is at most 1024 px on its longest side, in the image's proportions.
@@ -40,7 +45,7 @@ def for_image(request: HttpRequest, item: Generation) -> dict | None:
         "title": _title(item.prompt),
         "description": f"An image made with {item.endpoint_label or 'SDXL'} on {SITE_NAME}.",
         "url": request.build_absolute_uri(item.get_absolute_url()),
-        **_image(request, item),
+        **_picture(request, item),
     }
 
 
