@@ -49,8 +49,8 @@ class NudeNetDetector:
     """NudeNet's detector: per label, the highest score among its detections."""
 
     def __init__(self) -> None:
-        import nudenet  # type: ignore[import-untyped]
-        import onnxruntime  # type: ignore[import-untyped]
+        import nudenet
+        import onnxruntime
 
         # CPU only, whatever else onnxruntime offers: NudeDetector ignores its `providers`
         # argument, so its bundled model (where nudenet itself finds it) is opened here.
