@@ -77,10 +77,10 @@ def test_one_polling_round_is_one_query_on_the_public_id_index(owner, no_limits)
     }
     ours = [q["sql"] for q in queries if "gallery_generation" in q["sql"]]
     assert len(ours) == 1
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN QUERY PLAN " + ours[0])
-        plan = " ".join(str(row) for row in cursor.fetchall())
-    if connection.vendor == "sqlite":
+    if connection.vendor == "sqlite":  # (PostgreSQL plans a table this small as a scan)
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + ours[0])
+            plan = " ".join(str(row) for row in cursor.fetchall())
         assert "public_id" in plan and "SCAN" not in plan.replace("SCAN CONSTANT", "")
 
 
