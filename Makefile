@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Test processes for `make test` (pytest-xdist): one per core by default; TEST_JOBS=0 runs
+# the suite in this process only.
+TEST_JOBS ?= auto
 export HOST PORT
 
 .PHONY: run dev test test-fast lint migrations-check typecheck fmt bench bench-prod serve-prod worker check-deploy clean
@@ -15,7 +18,7 @@ dev: $(VENV)/.installed .env  ## The same with DEBUG on and auto-reload
 	$(BIN)/python manage.py up --dev
 
 test: $(VENV)/.installed-scan  ## Run the whole test suite (browser tests need Debian's chromium)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.installed  ## The unit and web tests only: no real processes, no browser
 	$(BIN)/python -m pytest -m "not system and not browser" $(PYTEST_ARGS)
