@@ -216,6 +216,8 @@ def _bench(runs: int, breakdown: bool, database_url: str | None) -> int:
                 for times, fn in pair if i % 2 else pair[::-1]:
                     times.append(timed(fn))
             result = scan.scan(decoded.pixels, using=detector)
+            if breakdown:
+                _scan_steps(detector, decoded.pixels, runs, steps)
         holds = [timed(lambda: moderation.ingest_hold(phash, result)) for _ in range(runs)]
 
         provenance.credentials()  # the installation's chain, made once (not timed)
@@ -280,6 +282,56 @@ def _bench(runs: int, breakdown: bool, database_url: str | None) -> int:
         f"goal: <= {GOAL_ADDED_MS:.0f} ms   {'MET' if added_met else 'NOT MET'}"
     )
     return 0 if met and added_met else 1
+
+
+def _scan_steps(detector: Any, pixels: Any, runs: int, steps: dict[str, list[float]]) -> None:
+    """Where the scan's time goes, before and now, each step alternating with its
+    counterpart: preparation, the model, the post-processing; and the model on a session
+    with onnxruntime's default threads, the option the detector turns off."""
+    import os
+
+    import nudenet
+    import numpy as np
+    import onnxruntime
+    from nudenet import nudenet as nn
+    from PIL import Image
+
+    from gallery.services import scan
+
+    model = os.path.join(os.path.dirname(nudenet.__file__), "320n.onnx")
+    default = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+    session, name = detector._session, detector._input
+
+    def old_input() -> Any:
+        square = Image.new("RGBA", (320, 320), (0, 0, 0, 255))
+        small = pixels.convert("RGBA")
+        small.thumbnail((320, 320), Image.Resampling.BILINEAR)
+        square.paste(small, (0, 0))
+        return nn._read_image(np.asarray(square), 320)[0]
+
+    blob = scan.model_input(pixels)
+    output = session.run(None, {name: blob})
+    pairs = {
+        "input": (old_input, lambda: scan.model_input(pixels)),
+        "model": (
+            lambda: default.run(None, {name: blob}),
+            lambda: session.run(None, {name: blob}),
+        ),
+        "post-processing": (
+            lambda: nn._postprocess(output, 0, 0, 1, 1, 1024, 1024, 320, 320),
+            lambda: scan.found_in(output[0], (1024, 1024), detector._labels),
+        ),
+    }
+    for step, (old, new) in pairs.items():
+        for _ in range(WARMUP_RUNS):
+            old(), new()
+        for i in range(runs):
+            for label, fn in ((f"scan before: {step}", old), (f"scan now: {step}", new))[
+                :: 1 if i % 2 else -1
+            ]:
+                t0 = time.perf_counter()
+                fn()
+                steps[label].append(time.perf_counter() - t0)
 
 
 def _previous_scan() -> Callable[[Any], dict[str, float]]:
