@@ -68,10 +68,11 @@ class NudeNetDetector:
         options = onnxruntime.SessionOptions()
         # One thread: a worker scans one image at a time, and several workers share a few
         # cores; onnxruntime's default (a thread per core, spinning while it waits) was
-        # slower on a busy machine, and no faster on a quiet one (docs/PERFORMANCE.md).
+        # slower on a busy 2-core machine (docs/PERFORMANCE.md).
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        # Every input is 1x3x320x320: known shapes let onnxruntime plan the graph once.
+        # Every input is 1x3x320x320; saying so lets onnxruntime fix the graph's shapes at
+        # load (no gain that showed through the noise, at no cost).
         for name, size in (("batch", 1), ("height", MODEL_SIZE), ("width", MODEL_SIZE)):
             options.add_free_dimension_override_by_name(name, size)
         # CPU only, whatever else onnxruntime offers (NudeDetector would not let us choose).
