@@ -33,8 +33,13 @@ Run from the repository root:
     .venv/bin/python bench/gallery.py --sizes 1000,100000 --requests 200
     .venv/bin/python bench/gallery.py --database-url postgres://postgres@127.0.0.1:5432/bench_gallery
 
-With --database-url the database must be empty and yours alone (create one for it): the
-benchmark migrates it and fills it; drop it afterwards.
+With --database-url the database must be yours alone (create one for it): the benchmark
+migrates it and fills it; drop it afterwards. Rows already there are kept and the table is
+only topped up to each size, so a database seeded by an earlier run is reused (loading
+1,000,000 rows into PostgreSQL takes minutes); --only times some pages and skips the rest:
+
+    .venv/bin/python bench/gallery.py --sizes 1000,1000000 --only similar \
+        --database-url postgres://postgres@127.0.0.1:5432/bench_gallery
 """
 
 from __future__ import annotations
@@ -55,6 +60,10 @@ from harness import setup_django
 
 GOAL_MEDIAN_MS = 25.0
 GOAL_RATIO = 1.5
+# "Similar images" has a goal of its own, a median only: what one band probe returns grows
+# with the table (about rows/65,536 per band), so its time is not meant to stay flat.
+GOAL_SIMILAR_MS = 50.0
+SIMILAR = "similar images (lookup)"
 GOAL_TRANSFER = 1_000_000
 BATCH = 50_000
 
@@ -199,6 +208,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per page")
     parser.add_argument("--database-url", help="an empty database of your own (else SQLite)")
     parser.add_argument("--explain", action="store_true", help="print each page's query plan")
+    parser.add_argument(
+        "--only", default="", help="time only the pages whose name contains this (e.g. similar)"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if sizes != sorted(sizes) or sizes[0] < 1000:
@@ -209,12 +221,12 @@ def main() -> int:
     os.environ["GALLERY_SHARE_RATE"] = "0"
     try:
         setup_django(tmp, args.database_url)
-        return _bench(sizes, args.requests, args.explain)
+        return _bench(sizes, args.requests, args.explain, args.only)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _bench(sizes: list[int], requests: int, explain: bool) -> int:
+def _bench(sizes: list[int], requests: int, explain: bool, only: str) -> int:
     from django.conf import settings
     from django.contrib.auth.models import User
     from django.db import connection
@@ -228,7 +240,8 @@ def _bench(sizes: list[int], requests: int, explain: bool) -> int:
         f"{requests} timed requests per page after 10 warm-up; "
         f"page size {settings.GALLERY_PAGE_SIZE}"
     )
-    users = [User.objects.create_user(f"bench{n}") for n in range(20)]
+    # get_or_create: a database kept from an earlier run already has them.
+    users = [User.objects.get_or_create(username=f"bench{n}")[0] for n in range(20)]
     me = users[0]
     visitor, member = Client(), Client()
     member.force_login(me)
@@ -238,38 +251,27 @@ def _bench(sizes: list[int], requests: int, explain: bool) -> int:
     rng = random.Random(1)
     for size in sizes:
         have = Generation.objects.count()
+        if have > size:
+            print(f"\nskipped {size:,} rows: the table already holds {have:,}")
+            continue
         t0 = time.perf_counter()
         _seed(have, size - have, users, thumbs, rng)
         print(f"\nseeded {size - have:,} rows to {size:,} in {time.perf_counter() - t0:.1f} s")
         middle = Generation.objects.public().filter(id__lte=size // 2).order_by("-id").first()
-        t0 = time.perf_counter()
-        album, album_middle, album_link, image_link = _collection(me, size, rng)
-        print(f"collection of {album.items.count():,} images in {time.perf_counter() - t0:.1f} s")
-        pages: dict[str, tuple[Client, str]] = {
-            "grid, first page": (visitor, "/"),
-            "grid, deep page (cursor)": (visitor, f"/?before={middle.id}"),
-            "search: castle -night": (visitor, "/?q=castle+-night"),
-            'search: "red fox" watercolour': (visitor, "/?q=%22red+fox%22+watercolour"),
-            "mine (signed in)": (member, "/?mine=1"),
-            "detail with prev/next": (visitor, f"/g/{middle.public_id}/"),
-            "collection, first page": (visitor, album.get_absolute_url()),
-            "collection, deep page (cursor)": (
-                visitor,
-                f"{album.get_absolute_url()}?before={album_middle}",
-            ),
-            "share link: the collection": (Client(), album_link.get_absolute_url()),
-            "share link: one image": (Client(), image_link.get_absolute_url()),
-        }
         from django.contrib.auth.models import AnonymousUser
 
         from gallery.services import similarity
 
-        anonymous = AnonymousUser()
-        assert similarity.similar(anonymous, middle) is not None
-        times = _time(lambda a=anonymous, m=middle: similarity.similar(a, m), requests)
-        results.setdefault("similar images (lookup)", {})[size] = times
-        print(f"  {'similar images (lookup)':32} median {_ms(times, 50):7.2f} ms   "
-              f"p95 {_ms(times, 95):7.2f} ms")  # fmt: skip
+        if only in SIMILAR:
+            anonymous = AnonymousUser()
+            assert similarity.similar(anonymous, middle) is not None
+            times = _time(lambda a=anonymous, m=middle: similarity.similar(a, m), requests)
+            results.setdefault(SIMILAR, {})[size] = times
+            print(f"  {SIMILAR:32} median {_ms(times, 50):7.2f} ms   "
+                  f"p95 {_ms(times, 95):7.2f} ms")  # fmt: skip
+            if explain:
+                _explain(lambda a=anonymous, m=middle: similarity.similar(a, m))
+        pages = _pages(me, size, rng, middle, visitor, member, only)
         for name, (client, url) in pages.items():
             response = client.get(url)
             assert response.status_code == 200, (name, response.status_code)
@@ -277,11 +279,53 @@ def _bench(sizes: list[int], requests: int, explain: bool) -> int:
             results.setdefault(name, {})[size] = times
             print(f"  {name:32} median {_ms(times, 50):7.2f} ms   p95 {_ms(times, 95):7.2f} ms")
             if explain:
-                _explain(client, url)
+                _explain(lambda c=client, u=url: c.get(u))
 
+    if not results:
+        print("nothing timed: every size was below what the table holds")
+        return 1
+    sizes = [s for s in sizes if s in next(iter(results.values()))]
     _table(results, sizes)
-    _transfer(settings.GALLERY_PAGE_SIZE)
+    if not only:
+        _transfer(settings.GALLERY_PAGE_SIZE)
     return 0
+
+
+def _pages(me, size: int, rng: random.Random, middle, visitor, member, only: str):
+    """The pages timed at this size, by name: (client, url); those --only leaves out are
+    skipped, and so is the collection when no page needs it."""
+    from django.test import Client
+
+    pages: dict[str, tuple[Client, str]] = {
+        "grid, first page": (visitor, "/"),
+        "grid, deep page (cursor)": (visitor, f"/?before={middle.id}"),
+        "search: castle -night": (visitor, "/?q=castle+-night"),
+        'search: "red fox" watercolour': (visitor, "/?q=%22red+fox%22+watercolour"),
+        "mine (signed in)": (member, "/?mine=1"),
+        "detail with prev/next": (visitor, f"/g/{middle.public_id}/"),
+    }
+    album_pages = [
+        "collection, first page",
+        "collection, deep page (cursor)",
+        "share link: the collection",
+        "share link: one image",
+    ]
+    if any(only in name for name in album_pages):
+        t0 = time.perf_counter()
+        album, album_middle, album_link, image_link = _collection(me, size, rng)
+        print(f"collection of {album.items.count():,} images in {time.perf_counter() - t0:.1f} s")
+        pages.update(
+            {
+                "collection, first page": (visitor, album.get_absolute_url()),
+                "collection, deep page (cursor)": (
+                    visitor,
+                    f"{album.get_absolute_url()}?before={album_middle}",
+                ),
+                "share link: the collection": (Client(), album_link.get_absolute_url()),
+                "share link: one image": (Client(), image_link.get_absolute_url()),
+            }
+        )
+    return {name: page for name, page in pages.items() if only in name}
 
 
 COLLECTION_SIZE = 10_000
@@ -436,17 +480,17 @@ def _seed(start: int, count: int, users, thumbs: tuple[str, str], rng: random.Ra
             cursor.execute("VACUUM ANALYZE gallery_generation")
 
 
-def _explain(client, url: str) -> None:
+def _explain(request: Callable[[], object]) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as captured:
-        client.get(url)
+        request()
     for query in captured.captured_queries:
         sql = query["sql"]
-        if "gallery_generation" not in sql or "django_session" in sql:
-            continue
-        prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+        if "gallery_generation" not in sql or not sql.lstrip().upper().startswith("SELECT"):
+            continue  # EXPLAIN ANALYZE runs the statement: reads only
+        prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN ANALYZE "
         with connection.cursor() as cursor:
             cursor.execute(prefix + sql)
             plan = cursor.fetchall()
@@ -470,12 +514,16 @@ def _table(results: dict[str, dict[int, list[float]]], sizes: list[int]) -> None
             f" {f'{_ms(by_size[s], 50):.2f} / {_ms(by_size[s], 95):.2f}':>22}" for s in sizes
         )
         ratio = _ms(by_size[last], 50) / _ms(by_size[first], 50)
-        ok = _ms(by_size[last], 50) <= GOAL_MEDIAN_MS and ratio <= GOAL_RATIO
+        if name == SIMILAR:
+            ok = _ms(by_size[last], 50) <= GOAL_SIMILAR_MS
+        else:
+            ok = _ms(by_size[last], 50) <= GOAL_MEDIAN_MS and ratio <= GOAL_RATIO
         met &= ok
         print(f"{name:32}{cells} {ratio:7.2f}{'' if ok else ' *'}")
     print(
         f"goal: median <= {GOAL_MEDIAN_MS:.0f} ms at {last:,} rows and <= {GOAL_RATIO}x the "
-        f"{first:,}-row median: {'MET' if met else 'NOT MET (rows marked *)'}"
+        f"{first:,}-row median ({SIMILAR}: median <= {GOAL_SIMILAR_MS:.0f} ms): "
+        f"{'MET' if met else 'NOT MET (rows marked *)'}"
     )
 
 

@@ -2,6 +2,7 @@
 images when it is installed, and stand-in detectors at the edge (GALLERY_SCAN names them)
 for the hold and blur policy, a detector that crashes and one that hangs."""
 
+import io
 import threading
 import time
 
@@ -164,3 +165,76 @@ def test_the_real_detector_scores_generated_images_and_holds_none(settings, clie
         assert isinstance(item.scan_scores, dict)
         assert item.moderation == State.VISIBLE
     assert not ModerationEvent.objects.exists()
+
+
+def _reference():
+    """NudeNet's own detector, as the package makes it (its default onnxruntime session)."""
+    from nudenet import NudeDetector
+
+    return NudeDetector()
+
+
+def _pictures():
+    """Generated pictures of the shapes the worker sees: square RGB, landscape, portrait with
+    alpha (the padding and the dropped alpha are where a shortcut would differ)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from gallery.standin import draw
+
+    rng = np.random.default_rng(7)
+    square = Image.open(io.BytesIO(draw.render("a quiet harbour"))).convert("RGB")
+    found = [square]
+    for size, mode in (((1152, 896), "RGB"), ((640, 1024), "RGBA")):
+        picture = Image.new(mode, size, (40, 60, 90, 200)[: len(mode)])
+        pen = ImageDraw.Draw(picture)
+        for _ in range(12):
+            x, y = (int(v) for v in rng.integers(0, 600, 2))
+            r = int(rng.integers(40, 300))
+            colour = tuple(int(v) for v in rng.integers(60, 255, len(mode)))
+            pen.ellipse([x, y, x + r, y + int(r * 1.3)], fill=colour)
+        found.append(picture)
+    return found
+
+
+@pytest.mark.skipif(not scan.installed(), reason="the scan extra (nudenet) is not installed")
+def test_the_scan_gives_what_nudenets_own_detect_gives():
+    import numpy as np
+    from nudenet import nudenet
+
+    ours, theirs = scan.NudeNetDetector(), _reference()
+    for picture in _pictures():
+        # NudeNet's detect() takes an array in OpenCV's RGBA order, its own preparation.
+        as_nudenet = np.asarray(picture.convert("RGBA"))
+        blob = nudenet._read_image(as_nudenet, scan.MODEL_SIZE)[0]
+        assert np.array_equal(scan.model_input(picture), blob), picture.size
+        # Our session (one thread, fixed shapes) scores every candidate box as theirs does.
+        mine = ours._session.run(None, {ours._input: blob})[0]
+        reference = theirs.onnx_session.run(None, {theirs.input_name: blob})[0]
+        assert mine.shape == reference.shape == (1, 22, 2100)
+        assert np.allclose(mine, reference, atol=1e-4), np.abs(mine - reference).max()
+        expected = [(d["class"], d["score"], tuple(d["box"])) for d in theirs.detect(as_nudenet)]
+        found = ours.detections(picture)
+        assert [label for label, _, _ in found] == [label for label, _, _ in expected]
+        assert [s for _, s, _ in found] == pytest.approx([s for _, s, _ in expected], abs=1e-4)
+
+
+@pytest.mark.skipif(not scan.installed(), reason="the scan extra (nudenet) is not installed")
+def test_the_detections_are_nudenets_for_an_output_full_of_boxes():
+    """Generated pictures give the model little to find, so NudeNet's post-processing is also
+    fed raw outputs with a thousand boxes over its thresholds, overlapping, off the edges."""
+    import numpy as np
+    from nudenet import nudenet
+
+    labels = scan.NudeNetDetector()._labels
+    scale = np.array([320, 320, 120, 120] + [0.35] * 18, dtype=np.float32)[None, :, None]
+    for seed, (width, height) in enumerate(((1024, 1024), (1152, 896), (640, 1024))):
+        output = np.random.default_rng(seed).random((1, 22, 2100), dtype=np.float32) * scale
+        side = max(width, height)
+        expected = nudenet._postprocess(
+            [output], side - width, side - height, 0, 0, width, height, 320, 320
+        )
+        found = scan.found_in(output, (width, height), labels)
+        assert len(found) > 100
+        assert found == [(d["class"], d["score"], tuple(d["box"])) for d in expected]
+        assert {label for label, _, _ in found} >= set(scan.RISK_LABELS)

@@ -37,8 +37,13 @@ RISK_LABELS = frozenset(
         "ANUS_EXPOSED",
     }
 )
-# The model's input size: the image is shrunk to it here, once, rather than by OpenCV.
+# The model's input size (NudeNet 3.4's bundled 320n model).
 MODEL_SIZE = 320
+# NudeNet's own thresholds: a box is kept from this score, and overlapping boxes (IoU above
+# NMS_OVERLAP) are merged from NMS_SCORE; the same numbers keep the same detections.
+MIN_SCORE = 0.2
+NMS_SCORE = 0.25
+NMS_OVERLAP = 0.45
 
 
 class Detector(Protocol):
@@ -46,36 +51,108 @@ class Detector(Protocol):
 
 
 class NudeNetDetector:
-    """NudeNet's detector: per label, the highest score among its detections."""
+    """NudeNet's detector: per label, the highest score among its detections.
+
+    The same model, input and thresholds as NudeNet's `NudeDetector.detect()`, with the
+    ingest's costs taken out (tests/test_scan.py checks both give the same detections): the
+    decoded Pillow image is used as it is (no file read, no colour round trip), the model's
+    output is filtered with numpy rather than a Python loop over its 2,100 candidate boxes,
+    and the session runs on one thread with the input's shape fixed.
+    """
 
     def __init__(self) -> None:
         import nudenet
         import onnxruntime
 
-        # CPU only, whatever else onnxruntime offers: NudeDetector ignores its `providers`
-        # argument, so its bundled model (where nudenet itself finds it) is opened here.
         model = os.path.join(os.path.dirname(nudenet.__file__), "320n.onnx")
-        session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
-        self._model = nudenet.NudeDetector(model_path=model)
-        self._model.onnx_session = session
+        options = onnxruntime.SessionOptions()
+        # One thread: a worker scans one image at a time, and several workers share a few
+        # cores; onnxruntime's default (a thread per core, spinning while it waits) was
+        # slower on a busy 2-core machine (docs/PERFORMANCE.md).
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        # Every input is 1x3x320x320; saying so lets onnxruntime fix the graph's shapes at
+        # load (no gain that showed through the noise, at no cost).
+        for name, size in (("batch", 1), ("height", MODEL_SIZE), ("width", MODEL_SIZE)):
+            options.add_free_dimension_override_by_name(name, size)
+        # CPU only, whatever else onnxruntime offers (NudeDetector would not let us choose).
+        self._session = onnxruntime.InferenceSession(
+            model, options, providers=["CPUExecutionProvider"]
+        )
+        self._input = self._session.get_inputs()[0].name
+        # The model's classes, in its output's order, as NudeNet names them.
+        self._labels: list[str] = list(vars(nudenet.nudenet)["__labels"])
         # One session, used by one worker thread at a time: onnxruntime sessions may be
         # shared, but a web process making synchronous API images runs several at once.
         self._lock = threading.Lock()
 
     def scores(self, image: Image.Image) -> dict[str, float]:
-        import numpy as np
-
-        square = Image.new("RGBA", (MODEL_SIZE, MODEL_SIZE), (0, 0, 0, 255))
-        small = image.convert("RGBA")
-        small.thumbnail((MODEL_SIZE, MODEL_SIZE), Image.Resampling.BILINEAR)
-        square.paste(small, (0, 0))
-        with self._lock:
-            found = self._model.detect(np.asarray(square))
         best: dict[str, float] = {}
-        for detection in found:
-            label, score = str(detection["class"]), float(detection["score"])
+        for label, score, _box in self.detections(image):
             best[label] = max(best.get(label, 0.0), round(score, 4))
         return best
+
+    def detections(self, image: Image.Image) -> list[tuple[str, float, tuple[int, ...]]]:
+        """(label, score, box as x, y, width, height in the image's pixels), as NudeNet's
+        detect() finds them."""
+        blob = model_input(image)
+        with self._lock:
+            output = self._session.run(None, {self._input: blob})[0]
+        return found_in(output, image.size, self._labels)
+
+
+def model_input(image: Image.Image):
+    """The model's 1x3x320x320 float input: the image padded to a square at its right and
+    bottom, shrunk bilinearly, RGB in 0..1. NudeNet's preparation, minus its conversions."""
+    import cv2
+    import numpy as np
+
+    # The model reads RGB; NudeNet drops alpha too (it converts RGBA to BGR, then back).
+    pixels = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+    height, width = pixels.shape[:2]
+    side = max(width, height)
+    if width != height:
+        pixels = cv2.copyMakeBorder(
+            pixels, 0, side - height, 0, side - width, cv2.BORDER_CONSTANT, value=0
+        )
+    # One OpenCV call resizes, scales to 0..1 and reorders to channels first, as NudeNet's.
+    return cv2.dnn.blobFromImage(pixels, 1 / 255.0, (MODEL_SIZE, MODEL_SIZE), swapRB=False)
+
+
+def found_in(output, size: tuple[int, int], labels: list[str]) -> list[tuple[str, float, tuple]]:
+    """The detections in the model's raw output (1 x (4 + classes) x candidates): NudeNet's
+    post-processing (score cut, boxes in the image's pixels, clipped, then NMS), vectorised.
+    The arithmetic stays in float32, in NudeNet's order, so the boxes NMS compares are the
+    same numbers."""
+    import cv2
+    import numpy as np
+
+    rows = np.squeeze(output, axis=0).T  # candidates x (cx, cy, w, h, class scores...)
+    classes = rows[:, 4:]
+    top = classes.max(axis=1)
+    keep = np.flatnonzero(top >= MIN_SCORE)
+    if keep.size == 0:
+        return []
+    width, height = size
+    side = max(width, height)  # the padded square the model saw
+    kept = rows[keep]
+    cx, cy, w, h = kept[:, 0], kept[:, 1], kept[:, 2], kept[:, 3]
+    x = (cx - w / 2) * side / MODEL_SIZE
+    y = (cy - h / 2) * side / MODEL_SIZE
+    w = w * side / MODEL_SIZE
+    h = h * side / MODEL_SIZE
+    x = np.maximum(0, np.minimum(x, width))
+    y = np.maximum(0, np.minimum(y, height))
+    w = np.minimum(w, width - x)
+    h = np.minimum(h, height - y)
+    boxes = np.stack([x, y, w, h], axis=1)
+    scores = top[keep]
+    ids = classes[keep].argmax(axis=1)
+    chosen = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), NMS_SCORE, NMS_OVERLAP)
+    return [
+        (labels[ids[i]], float(scores[i]), tuple(int(v) for v in boxes[i]))
+        for i in np.asarray(chosen, dtype=int).reshape(-1)
+    ]
 
 
 def installed() -> bool:
