@@ -191,7 +191,7 @@ if OIDC_ENABLED:
             "OIDC_OP_TOKEN_ENDPOINT",
             "OIDC_OP_USER_ENDPOINT",
         )
-        if not vars()[name]
+        if not globals()[name]
     ]
     if OIDC_RP_SIGN_ALGO.startswith(("RS", "ES")) and not OIDC_OP_JWKS_ENDPOINT:
         _oidc_missing.append("OIDC_OP_JWKS_ENDPOINT")

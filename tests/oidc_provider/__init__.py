@@ -45,6 +45,7 @@ class Provider:
             "PROVIDER_REDIRECT_URI": redirect_uri,
             "PYTHONPATH": str(ROOT),
         }
+        self.log = workdir / "provider.log"
         self.process: subprocess.Popen | None = None
 
     def settings(self) -> dict:
@@ -70,8 +71,8 @@ class Provider:
             [*python, "runserver", "--noreload", "--nothreading", f"127.0.0.1:{self.port}"],
             env=self.env,
             cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -90,3 +91,13 @@ class Provider:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+
+
+def use_provider(settings, provider: Provider) -> None:
+    """Point the gallery's settings at `provider`, single sign-on on."""
+    for name, value in provider.settings().items():
+        setattr(settings, name, value)
+    settings.AUTHENTICATION_BACKENDS = [
+        "django.contrib.auth.backends.ModelBackend",
+        "accounts.oidc.Backend",
+    ]

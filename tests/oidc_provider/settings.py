@@ -47,5 +47,11 @@ CSRF_COOKIE_NAME = "provider_csrftoken"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "/accounts/login/"
 SITE_URL = os.environ["PROVIDER_SITE_URL"]
-OIDC_USERINFO = "tests.oidc_provider.userinfo"
+OIDC_USERINFO = "tests.oidc_provider.userinfo.userinfo"
 OIDC_SKIP_CONSENT_EXPIRE = 0
+# Its errors go to its log (tests/oidc_provider Provider.log), for a failing test to show.
+LOGGING = {
+    "version": 1,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"handlers": ["console"], "level": "ERROR"}},
+}
