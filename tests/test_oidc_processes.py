@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from django.contrib.auth.models import User
+from django.contrib.sessions.backends.db import SessionStore
 
 from accounts.models import Invite, OidcIdentity
 from core.models import SiteSettings
@@ -41,7 +42,7 @@ def sign_in_through_provider(
     browser: requests.Session, gallery: str, username: str, start: str = "/oidc/start/"
 ) -> requests.Response:
     """Start at the gallery, sign in at the provider's own form, follow it back."""
-    page = browser.get(gallery + start, timeout=20)
+    page = browser.get(start if start.startswith("http") else gallery + start, timeout=20)
     if "Log in at the provider" in page.text:
         csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
         page = browser.post(
@@ -154,4 +155,29 @@ def test_an_unreachable_provider_gives_a_clear_page(gallery, settings):
     )
     assert failed.status_code == 502
     assert "could not be reached" in failed.text
+    assert not User.objects.exists()
+
+
+def test_an_id_token_with_another_nonce_is_refused(gallery):
+    set_signup_mode(SiteSettings.SignupMode.OPEN)
+    browser = requests.Session()
+    page = browser.get(gallery + "/oidc/start/", timeout=20)
+    # What the gallery expects no longer matches what the provider will sign (as when an
+    # attacker injects a code issued for someone else's sign-in).
+    store = SessionStore(browser.cookies["sessionid"])
+    for entry in store["oidc_states"].values():
+        entry["nonce"] = "another-nonce"
+    store.save()
+    refused = sign_in_through_provider(browser, gallery, "alice", start=page.url)
+    assert refused.status_code == 400
+    assert "could not be verified" in refused.text
+    assert not User.objects.exists()
+
+
+def test_an_id_token_from_another_issuer_is_refused(gallery, settings):
+    set_signup_mode(SiteSettings.SignupMode.OPEN)
+    settings.OIDC_OP_ISSUER = "https://elsewhere.example.org"
+    refused = sign_in_through_provider(requests.Session(), gallery, "alice")
+    assert refused.status_code == 400
+    assert "could not be verified" in refused.text
     assert not User.objects.exists()
