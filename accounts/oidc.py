@@ -6,6 +6,7 @@ the flow can fail into a page that says what happened."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import requests
 from django.conf import settings
@@ -107,7 +108,7 @@ class StartView(OIDCAuthenticationRequestView):
 class CallbackView(OIDCAuthenticationCallbackView):
     """Where the provider sends the browser back."""
 
-    user = None
+    user: Any = None
 
     def get(self, request: HttpRequest) -> HttpResponse:
         if not settings.OIDC_ENABLED:
