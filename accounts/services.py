@@ -1,9 +1,11 @@
-"""Account rules: the first-run administrator, sign-up modes and invitations, deleting an
-account. Views and the admin call these; nothing else decides them."""
+"""Account rules: the first-run administrator, sign-up modes and invitations, single sign-on
+accounts, deleting an account. Views and the admin call these; nothing else decides them."""
 
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import dataclass
 from importlib import import_module
 from types import SimpleNamespace
 
@@ -12,11 +14,11 @@ from django.contrib import auth
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import tokens
-from accounts.models import Invite, SetupLock
+from accounts.models import Invite, OidcIdentity, SetupLock
 from accounts.signals import account_deleting
 from core import http
 from core.models import SiteSettings
@@ -121,14 +123,106 @@ def sign_up(*, username: str, email: str, password: str, token: str | None = Non
     with transaction.atomic():
         invite = signup_allowed(token)
         user = User.objects.create_user(username=username, email=email, password=password)
-        if invite is not None:
-            taken = Invite.objects.filter(
-                pk=invite.pk, used_at__isnull=True, expires_at__gt=timezone.now()
-            ).update(used_by=user, used_at=timezone.now())
-            if not taken:
-                transaction.set_rollback(True)
-                raise SignupClosed("This invitation link has been used already; each works once.")
+        _use_up(invite, user)
     return user
+
+
+def _use_up(invite: Invite | None, user: User) -> None:
+    """Mark `invite` used by `user`, inside the transaction that created the account."""
+    if invite is None:
+        return
+    taken = Invite.objects.filter(
+        pk=invite.pk, used_at__isnull=True, expires_at__gt=timezone.now()
+    ).update(used_by=user, used_at=timezone.now())
+    if not taken:
+        transaction.set_rollback(True)
+        raise SignupClosed("This invitation link has been used already; each works once.")
+
+
+# --- Single sign-on -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SsoClaims:
+    """What an OpenID Connect provider vouched for, from a verified ID token (issuer,
+    subject) and its userinfo (the rest)."""
+
+    issuer: str
+    subject: str
+    email: str = ""
+    email_verified: bool = False
+    username: str = ""
+    name: str = ""
+
+
+def sso_sign_in(claims: SsoClaims, invite_token: str | None = None) -> User:
+    """The account these claims sign in to. Found by its stored (issuer, subject) identity;
+    else an existing account with the same *verified* email is connected to it (not staff:
+    an administrator keeps signing in with a password); else an account is created under
+    the sign-up mode, exactly as the sign-up form would (SignupClosed says why not). The
+    returned user may be inactive: the caller refuses those."""
+    try:
+        return _sso_sign_in(claims, invite_token)
+    except IntegrityError:
+        # Another callback of the same person, or a same-named newcomer, won a race: the
+        # second try finds the identity, or another free username.
+        return _sso_sign_in(claims, invite_token)
+
+
+def _sso_sign_in(claims: SsoClaims, invite_token: str | None) -> User:
+    with transaction.atomic():
+        identity = (
+            OidcIdentity.objects.select_related("user")
+            .filter(issuer=claims.issuer, subject=claims.subject)
+            .first()
+        )
+        if identity is not None:
+            identity.last_used_at = timezone.now()
+            identity.save(update_fields=["last_used_at"])
+            return identity.user
+        user = _connectable_account(claims)
+        if user is None:
+            invite = signup_allowed(invite_token)
+            user = User.objects.create_user(
+                username=_free_username(claims),
+                email=claims.email if claims.email_verified else "",
+                password=None,  # unusable: this account signs in through the provider
+                first_name=claims.name[:150],
+            )
+            _use_up(invite, user)
+            logger.info("Account %s created at its first single sign-on", user.pk)
+        OidcIdentity.objects.create(user=user, issuer=claims.issuer, subject=claims.subject)
+    return user
+
+
+def _connectable_account(claims: SsoClaims) -> User | None:
+    """The one ordinary account whose email the provider verified, not yet connected to
+    another identity at this provider."""
+    if not (claims.email and claims.email_verified):
+        return None
+    matches = list(
+        User.objects.filter(email__iexact=claims.email, is_staff=False, is_superuser=False)
+        .exclude(oidc_identities__issuer=claims.issuer)
+        .order_by("pk")[:2]
+    )
+    return matches[0] if len(matches) == 1 else None
+
+
+_USERNAME_UNSAFE = re.compile(r"[^\w.@+-]")
+
+
+def _free_username(claims: SsoClaims) -> str:
+    """A username from the provider's preferred one (or the email's local part), reduced to
+    the characters Django allows and made unique with a number."""
+    wanted = claims.username or claims.email.partition("@")[0] or "user"
+    base = _USERNAME_UNSAFE.sub("", wanted)[:140] or "user"
+    taken = set(User.objects.filter(username__istartswith=base).values_list("username", flat=True))
+    taken = {name.lower() for name in taken}
+    candidate, number = base, 1
+    while candidate.lower() in taken:
+        number += 1
+        candidate = f"{base}{number}"
+    return candidate
 
 
 # --- Deleting an account --------------------------------------------------------------------

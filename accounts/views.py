@@ -3,6 +3,7 @@ sign-up, the account page, API tokens."""
 
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
@@ -85,7 +86,7 @@ class LoginView(RateLimitedMixin, DelayedMixin, auth_views.LoginView):
 
     def get_context_data(self, **kwargs) -> dict:
         mode = SiteSettings.load().signup_mode
-        return super().get_context_data(**kwargs, signup_open=mode == "open")
+        return super().get_context_data(**kwargs, signup_open=mode == "open", **_sso_context())
 
 
 class PasswordResetView(RateLimitedMixin, auth_views.PasswordResetView):
@@ -102,6 +103,13 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 class PasswordChangeView(DelayedMixin, auth_views.PasswordChangeView):
     form_class = PasswordChangeForm
+
+
+def _sso_context() -> dict:
+    """What the sign-in and sign-up pages need for their single sign-on button."""
+    if not settings.OIDC_ENABLED:
+        return {}
+    return {"sso_name": settings.OIDC_PROVIDER_NAME}
 
 
 @require_http_methods(["GET", "POST"])
@@ -138,7 +146,7 @@ def signup(request: HttpRequest, token: str | None = None) -> HttpResponse:
     except services.SignupClosed as exc:
         return render(request, "accounts/signup.html", {"closed": exc.message}, status=403)
     form = SignupForm(request.POST or None)
-    context = {"form": form, "invite": invite}
+    context = {"form": form, "invite": invite, "invite_token": token, **_sso_context()}
     if request.method == "POST":
         try:
             limits.check_ip("signup", http.client_ip(request))

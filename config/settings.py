@@ -5,6 +5,7 @@ manage.py), 12-factor style. The defaults are the embedded setup: SQLite and loc
 under ./data, one machine, no external service needed.
 """
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -161,6 +162,60 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "gallery:index"
 LOGOUT_REDIRECT_URL = "gallery:index"
+
+# Single sign-on through an OpenID Connect provider (the `oidc` extra, mozilla-django-oidc):
+# off unless OIDC_RP_CLIENT_ID is set. The local password sign-in stays for everyone who has
+# a password (the administrator made at first run always does).
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_OP_ISSUER = env.str("OIDC_OP_ISSUER", default="").rstrip("/")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)
+OIDC_AUTHENTICATE_CLASS = "accounts.oidc.StartView"
+OIDC_CALLBACK_CLASS = "accounts.oidc.CallbackView"
+if OIDC_ENABLED:
+    _oidc_missing = [
+        name
+        for name in (
+            "OIDC_RP_CLIENT_SECRET",
+            "OIDC_OP_ISSUER",
+            "OIDC_OP_AUTHORIZATION_ENDPOINT",
+            "OIDC_OP_TOKEN_ENDPOINT",
+            "OIDC_OP_USER_ENDPOINT",
+        )
+        if not globals()[name]
+    ]
+    if OIDC_RP_SIGN_ALGO.startswith(("RS", "ES")) and not OIDC_OP_JWKS_ENDPOINT:
+        _oidc_missing.append("OIDC_OP_JWKS_ENDPOINT")
+    if _oidc_missing:
+        raise ImproperlyConfigured(
+            "Single sign-on is on (OIDC_RP_CLIENT_ID is set) but these are not: "
+            + ", ".join(_oidc_missing)
+            + ". Copy them from your provider's /.well-known/openid-configuration, or unset "
+            "OIDC_RP_CLIENT_ID to turn single sign-on off."
+        )
+    if OIDC_RP_SIGN_ALGO not in {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "HS256"}:
+        raise ImproperlyConfigured(
+            f"OIDC_RP_SIGN_ALGO must be one of RS256, ES256 (or RS384, RS512, ES384, ES512, "
+            f"HS256), not {OIDC_RP_SIGN_ALGO!r}."
+        )
+    if importlib.util.find_spec("mozilla_django_oidc") is None:
+        raise ImproperlyConfigured(
+            "Single sign-on is on (OIDC_RP_CLIENT_ID is set) but its extra is not installed: "
+            "pip install '.[oidc]'."
+        )
+    AUTHENTICATION_BACKENDS = [
+        "django.contrib.auth.backends.ModelBackend",
+        "accounts.oidc.Backend",
+    ]
 
 # Email (password resets): printed to the console unless configured, e.g.
 # EMAIL_URL=smtp+tls://user:password@smtp.example.org:587, or EMAIL_HOST and friends.

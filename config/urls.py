@@ -1,3 +1,5 @@
+import importlib.util
+
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static
@@ -41,3 +43,15 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("gallery.urls")),
 ]
+
+if importlib.util.find_spec("mozilla_django_oidc") is not None:
+    # Single sign-on's start and callback (the `oidc` extra); they answer 404 while it is
+    # off. Unnamespaced names: the library reverses them.
+    from accounts import oidc
+
+    urlpatterns.insert(
+        0, path("oidc/start/", oidc.StartView.as_view(), name="oidc_authentication_init")
+    )
+    urlpatterns.insert(
+        0, path("oidc/callback/", oidc.CallbackView.as_view(), name="oidc_authentication_callback")
+    )

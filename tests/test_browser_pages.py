@@ -5,6 +5,7 @@ reaches everything with a visible focus."""
 import pytest
 from playwright.sync_api import expect
 
+from accounts.models import Invite
 from gallery.models import Generation
 from tests.a11y import axe_violations
 from tests.conftest import wait_for_js
@@ -33,6 +34,11 @@ def site(live_server, settings, media_root, client_for, owner, other_user, moder
     Generation.objects.create(prompt="A castle in the clouds", owner=owner)
     last = Generation.objects.filter(preview_image__gt="").order_by("-id").first()
     Generation.objects.filter(pk=last.pk).update(moderation="pending")
+    # Single sign-on on: the sign-in and invitation pages show its button, and a failed
+    # callback its page.
+    settings.OIDC_ENABLED = True
+    settings.OIDC_PROVIDER_NAME = "Example ID"
+    Invite.objects.create(note="for the page checks")
     return url
 
 
@@ -51,6 +57,8 @@ def pages(role: str) -> list[str]:
             detail,
             "/accounts/login/",
             "/accounts/signup/",
+            Invite.objects.get().get_absolute_url(),
+            "/oidc/callback/",
             "/accounts/password_reset/",
             "/accounts/password_reset/done/",
             "/accounts/reset/done/",
