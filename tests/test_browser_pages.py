@@ -5,7 +5,7 @@ reaches everything with a visible focus."""
 import pytest
 from playwright.sync_api import expect
 
-from gallery.models import Generation
+from gallery.models import Generation, StylePreset
 from tests.a11y import axe_violations
 from tests.conftest import wait_for_js
 from tests.test_browser import sign_in
@@ -33,6 +33,12 @@ def site(live_server, settings, media_root, client_for, owner, other_user, moder
     Generation.objects.create(prompt="A castle in the clouds", owner=owner)
     last = Generation.objects.filter(preview_image__gt="").order_by("-id").first()
     Generation.objects.filter(pk=last.pk).update(moderation="pending")
+    # A style with an example image in the composer (picked in `visit_all`).
+    StylePreset.objects.create(
+        name="Watercolour",
+        prompt_template="{prompt}, watercolour",
+        example=Generation.objects.public().order_by("id").first(),
+    )
     return url
 
 
@@ -101,6 +107,11 @@ def visit_all(page, site, check) -> list[str]:
             expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
             found += check(page, "owner shortcuts")
             page.keyboard.press("Escape")
+            # The composer with a style chosen, its example image beside it.
+            page.goto(site + "/")
+            page.get_by_label("Style", exact=True).select_option(label="Watercolour")
+            expect(page.locator("[data-style-example]")).to_be_visible()
+            found += check(page, "owner composer with a style")
     return found
 
 
