@@ -15,10 +15,10 @@ loaded to each size with bench/gallery.py's loader, then 50 users each get 4 ima
   one round (CaptureQueriesContext in this process, same code, same database, same ids).
 - **Stored -> tile**: a real headless Chromium (Playwright) opens the grid as one more user
   with `--tiles` images queued, while the 50 pages keep polling (their images not yet
-  started are cancelled first, or fair turns would give the watcher one image in 51). A MutationObserver stamps
-  `Date.now()` when each tile's `<img>` appears; the worker's commit time is the row's
-  `finished_at`. Browser, server and workers share this machine's clock (one host), so the
-  difference needs no offset. Reported: median and max.
+  started are cancelled first, or fair turns would give the watcher one image in 51). A
+  MutationObserver stamps `Date.now()` when each tile's `<img>` appears; the worker's commit
+  time is the row's `finished_at`. Browser, server and workers share this machine's clock
+  (one host), so the difference needs no offset. Reported: median and max.
 
 Figures are printed, never asserted. A loaded data set is reused with `--data DIR` (SQLite:
 the file in DIR; PostgreSQL: the database, when it already holds the rows).
@@ -73,7 +73,7 @@ def main() -> int:
     from django.db import connection
 
     print(f"live updates on {connection.vendor}: {args.pages} pages polling every "
-          f"{POLL_INTERVAL} s, {args.workers} workers, stand-in latency {args.latency} s")  # fmt: skip
+          f"{POLL_INTERVAL} s, {args.workers} workers, stand-in {args.latency} s")  # fmt: skip
     print(MACHINE_NOTE)
     try:
         web, url = install.web(workers=1)
@@ -120,9 +120,8 @@ def _one_size(install: Install, web, url: str, size: int, args) -> None:
     if have < size:
         _seed(have, size - have, users, _shared_thumbnails(), random.Random(size))
         Generation.objects.filter(status__in=("queued", "running")).delete()
-    print(
-        f"\n{size:,} rows ({'loaded in %.0f s' % (time.perf_counter() - t0) if have < size else 'reused'})"
-    )
+    loaded = f"loaded in {time.perf_counter() - t0:.0f} s" if have < size else "reused"
+    print(f"\n{size:,} rows ({loaded})")
 
     watcher, pollers = users[0], users[1 : args.pages + 1]
     pages = []
@@ -167,16 +166,18 @@ def _one_size(install: Install, web, url: str, size: int, args) -> None:
         install.procs.remove(proc)
 
     made = Generation.objects.filter(prompt__startswith="page ", status="succeeded").count()
+    median, p95 = percentile(times, 50) * 1000, percentile(times, 95) * 1000
     print(f"  polling: {rounds / wall:.1f} rounds/s served ({rounds} in {wall:.0f} s; "
-          f"{args.pages / POLL_INTERVAL:.0f}/s asked), round median "
-          f"{percentile(times, 50) * 1000:.1f} ms, p95 {percentile(times, 95) * 1000:.1f} ms")  # fmt: skip
+          f"{args.pages / POLL_INTERVAL:.0f}/s asked), round median {median:.1f} ms, "
+          f"p95 {p95:.1f} ms")  # fmt: skip
     print(f"  server CPU per round: {cpu / max(rounds, 1) * 1000:.2f} ms "
           f"({cpu / wall:.0%} of one core); SQL per round: {len(sql)} "
           f"({len(ours)} on gallery_generation, the rest session and user)")  # fmt: skip
     print(f"  images made meanwhile: {made}")
     if latencies:
-        print(f"  stored -> tile in Chromium ({len(latencies)} tiles): median "
-              f"{statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")  # fmt: skip
+        middle, worst = statistics.median(latencies) * 1000, max(latencies) * 1000
+        print(f"  stored -> tile in Chromium ({len(latencies)} tiles): median {middle:.0f} ms, "
+              f"max {worst:.0f} ms")  # fmt: skip
     else:
         print("  stored -> tile: no tile changed")
 
@@ -227,7 +228,7 @@ def _browser(url: str, session: str, user, tiles: int) -> list[float]:
                 "--disable-gpu",
                 "--disable-background-networking",
                 "--disable-component-update",
-            ],  # fmt: skip
+            ],
         )
         context = browser.new_context(viewport={"width": 1440, "height": 900})
         context.add_cookies([{"name": "sessionid", "value": session, "url": url}])
