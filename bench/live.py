@@ -47,6 +47,7 @@ from bench.harness import (
     StandinServer,
     percentile,
     tree_pids,
+    wait_until,
 )
 
 POLL_INTERVAL = 1.5
@@ -123,6 +124,8 @@ def _one_size(install: Install, web, url: str, size: int, args) -> None:
     loaded = f"loaded in {time.perf_counter() - t0:.0f} s" if have < size else "reused"
     print(f"\n{size:,} rows ({loaded})")
 
+    # Workers up (Django loaded, polling the queue) before anything is timed.
+    workers = [install.worker() for _ in range(args.workers)]
     watcher, pollers = users[0], users[1 : args.pages + 1]
     pages = []
     for user in pollers:
@@ -140,7 +143,7 @@ def _one_size(install: Install, web, url: str, size: int, args) -> None:
     sql = queries.captured_queries
     ours = [q for q in sql if "gallery_generation" in q["sql"]]
 
-    workers = [install.worker() for _ in range(args.workers)]
+    wait_until(lambda: Generation.objects.filter(status="running").count() >= 2, 120, 0.2)
     stop = threading.Event()
     times: list[float] = []
     served = [0]
