@@ -34,8 +34,17 @@ def free_port() -> int:
 class Install:
     """A data dir, its env, and the processes started for it."""
 
-    def __init__(self, endpoint_url: str, database_url: str | None = None, **extra: str):
-        self.dir = Path(tempfile.mkdtemp(prefix="gallery-prod-bench-"))
+    def __init__(
+        self,
+        endpoint_url: str,
+        database_url: str | None = None,
+        data_dir: str | None = None,
+        **extra: str,
+    ):
+        # `data_dir`: a folder kept between runs (a loaded data set to reuse).
+        if data_dir:
+            Path(data_dir).mkdir(parents=True, exist_ok=True)
+        self.dir = Path(data_dir or tempfile.mkdtemp(prefix="gallery-prod-bench-"))
         self.database_url = database_url or f"sqlite:///{self.dir / 'gallery.sqlite3'}"
         self.env = {
             **os.environ,

@@ -4,6 +4,21 @@ from gallery.models import Generation, Report, StylePreset
 from gallery.services import intake, presets
 
 
+class StyleSelect(forms.Select):
+    """The Style select; each option with an example image carries its thumbnail URLs, which
+    composer.js shows beside the select (without the script the select works as it is)."""
+
+    examples: dict[int, Generation] = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        example = self.examples.get(getattr(value, "value", value))
+        if example is not None:
+            option["attrs"]["data-example"] = example.thumbnail_url
+            option["attrs"]["data-example-2x"] = example.thumbnail_2x_url
+        return option
+
+
 class GenerateForm(forms.Form):
     """The prompt form. Its field names are the endpoint's own. What a valid prompt is, is
     the intake service's: its limits become the browser's maxlength and counter here."""
@@ -25,7 +40,9 @@ class GenerateForm(forms.Form):
         label="Images", coerce=int, empty_value=1, required=False, initial=1
     )
     # A style preset staff offer (gallery.services.presets); blank: none.
-    preset = forms.TypedChoiceField(label="Style", required=False, coerce=int, empty_value=None)
+    preset = forms.TypedChoiceField(
+        label="Style", required=False, coerce=int, empty_value=None, widget=StyleSelect
+    )
     # Blank: the user's default (Preferences), else the site's.
     visibility = forms.ChoiceField(
         label="Who can see them",
@@ -36,7 +53,7 @@ class GenerateForm(forms.Form):
     # "Generate again": the public id of the image the prompt came from (checked on submit).
     source = forms.CharField(required=False, max_length=16, widget=forms.HiddenInput)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         for name, limit in intake.max_lengths().items():
             self.fields[name].widget.attrs["maxlength"] = limit
@@ -46,6 +63,20 @@ class GenerateForm(forms.Form):
         self.fields["preset"].choices = [("", "No style")] + [
             (pk, preset.name) for pk, preset in self.presets.items()
         ]
+        # Example images only for a page shown to someone (`user`), as they may see them.
+        self.examples = presets.examples(user, list(self.presets.values())) if user else {}
+        self.fields["preset"].widget.examples = self.examples
+
+    def chosen_example(self) -> tuple[StylePreset, Generation] | None:
+        """The preset chosen now, with its example image, if it has one to show (the page
+        shows it before any script runs)."""
+        try:
+            chosen = int(self["preset"].value() or 0)
+        except (TypeError, ValueError):
+            return None
+        if chosen in self.examples:
+            return self.presets[chosen], self.examples[chosen]
+        return None
 
     def clean_preset(self) -> StylePreset | None:
         chosen = self.cleaned_data.get("preset")

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import Invite
-from gallery.models import Generation
+from gallery.models import Generation, StylePreset
 from tests.a11y import axe_violations
 from tests.conftest import wait_for_js
 from tests.test_browser import sign_in
@@ -39,6 +39,12 @@ def site(live_server, settings, media_root, client_for, owner, other_user, moder
     settings.OIDC_ENABLED = True
     settings.OIDC_PROVIDER_NAME = "Example ID"
     Invite.objects.create(note="for the page checks")
+    # A style with an example image in the composer (picked in `visit_all`).
+    StylePreset.objects.create(
+        name="Watercolour",
+        prompt_template="{prompt}, watercolour",
+        example=Generation.objects.public().order_by("id").first(),
+    )
     return url
 
 
@@ -109,6 +115,11 @@ def visit_all(page, site, check) -> list[str]:
             expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
             found += check(page, "owner shortcuts")
             page.keyboard.press("Escape")
+            # The composer with a style chosen, its example image beside it.
+            page.goto(site + "/")
+            page.get_by_label("Style", exact=True).select_option(label="Watercolour")
+            expect(page.locator("[data-style-example]")).to_be_visible()
+            found += check(page, "owner composer with a style")
     return found
 
 

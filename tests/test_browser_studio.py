@@ -194,3 +194,45 @@ def test_my_history_updates_by_itself(app, page, owner, standin):
     expect(page.locator(".history-row[data-status=succeeded]")).to_have_count(2, timeout=20_000)
     expect(page.locator(".history-row img")).to_have_count(2)
     assert page.evaluate("window.__sameDocument") is True
+
+
+@pytest.mark.parametrize(
+    ("variant", "options"),
+    [
+        ("light", {"color_scheme": "light", "viewport": {"width": 1440, "height": 900}}),
+        ("dark", {"color_scheme": "dark", "viewport": {"width": 1440, "height": 900}}),
+        ("phone-light", {"color_scheme": "light", "viewport": {"width": 390, "height": 844}}),
+        ("phone-dark", {"color_scheme": "dark", "viewport": {"width": 390, "height": 844}}),
+    ],
+)
+def test_picking_a_style_shows_its_example_image(finished, app, browser, owner, variant, options):
+    # `finished` first: made before the app slows the stand-in down.
+    from gallery.models import StylePreset
+
+    StylePreset.objects.create(
+        name="Watercolour", prompt_template="{prompt}, watercolour", example=finished, order=1
+    )
+    StylePreset.objects.create(name="Ink", prompt_template="{prompt}, ink", order=2)
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(**options)
+    page = context.new_page()
+    sign_in(page, app, "ada", "ada-password-123")
+    example = page.locator("form.composer [data-style-example]")
+    expect(example).to_be_hidden()  # "No style" has none
+
+    page.get_by_label("Style", exact=True).select_option(label="Watercolour")
+    expect(example).to_be_visible()
+    expect(example).to_have_attribute("alt", "Example of the Watercolour style")
+    wait_for_js(
+        page,
+        "(i => i.complete && i.naturalWidth > 0)"
+        "(document.querySelector('form.composer [data-style-example]'))",
+    )
+    # The public thumbnail, served by the media view like the grid's.
+    assert example.get_attribute("src") == finished.thumbnail_url
+    assert no_sideways_scroll(page)
+    page.screenshot(path=ARTIFACTS / f"studio-style-example-{variant}.png")
+
+    page.get_by_label("Style", exact=True).select_option(label="Ink")
+    expect(example).to_be_hidden()  # a style without an example shows none
+    context.close()

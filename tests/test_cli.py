@@ -14,6 +14,7 @@ import zipfile
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from PIL import Image
 
 from gallery.models import BlockedTerm, Generation
@@ -643,3 +644,61 @@ def test_export_leaves_out_a_row_whose_file_is_missing_and_says_so(
     with zipfile.ZipFile(exported) as zf:
         manifest = [json.loads(line) for line in zf.read("manifest.jsonl").splitlines()]
     assert [r["public_id"] for r in manifest] == [kept.public_id]
+
+
+def test_a_styled_image_keeps_its_style_and_typed_prompt_and_old_archives_still_import(
+    db, media_root, tmp_path
+):
+    from gallery.models import StylePreset
+
+    ink = StylePreset.objects.create(name="Ink", prompt_template="{prompt}, ink")
+    styled = _record(
+        "styled1",
+        "originals/st/styled1.png",
+        GOOD,
+        prompt="a heron, ink",
+        negative_prompt="blur, photo",
+        preset_name="Ink",
+        typed_prompt="a heron",
+        typed_negative_prompt="blur",
+    )
+    gone = _record(
+        "styled2", "originals/st/styled2.png", GOOD, preset_name="Gone", typed_prompt="x"
+    )
+    # Made before the studio: none of its fields.
+    old = _record("oldone1", "originals/ol/oldone1.png", GOOD)
+    assert "preset_name" not in old and "typed_prompt" not in old
+    files = {r["files"]["original"]["name"]: GOOD for r in (styled, gone, old)}
+    assert _import(_archive(tmp_path / "in.zip", [styled, gone, old], files)) == (0, "")
+
+    item = Generation.objects.get(public_id="styled1")
+    assert (item.prompt, item.negative_prompt) == ("a heron, ink", "blur, photo")
+    assert (item.typed_prompt, item.typed_negative_prompt) == ("a heron", "blur")
+    assert (item.preset_name, item.preset) == ("Ink", ink)  # this site's style of that name
+    item = Generation.objects.get(public_id="styled2")
+    assert (item.preset_name, item.preset) == ("Gone", None)  # the name is the record
+    item = Generation.objects.get(public_id="oldone1")
+    assert (item.preset_name, item.typed_prompt, item.typed_negative_prompt, item.preset) == (
+        "",
+        "",
+        "",
+        None,
+    )
+
+
+def test_export_writes_the_style_and_what_was_typed(db, client_for, media_root, tmp_path):
+    item = Generation.objects.create(
+        prompt="a heron, ink",
+        preset_name="Ink",
+        typed_prompt="a heron",
+        typed_negative_prompt="blur",
+        queued_at=timezone.now(),
+    )
+    worker.run(item.pk, client=client_for(), policy=endpoint.RetryPolicy(max_attempts=1))
+    path = tmp_path / "out.zip"
+    assert archive.export_gallery(path).exported == 1
+    with zipfile.ZipFile(path) as zf:
+        record = json.loads(zf.read("manifest.jsonl").decode().splitlines()[0])
+    assert record["preset_name"] == "Ink"
+    assert (record["typed_prompt"], record["typed_negative_prompt"]) == ("a heron", "blur")
+    assert record["prompt"] == "a heron, ink"

@@ -19,16 +19,18 @@ pytestmark = pytest.mark.system
 # --- export -> import -----------------------------------------------------------------------
 
 # Columns of the app's own bookkeeping in one installation, not carried by an export.
-NOT_EXPORTED = {"id", "owner_id", "moderated_by_id", "source_id", "task_id"}
+NOT_EXPORTED = {"id", "owner_id", "moderated_by_id", "source_id", "preset_id", "task_id"}
 # Files the importer stores under names of its own (and makes again, but the original).
 RENAMED = set(Generation.FILE_FIELDS)
 ROWS_SQL = """
     SELECT g.*, o.username AS owner_name, o.email AS owner_email,
-           m.username AS moderator_name, s.public_id AS source_public_id
+           m.username AS moderator_name, s.public_id AS source_public_id,
+           p.name AS preset_link
     FROM gallery_generation g
     LEFT JOIN auth_user o ON o.id = g.owner_id
     LEFT JOIN auth_user m ON m.id = g.moderated_by_id
     LEFT JOIN gallery_generation s ON s.id = g.source_id
+    LEFT JOIN gallery_stylepreset p ON p.id = g.preset_id
 """
 SETUP = """
 from django.contrib.auth.models import User
@@ -46,6 +48,17 @@ G.objects.filter(prompt="a lighthouse").update(source=G.objects.get(prompt="a ha
 G.objects.filter(prompt="a kite").update(
     moderation="hidden", moderation_reason="off topic", moderated_by=mod,
     moderated_at=timezone.now())
+# Made with a style: what was typed differs from what was sent.
+from gallery.models import StylePreset
+ink = StylePreset.objects.create(name="Ink", prompt_template="{prompt}")
+G.objects.filter(prompt="a harbour").update(
+    preset=ink, preset_name="Ink", typed_prompt="harbour", typed_negative_prompt="mist")
+"""
+# The importing site has a style of the same name (under another id).
+DST_SETUP = """
+from gallery.models import StylePreset
+StylePreset.objects.create(name="Other", prompt_template="{prompt}, other")
+StylePreset.objects.create(name="Ink", prompt_template="{prompt}, ink")
 """
 
 
@@ -85,6 +98,7 @@ def test_export_then_import_into_an_empty_database_gives_identical_rows_and_file
         queued = _cli(src, "generate", "still waiting", "--user", "ada")  # no worker runs
         assert queued.returncode == 0 and "status: queued" in queued.stdout
         procs.manage(src, "shell", "-c", AFTER)
+        procs.manage(dst, "shell", "-c", DST_SETUP)
 
         archive = tmp_path / "gallery.zip"
         out = procs.manage(src, "export_gallery", str(archive))
@@ -104,6 +118,12 @@ def test_export_then_import_into_an_empty_database_gives_identical_rows_and_file
                     assert copied[public_id][column] == value, (public_id, column)
         assert copied[_pid(copied, "a lighthouse")]["source_public_id"] == _pid(copied, "a harbour")
         assert copied[_pid(copied, "a kite")]["moderator_name"] == "mo"
+        # The style's name and what was typed came along (compared above with every
+        # column), and the row is linked to this site's style of that name.
+        harbour = copied[_pid(copied, "a harbour")]
+        assert (harbour["preset_name"], harbour["typed_prompt"]) == ("Ink", "harbour")
+        assert harbour["typed_negative_prompt"] == "mist" and harbour["preset_link"] == "Ink"
+        assert copied[_pid(copied, "a kite")]["preset_link"] is None
 
         # Byte-identical originals, thumbnails and previews made again from them, under the
         # importer's own names (a fresh token each), and nothing else.

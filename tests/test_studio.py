@@ -286,3 +286,44 @@ def test_my_history_shows_a_queued_images_place_and_the_round_renders_rows(owner
     assert 'data-live-kind="row"' in page and 'data-testid="queue-place"' in page
     data = client.get(f"/live?ids={item.public_id}&kind=row").json()
     assert 'class="history-row' in data["items"][0]["html"]
+
+
+def test_a_style_shows_its_example_image_only_while_that_image_is_public(
+    owner, other_user, no_limits
+):
+    from gallery.models import StylePreset
+
+    example = make_done("a heron, watercolour", owner=other_user)
+    preset = StylePreset.objects.create(
+        name="Watercolour", prompt_template="{prompt}, watercolour", example=example
+    )
+    composer = signed_in(owner).get("/").content.decode()
+    # The option carries the public thumbnail URLs (the media view's, as the grid's).
+    assert f'data-example="{example.thumbnail_url}"' in composer
+    assert "/public/" in example.thumbnail_url
+
+    Generation.objects.filter(pk=example.pk).update(visibility="private")
+    composer = signed_in(owner).get("/").content.decode()
+    assert "data-example=" not in composer and f'value="{preset.pk}"' in composer
+    # Its owner's private image is not offered to its owner either: a style's example is
+    # the same for everyone.
+    Generation.objects.filter(pk=example.pk).update(visibility="public", moderation="hidden")
+    assert "data-example=" not in signed_in(owner).get("/").content.decode()
+
+
+def test_without_javascript_the_chosen_styles_example_is_on_the_page(owner, no_limits):
+    from gallery.models import StylePreset
+
+    example = make_done("a heron, ink")
+    preset = StylePreset.objects.create(
+        name="Ink", prompt_template="{prompt}, ink", example=example
+    )
+    source = make_done(
+        "a heron, ink", owner=owner, preset=preset, preset_name="Ink", typed_prompt="a heron"
+    )
+    page = signed_in(owner).get(f"/g/{source.public_id}/again").content.decode()
+    assert f'src="{example.thumbnail_url}"' in page
+    assert 'alt="Example of the Ink style"' in page
+    # Nothing chosen: the image is there for the script, hidden and without a source.
+    page = signed_in(owner).get("/").content.decode()
+    assert "data-style-example" in page and 'alt="Example of' not in page

@@ -46,7 +46,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Field
 from django.utils import timezone
 
-from gallery.models import Generation
+from gallery.models import Generation, StylePreset
 from gallery.services import images, similarity, storage
 from gallery.services.storage import delete_files
 
@@ -66,6 +66,10 @@ PLAIN_FIELDS = (
     "failure_reason", "failure_detail", "failure_code", "attempts", "claims", "width",
     "height", "format", "byte_size", "sha256", "placeholder_color", "endpoint_label",
     "endpoint_url",
+    # The studio's: the style's name and what the user typed (`prompt` is what was sent).
+    # Archives made before them have none and import with them blank, as rows without a
+    # style are.
+    "preset_name", "typed_prompt", "typed_negative_prompt",
 )  # fmt: skip
 TIME_FIELDS = ("moderated_at", "created_at", "queued_at", "started_at", "finished_at")
 
@@ -619,10 +623,14 @@ def _insert_row(record: dict, verified: dict[str, Any], users: dict, created: li
         if source:
             # Linked when the source is here (exported earlier: sources come first).
             item.source = Generation.objects.filter(public_id=source).first()
+        if item.preset_name:
+            # This installation's style of that name, if it has one ("Edit prompt" offers it
+            # again); the name alone is the record either way.
+            item.preset = StylePreset.objects.filter(name=item.preset_name).first()
         # Field values are checked here; the check constraints by the database on insert
         # (validating them in Python costs a third of the import's time).
         item.full_clean(
-            exclude=["owner", "moderated_by", "source"],
+            exclude=["owner", "moderated_by", "source", "preset"],
             validate_unique=False,
             validate_constraints=False,
         )

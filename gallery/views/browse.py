@@ -10,7 +10,7 @@ from gallery.services import browse, live
 
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
-    return render_index(request, GenerateForm(initial={"count": 1}))
+    return render_index(request, GenerateForm(initial={"count": 1}, user=request.user))
 
 
 def render_index(request: HttpRequest, form: GenerateForm, status: int = 200) -> HttpResponse:

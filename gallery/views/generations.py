@@ -46,7 +46,7 @@ def generate(request: HttpRequest) -> HttpResponse:
     """Queue 1 to GALLERY_MAX_BATCH images of one prompt. The composer's script gets the new
     tiles as JSON and stays on the page; without it, one image opens its page and a batch
     goes back to the grid, where the new tiles are at the front."""
-    form = GenerateForm(request.POST)
+    form = GenerateForm(request.POST, user=request.user)
     if form.is_valid():
         try:
             created, refusal = intake.submit_batch(
@@ -132,7 +132,8 @@ def generate_again(request: HttpRequest, public_id: str) -> HttpResponse:
             "source": source.public_id,
             "preset": source.preset_id if styled else None,
             "count": 1,
-        }
+        },
+        user=request.user,
     )
     form.source_item = source
     return render_index(request, form)

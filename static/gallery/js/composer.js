@@ -78,7 +78,10 @@ const fill = (form, entry, source = "", preset = null) => {
   const sourceField = form.querySelector("input[name=source]");
   if (sourceField) sourceField.value = source;
   const presetField = form.querySelector("select[name=preset]");
-  if (presetField && preset !== null) presetField.value = preset;
+  if (presetField && preset !== null) {
+    presetField.value = preset;
+    presetField.dispatchEvent(new Event("change"));
+  }
   for (const field of [prompt, negative]) field.dispatchEvent(new Event("input"));
   prompt.focus();
 };
@@ -157,6 +160,29 @@ const startEditPrompt = (form) => {
   });
 };
 
+// The chosen style's example image beside the Style select (its options carry the URLs).
+const startStyleExample = (form) => {
+  const select = form.querySelector("select[name=preset]");
+  const image = form.querySelector("[data-style-example]");
+  if (!select || !image) return;
+  const show = () => {
+    const option = select.selectedOptions[0];
+    const url = option?.dataset.example;
+    image.hidden = !url;
+    if (!url) {
+      image.removeAttribute("src");
+      image.removeAttribute("srcset");
+      image.alt = "";
+      return;
+    }
+    image.srcset = `${url} 1x, ${option.dataset.example2x || url} 2x`;
+    image.src = url;
+    image.alt = `Example of the ${option.textContent.trim()} style`;
+  };
+  select.addEventListener("change", show);
+  show();
+};
+
 export const startComposer = () => {
   document.addEventListener("DOMContentLoaded", () => {
     // Live character counters next to the prompt limits.
@@ -175,6 +201,7 @@ export const startComposer = () => {
       if (form.hasAttribute("data-composer")) {
         startRecall(form);
         startEditPrompt(form);
+        startStyleExample(form);
       }
       form.addEventListener("submit", (event) => {
         if (inPlace) {
