@@ -59,7 +59,7 @@ def _check_yesterday(day):
 
 
 def test_the_figures_match_the_seeded_rows_live_and_rolled_up(seeded):
-    today, yesterday = seeded
+    _today, yesterday = seeded
     live = dashboard.overview()
     assert live.days[-2].live
     _check_yesterday(live.days[-2])
