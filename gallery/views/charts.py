@@ -61,13 +61,15 @@ def _frame(
     # Every seventh day is labelled: enough to read the axis, few enough not to collide.
     ticks = format_html_join(
         "",
-        '<text class="axis" x="{}" y="{}" text-anchor="middle">{}</text>',
+        '<text class="axis" x="{}" y="{}" text-anchor="{}">{}</text>',
         (
-            (round(LEFT + step * (i + 0.5), 1), HEIGHT - 6, label)
+            # The last label ends at the right edge rather than running past it.
+            (round(LEFT + step * (i + 0.5), 1), HEIGHT - 6,
+             "end" if i == len(labels) - 1 else "middle", label)
             for i, label in enumerate(labels)
             if (len(labels) - 1 - i) % 7 == 0
         ),
-    )
+    )  # fmt: skip
     return format_html(
         '<svg class="chart" viewBox="0 0 {} {}" role="img" aria-labelledby="{}-t {}-d" '
         'preserveAspectRatio="xMidYMid meet"><title id="{}-t">{}</title>'
