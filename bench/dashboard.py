@@ -1,12 +1,13 @@
 """Dashboard benchmark: each of the operator's figures on a table of N generations.
 
 Seeds N generations with bulk_create (one second apart, so 1,000,000 rows span about
-eleven and a half days; 1 in 40 failed, 1 in 200 queued, 100 owners), then times, median of --runs: the 30 days before any roll-up (each day computed from its
-rows), the roll-up itself (once), the 30 days after it (29 rows and today), today alone,
+eleven and a half days; 1 in 40 failed, 1 in 200 queued, 100 owners), then times,
+median of --runs: the 30 days before any roll-up (each day computed from its rows), the roll-up itself (once), the 30 days after it (29 rows and today), today alone,
 the endpoint figures, the heaviest users, the queue depth and the whole page's figures.
 
     .venv/bin/python bench/dashboard.py --rows 1000
-    .venv/bin/python bench/dashboard.py --rows 1000000 --database-url postgres://postgres@127.0.0.1:5432/bench_dash
+    .venv/bin/python bench/dashboard.py --rows 1000000 \
+        --database-url postgres://postgres@127.0.0.1:5432/bench_dash
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ def _timed(label: str, fn, runs: int) -> None:
 
 
 def _seed(rows: int) -> None:
-    from datetime import timedelta
-
     from django.contrib.auth.models import User
     from django.utils import timezone
 
@@ -61,13 +60,18 @@ def _seed(rows: int) -> None:
 
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("UPDATE gallery_generation SET created_at = %s - make_interval(secs => "
-                           "(SELECT max(id) FROM gallery_generation) - id)", [now])  # fmt: skip
+            cursor.execute(
+                "UPDATE gallery_generation SET created_at = %s - make_interval(secs => "
+                "(SELECT max(id) FROM gallery_generation) - id)",
+                [now],
+            )
         else:
-            cursor.execute("UPDATE gallery_generation SET created_at = strftime('%%Y-%%m-%%d %%H:%%M:%%f', "
-                           "%s, '-' || ((SELECT max(id) FROM gallery_generation) - id) || ' seconds')",
-                           [now.strftime("%Y-%m-%d %H:%M:%S")])  # fmt: skip
-    del timedelta
+            cursor.execute(
+                "UPDATE gallery_generation SET created_at = "
+                "strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, "
+                "'-' || ((SELECT max(id) FROM gallery_generation) - id) || ' seconds')",
+                [now.strftime("%Y-%m-%d %H:%M:%S")],
+            )
 
 
 def main() -> int:
@@ -108,7 +112,8 @@ def main() -> int:
         _timed("30 days, nothing rolled up", dashboard.days, args.runs)
         _timed("roll-up (once)", dashboard.roll_up, 1)
         _timed("30 days, rolled up", dashboard.days, args.runs)
-        _timed("today alone (live)", lambda: dashboard.compute_day(dashboard.timezone.localdate()), args.runs)  # fmt: skip
+        today = dashboard.timezone.localdate()
+        _timed("today alone (live)", lambda: dashboard.compute_day(today), args.runs)
         _timed("endpoint figures", dashboard.endpoint_stats, args.runs)
         _timed("heaviest users (24 h)", dashboard.heaviest, args.runs)
         _timed("queue depth", queue.depth, args.runs)
