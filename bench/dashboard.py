@@ -2,7 +2,8 @@
 
 Seeds N generations with bulk_create (one second apart, so 1,000,000 rows span about
 eleven and a half days; 1 in 40 failed, 1 in 200 queued, 100 owners), then times,
-median of --runs: the 30 days before any roll-up (each day computed from its rows), the roll-up itself (once), the 30 days after it (29 rows and today), today alone,
+median of --runs: the 30 days before any roll-up (each day computed from its rows), the
+roll-up itself (once), the 30 days after it (29 rows and today), today alone,
 the endpoint figures, the heaviest users, the queue depth and the whole page's figures.
 
     .venv/bin/python bench/dashboard.py --rows 1000
