@@ -156,3 +156,13 @@ def test_sentry_events_carry_no_token_cookie_or_prompt():
     for secret in ("abc", "sessionid", "a secret idea", "ovh-123"):
         assert secret not in text
     assert clean["request"]["data"]["visibility"] == "public"
+
+
+def test_the_worker_counts_each_call_to_the_endpoint(client_for, standin, media_root):
+    from tests.test_pipeline import queued_row, run
+
+    standin.script("429-retry-after", "ok")
+    item = run(queued_row(), client_for())
+    assert item.status == Generation.Status.SUCCEEDED
+    [stat] = dashboard.endpoint_stats()
+    assert (stat.endpoint, stat.calls, stat.errors, stat.rate_limited) == ("Test stand-in", 2, 1, 1)
