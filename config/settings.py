@@ -505,3 +505,34 @@ GALLERY_TRUSTED_PROXY_HEADER = env.str("GALLERY_TRUSTED_PROXY_HEADER", default="
 # Calls per minute to the endpoint, shared by every worker. Empty: 400 with a token, 2 on
 # the hosted endpoint without one, unlimited for the stand-in and other servers.
 GALLERY_ENDPOINT_RATE_PER_MINUTE = env.str("GALLERY_ENDPOINT_RATE_PER_MINUTE", default="")
+
+# --- Operations: /metrics and error reporting -----------------------------------------------
+# /metrics in Prometheus's text format (the `metrics` extra): 404 unless on. A scraper then
+# needs the bearer token, or an address in the allowed networks (comma-separated CIDRs).
+GALLERY_METRICS = env.bool("GALLERY_METRICS", default=False)
+GALLERY_METRICS_TOKEN = env.str("GALLERY_METRICS_TOKEN", default="")
+GALLERY_METRICS_ALLOW = env.list("GALLERY_METRICS_ALLOW", default=[])
+try:
+    import ipaddress as _ipaddress
+
+    for _net in GALLERY_METRICS_ALLOW:
+        _ipaddress.ip_network(_net)
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"GALLERY_METRICS_ALLOW: {_exc}") from None
+if GALLERY_METRICS and not (GALLERY_METRICS_TOKEN or GALLERY_METRICS_ALLOW):
+    raise ImproperlyConfigured(
+        "GALLERY_METRICS is on: set GALLERY_METRICS_TOKEN or GALLERY_METRICS_ALLOW too."
+    )
+# Error reports to Sentry (the `sentry` extra) when a DSN is set (config/sentry.py). Prompts
+# stay out of the reports unless this is on; tokens and cookies always do.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+GALLERY_SENTRY_SEND_PROMPTS = env.bool("GALLERY_SENTRY_SEND_PROMPTS", default=False)
+GALLERY_SENTRY_TRACES_RATE = env.float("GALLERY_SENTRY_TRACES_RATE", default=0.0)
+if SENTRY_DSN:
+    from config import sentry as _sentry
+
+    _sentry.init(
+        SENTRY_DSN,
+        send_prompts=GALLERY_SENTRY_SEND_PROMPTS,
+        traces_rate=GALLERY_SENTRY_TRACES_RATE,
+    )

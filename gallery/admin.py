@@ -16,6 +16,8 @@ from gallery.models import (
     BlockedAttempt,
     BlockedTerm,
     Collection,
+    DailyFigures,
+    EndpointStat,
     Generation,
     ModerationEvent,
     Report,
@@ -436,3 +438,18 @@ class StylePresetAdmin(admin.ModelAdmin):
     list_editable = ("order", "enabled")
     raw_id_fields = ("example",)
     search_fields = ("name",)
+
+
+# --- The operator's dashboard (gallery.services.dashboard writes these) ---------------------
+
+
+@admin.register(DailyFigures)
+class DailyFiguresAdmin(ReadOnlyAdmin):
+    list_display = ("day", "succeeded", "failed", "wait_p50", "run_p50", "stored_bytes")
+    date_hierarchy = "day"
+
+
+@admin.register(EndpointStat)
+class EndpointStatAdmin(ReadOnlyAdmin):
+    list_display = ("day", "endpoint", "outcome", "calls", "seconds_total")
+    list_filter = ("outcome", "endpoint")

@@ -189,6 +189,10 @@ class Generation(models.Model):
             models.Index(fields=["phash_band3"], name="generation_phash_b3"),
             # The review queue sorted by risk.
             models.Index(fields=["-scan_risk"], name="generation_scan_risk"),
+            # The operator's dashboard: one day's finished images, and the last day's
+            # submissions per user (gallery.services.dashboard).
+            models.Index(fields=["finished_at"], name="generation_finished_at"),
+            models.Index(fields=["created_at"], name="generation_created_at"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -714,3 +718,67 @@ class ShareLink(models.Model):
         if not self.is_open():
             return "expired"
         return "active"
+
+
+# --- The operator's dashboard ---------------------------------------------------------------
+
+
+class DailyFigures(models.Model):
+    """One finished UTC day of the dashboard's figures, rolled up once by the worker's
+    housekeeping (gallery.services.dashboard), so a chart reads a row per day, not a
+    million generations. Today is always computed live."""
+
+    day = models.DateField(unique=True)
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    # failure_code -> count, for the day's failures.
+    failures = models.JSONField(default=dict, blank=True)
+    # Seconds from queued to started, and from started to finished, of the day's finished
+    # images (null: none that day).
+    wait_p50 = models.FloatField(null=True, blank=True)
+    wait_p95 = models.FloatField(null=True, blank=True)
+    run_p50 = models.FloatField(null=True, blank=True)
+    run_p95 = models.FloatField(null=True, blank=True)
+    bytes_added = models.BigIntegerField(default=0)
+    # Bytes of originals kept, measured when the day was rolled up.
+    stored_bytes = models.BigIntegerField(default=0)
+    reports = models.PositiveIntegerField(default=0)
+    scanned = models.PositiveIntegerField(default=0)
+    held = models.PositiveIntegerField(default=0)
+    rolled_up_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-day"]
+        verbose_name_plural = "daily figures"
+
+    def __str__(self) -> str:
+        return f"Figures of {self.day}"
+
+
+# Upper bounds (seconds) of the endpoint latency histogram's buckets; the last is open.
+LATENCY_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120)
+
+
+class EndpointStat(models.Model):
+    """Calls to one endpoint on one UTC day with one outcome ("ok" or a failure code):
+    counters the worker adds to after every call (gallery.services.dashboard.record_call),
+    with a latency histogram for the percentiles and Prometheus."""
+
+    day = models.DateField()
+    endpoint = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=32)
+    calls = models.PositiveIntegerField(default=0)
+    seconds_total = models.FloatField(default=0.0)
+    # Counts per LATENCY_BUCKETS bound (non-cumulative), plus one past the last.
+    buckets = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-day", "endpoint", "outcome"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "endpoint", "outcome"], name="endpointstat_one_per_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.endpoint} {self.outcome}: {self.calls}"

@@ -459,3 +459,26 @@ def test_without_anonymous_browsing_public_collections_are_closed_to_visitors_no
     assert client.get(album.get_absolute_url()).status_code == 404
     # A share link is for people without an account: it opens whatever the setting.
     assert f'id="t-{item.public_id}"' in client.get(link.get_absolute_url()).content.decode()
+
+
+# --- Staff pages -----------------------------------------------------------------------------
+
+STAFF_PAGES = """
+page           anonymous  other  owner  staff
+/operations/   login      404    404    200
+/moderation/   login      404    404    200
+"""
+
+
+def _staff_cells() -> list[tuple[str, str, str]]:
+    rows = [line.split() for line in STAFF_PAGES.strip().splitlines()]
+    return [(page, user, outcome) for page, *outcomes in rows[1:]
+            for user, outcome in zip(USERS, outcomes, strict=True)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("page", "user", "expected"), _staff_cells())
+def test_staff_pages(page, user, expected, people):
+    client = Client()
+    if people[user]:
+        client.force_login(people[user])
+    assert _redirect_or_status(client.get(page)) == expected

@@ -85,7 +85,7 @@ def pages(role: str) -> list[str]:
             "/accounts/password_change/",
             "/accounts/password_change/done/",
         ]
-    return ["/moderation/", "/"]  # staff
+    return ["/moderation/", "/operations/", "/"]  # staff
 
 
 def visit_all(page, site, check) -> list[str]:

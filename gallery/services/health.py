@@ -18,10 +18,8 @@ from dataclasses import asdict, dataclass
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.db.models import Count, Min
-from django.utils import timezone
 
-from gallery.models import Generation
+from gallery.services import queue
 
 logger = logging.getLogger(__name__)
 
@@ -69,15 +67,11 @@ def _database_ok() -> bool:
 
 def _queue() -> tuple[int | None, float | None]:
     try:
-        row = Generation.objects.filter(status=Generation.Status.QUEUED).aggregate(
-            count=Count("pk"), oldest=Min("queued_at")
-        )
+        now = queue.depth()
     except Exception:
         logger.exception("Health check: could not read the queue")
         return None, None
-    oldest = row["oldest"]
-    age = round((timezone.now() - oldest).total_seconds(), 1) if oldest else 0.0
-    return row["count"], age
+    return now.queued, now.oldest_queued_seconds
 
 
 def _storage_ok() -> bool:

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Min, OuterRef, Subquery
+from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from gallery.models import Generation
@@ -55,6 +55,26 @@ def fair_order() -> list[int]:
     never = timezone.now().replace(year=1)
     heads.sort(key=lambda row: (row[2] or never, row[1]))
     return [head for _, head, _ in heads]
+
+
+@dataclass(frozen=True)
+class Depth:
+    queued: int
+    running: int
+    oldest_queued_seconds: float  # 0 when nothing waits
+
+
+def depth() -> Depth:
+    """How long the queue is now: one aggregate over the queued and running rows (the
+    status index). Asked by /healthz, the dashboard and /metrics."""
+    row = Generation.objects.filter(status__in=[Status.QUEUED, Status.RUNNING]).aggregate(
+        queued=Count("pk", filter=Q(status=Status.QUEUED)),
+        running=Count("pk", filter=Q(status=Status.RUNNING)),
+        oldest=Min("queued_at", filter=Q(status=Status.QUEUED)),
+    )
+    oldest = row["oldest"]
+    age = round((timezone.now() - oldest).total_seconds(), 1) if oldest else 0.0
+    return Depth(queued=row["queued"], running=row["running"], oldest_queued_seconds=age)
 
 
 def cancel(generation: Generation) -> bool:

@@ -29,6 +29,7 @@ from django.utils import timezone
 from gallery import logcontext
 from gallery.models import Generation
 from gallery.services import (
+    dashboard,
     endpoint,
     failures,
     images,
@@ -242,9 +243,11 @@ def _attempt_until_done(
             return
         # The client gives up by itself after connect + read timeout (a total deadline).
         heartbeat.expect(config.connect_timeout + config.read_timeout)
+        called = time.monotonic()
         try:
             image = client.text2image(generation.prompt, generation.negative_prompt)
         except endpoint.EndpointError as err:
+            _count_call(config, err.code, time.monotonic() - called)
             if err.transient and attempt < policy.max_attempts:
                 delay = policy.delay(attempt, err)
                 note = failures.retrying_note(err.code, delay, attempt + 1, policy.max_attempts)
@@ -259,6 +262,7 @@ def _attempt_until_done(
                 reason += f" Gave up after {attempt} attempts; you can retry later."
             _fail(pk, token, reason, err.detail, code=err.code)
             return
+        _count_call(config, "ok", time.monotonic() - called)
         heartbeat.expect(STORE_BUDGET)
         try:
             _store(generation, token, image, config, sleep)
@@ -279,6 +283,14 @@ def _attempt_until_done(
                 code="storage_error",
             )
         return
+
+
+def _count_call(config: endpoint.EndpointConfig, outcome: str, seconds: float) -> None:
+    """The dashboard's and /metrics' counters; never a reason for a job to fail."""
+    try:
+        dashboard.record_call(config.label, outcome, seconds)
+    except Exception:
+        logger.exception("Could not count a call to the endpoint")
 
 
 def claim(generation_id: int, *, lease_seconds: float | None = None) -> Generation | None:

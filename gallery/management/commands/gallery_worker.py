@@ -2,7 +2,8 @@
 
 The queue has no retries, timeouts or recovery of a job whose worker died, so each worker
 also runs `recover_lost_work` every GALLERY_SWEEP_INTERVAL seconds in a background thread
-(and, hourly, prunes task results older than a week).
+(and, hourly, rolls up the dashboard's finished days and prunes task results older than a
+week).
 Run as many of these as you like; claims on the Generation row keep every job single-run.
 """
 
@@ -17,6 +18,7 @@ from django.db import connection
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
+from gallery.services import dashboard
 from gallery.services.recovery import recover_lost_work
 
 logger = logging.getLogger("gallery.worker")
@@ -74,6 +76,8 @@ def _sweep_once(*, prune: bool) -> None:
         if count := recover_lost_work():
             logger.warning("Recovered %d generation(s) that nobody was working on", count)
         if prune:
+            # The dashboard's finished days, rolled up once each (pages never write).
+            dashboard.roll_up()
             # Finished task results are only bookkeeping: keep the table small.
             call_command("prune_db_task_results", min_age_days=PRUNE_AFTER_DAYS, verbosity=0)
     finally:
