@@ -32,6 +32,12 @@ Run from the repository root:
     .venv/bin/python bench/gallery.py                                  # SQLite, temp file
     .venv/bin/python bench/gallery.py --sizes 1000,100000 --requests 200
     .venv/bin/python bench/gallery.py --database-url postgres://postgres@127.0.0.1:5432/bench_gallery
+    .venv/bin/python bench/gallery.py --sizes 1000,1000000 --keep /var/tmp/bench-gallery \
+        --pages grid,collection,share --rounds 2        # load each size once, reuse it after
+
+With --keep, each size has its own kept data set (a SQLite file under DIR, or with
+--database-url a database named after it plus _<size>) and runs in its own process; a kept
+set is reused as it is (the collection and share links are remade). Delete it when done.
 
 With --database-url the database must be empty and yours alone (create one for it): the
 benchmark migrates it and fills it; drop it afterwards.
@@ -41,10 +47,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -189,6 +197,22 @@ EXTRAS = [
 ]
 
 
+PAGES = {
+    # --pages key: the row's name in the table
+    "similar": "similar images (lookup)",
+    "grid": "grid, first page",
+    "deep": "grid, deep page (cursor)",
+    "search": "search: castle -night",
+    "phrase": 'search: "red fox" watercolour',
+    "mine": "mine (signed in)",
+    "detail": "detail with prev/next",
+    "collection": "collection, first page",
+    "collection-deep": "collection, deep page (cursor)",
+    "share": "share link: the collection",
+    "share-image": "share link: one image",
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument(
@@ -199,22 +223,83 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per page")
     parser.add_argument("--database-url", help="an empty database of your own (else SQLite)")
     parser.add_argument("--explain", action="store_true", help="print each page's query plan")
+    parser.add_argument(
+        "--pages", help=f"only these pages, comma-separated keys ({', '.join(PAGES)})"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="time each page this often, keep its best median"
+    )
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="one data set per size, kept and reused: SQLite files under DIR, or with "
+        "--database-url one database per size (its name + _<size>, created when missing)",
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # one size of --keep, in its own process
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if sizes != sorted(sizes) or sizes[0] < 1000:
         parser.error("--sizes must ascend, from at least 1000")
+    pages = args.pages.split(",") if args.pages else list(PAGES)
+    if unknown := set(pages) - set(PAGES):
+        parser.error(f"unknown --pages: {', '.join(sorted(unknown))}")
 
-    tmp = Path(tempfile.mkdtemp(prefix="gallery-bench-"))
     # Thousands of opens from one address: the share-link rate limit would answer 429.
     os.environ["GALLERY_SHARE_RATE"] = "0"
+    print(f"load average {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
+    if args.keep and not args.child:
+        return _kept(args, sizes)
+    tmp = Path(args.child) if args.child else Path(tempfile.mkdtemp(prefix="gallery-bench-"))
     try:
         setup_django(tmp, args.database_url)
-        return _bench(sizes, args.requests, args.explain)
+        results = _bench(sizes, args.requests, args.explain, pages, args.rounds)
+        if args.child:
+            (tmp / "results.json").write_text(json.dumps(results))
+        else:
+            _table(results, sizes)
+            _transfer()
+        return 0
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.child:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _bench(sizes: list[int], requests: int, explain: bool) -> int:
+def _kept(args: argparse.Namespace, sizes: list[int]) -> int:
+    """Each size in its own process on its own kept data set (a 1,000,000-row load is made
+    once, then reused), results gathered into one table."""
+    keep = Path(args.keep)
+    results: dict[str, dict[int, list[float]]] = {}
+    for size in sizes:
+        child = keep / f"rows-{size}"
+        child.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, __file__, "--sizes", str(size), "--child", str(child)]
+        command += ["--requests", str(args.requests), "--rounds", str(args.rounds)]
+        command += ["--pages", args.pages] if args.pages else []
+        command += ["--explain"] if args.explain else []
+        if args.database_url:
+            url = f"{args.database_url}_{size}"
+            _create_database(url)
+            command += ["--database-url", url]
+        subprocess.run(command, check=True)
+        for name, by_size in json.loads((child / "results.json").read_text()).items():
+            results.setdefault(name, {})[size] = by_size[str(size)]
+    _table(results, sizes)
+    return 0
+
+
+def _create_database(url: str) -> None:
+    """The PostgreSQL database of one kept size, when it is not there yet."""
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _bench(
+    sizes: list[int], requests: int, explain: bool, keys: list[str], rounds: int
+) -> dict[str, dict[int, list[float]]]:
     from django.conf import settings
     from django.contrib.auth.models import User
     from django.db import connection
@@ -225,10 +310,11 @@ def _bench(sizes: list[int], requests: int, explain: bool) -> int:
     vendor = connection.vendor
     print(f"gallery benchmark on {vendor} ({settings.DATABASES['default']['NAME']})")
     print(
-        f"{requests} timed requests per page after 10 warm-up; "
+        f"{requests} timed requests per page after 10 warm-up, best of {rounds} round(s); "
         f"page size {settings.GALLERY_PAGE_SIZE}"
     )
-    users = [User.objects.create_user(f"bench{n}") for n in range(20)]
+    # A kept data set already has its users (and rows): reuse them.
+    users = [User.objects.get_or_create(username=f"bench{n}")[0] for n in range(20)]
     me = users[0]
     visitor, member = Client(), Client()
     member.force_login(me)
@@ -238,6 +324,8 @@ def _bench(sizes: list[int], requests: int, explain: bool) -> int:
     rng = random.Random(1)
     for size in sizes:
         have = Generation.objects.count()
+        if have > size:
+            raise SystemExit(f"the database has {have:,} rows, more than {size:,}")
         t0 = time.perf_counter()
         _seed(have, size - have, users, thumbs, rng)
         print(f"\nseeded {size - have:,} rows to {size:,} in {time.perf_counter() - t0:.1f} s")
@@ -245,43 +333,39 @@ def _bench(sizes: list[int], requests: int, explain: bool) -> int:
         t0 = time.perf_counter()
         album, album_middle, album_link, image_link = _collection(me, size, rng)
         print(f"collection of {album.items.count():,} images in {time.perf_counter() - t0:.1f} s")
-        pages: dict[str, tuple[Client, str]] = {
-            "grid, first page": (visitor, "/"),
-            "grid, deep page (cursor)": (visitor, f"/?before={middle.id}"),
-            "search: castle -night": (visitor, "/?q=castle+-night"),
-            'search: "red fox" watercolour': (visitor, "/?q=%22red+fox%22+watercolour"),
-            "mine (signed in)": (member, "/?mine=1"),
-            "detail with prev/next": (visitor, f"/g/{middle.public_id}/"),
-            "collection, first page": (visitor, album.get_absolute_url()),
-            "collection, deep page (cursor)": (
-                visitor,
-                f"{album.get_absolute_url()}?before={album_middle}",
-            ),
-            "share link: the collection": (Client(), album_link.get_absolute_url()),
-            "share link: one image": (Client(), image_link.get_absolute_url()),
+        urls: dict[str, tuple[Client, str]] = {
+            "grid": (visitor, "/"),
+            "deep": (visitor, f"/?before={middle.id}"),
+            "search": (visitor, "/?q=castle+-night"),
+            "phrase": (visitor, "/?q=%22red+fox%22+watercolour"),
+            "mine": (member, "/?mine=1"),
+            "detail": (visitor, f"/g/{middle.public_id}/"),
+            "collection": (visitor, album.get_absolute_url()),
+            "collection-deep": (visitor, f"{album.get_absolute_url()}?before={album_middle}"),
+            "share": (Client(), album_link.get_absolute_url()),
+            "share-image": (Client(), image_link.get_absolute_url()),
         }
         from django.contrib.auth.models import AnonymousUser
 
         from gallery.services import similarity
 
         anonymous = AnonymousUser()
-        assert similarity.similar(anonymous, middle) is not None
-        times = _time(lambda a=anonymous, m=middle: similarity.similar(a, m), requests)
-        results.setdefault("similar images (lookup)", {})[size] = times
-        print(f"  {'similar images (lookup)':32} median {_ms(times, 50):7.2f} ms   "
-              f"p95 {_ms(times, 95):7.2f} ms")  # fmt: skip
-        for name, (client, url) in pages.items():
-            response = client.get(url)
-            assert response.status_code == 200, (name, response.status_code)
-            times = _time(lambda c=client, u=url: c.get(u), requests)
+        for key in keys:
+            name = PAGES[key]
+            if key == "similar":
+                assert similarity.similar(anonymous, middle) is not None
+                request = lambda a=anonymous, m=middle: similarity.similar(a, m)  # noqa: E731
+            else:
+                client, url = urls[key]
+                response = client.get(url)
+                assert response.status_code == 200, (name, response.status_code)
+                request = lambda c=client, u=url: c.get(u)  # noqa: E731
+            times = min((_time(request, requests) for _ in range(rounds)), key=statistics.median)
             results.setdefault(name, {})[size] = times
             print(f"  {name:32} median {_ms(times, 50):7.2f} ms   p95 {_ms(times, 95):7.2f} ms")
-            if explain:
-                _explain(client, url)
-
-    _table(results, sizes)
-    _transfer(settings.GALLERY_PAGE_SIZE)
-    return 0
+            if explain and key != "similar":
+                _explain(*urls[key])
+    return results
 
 
 COLLECTION_SIZE = 10_000
@@ -291,6 +375,8 @@ def _collection(me, size: int, rng: random.Random):
     """A public collection of `me`'s with 10,000 images (or every image while the table is
     smaller) drawn from the whole table, remade at each size; a share link to it, and one to
     one of `me`'s images."""
+    from django.db import connection
+
     from gallery.models import Collection, CollectionItem, Generation, ShareLink
 
     Collection.objects.all().delete()
@@ -300,6 +386,8 @@ def _collection(me, size: int, rng: random.Random):
     CollectionItem.objects.bulk_create(
         [CollectionItem(collection=album, generation_id=i) for i in chosen], batch_size=5000
     )
+    with connection.cursor() as cursor:  # the planner's statistics include the new items
+        cursor.execute("ANALYZE")
     mine = Generation.objects.public().filter(owner=me).order_by("-id").first()
     image_link = ShareLink.objects.create(owner=me, generation=mine)
     return (
@@ -479,10 +567,14 @@ def _table(results: dict[str, dict[int, list[float]]], sizes: list[int]) -> None
     )
 
 
-def _transfer(page_size: int) -> None:
+def _transfer() -> None:
     """What a grid page's thumbnails weigh at 2x, made by the app's own thumbnailer."""
+    from django.conf import settings
+
     from gallery.services import images
     from gallery.standin import draw
+
+    page_size = settings.GALLERY_PAGE_SIZE
 
     prompts = [_prompt(random.Random(n)) for n in range(12)]
     sizes = []
