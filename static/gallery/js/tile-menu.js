@@ -26,19 +26,27 @@ const menu = () => {
   return dialog;
 };
 
+// Below the button, or above it where the screen ends; never past the right edge. (The
+// phone's sheet ignores these.)
+const place = (box, button) => {
+  const at = button.getBoundingClientRect();
+  let top = at.bottom + 6;
+  if (top + box.offsetHeight > innerHeight - 8) top = Math.max(8, at.top - 6 - box.offsetHeight);
+  box.style.setProperty("--menu-top", `${top}px`);
+  box.style.setProperty("--menu-left", `${Math.max(8, Math.min(at.right - box.offsetWidth, innerWidth - box.offsetWidth - 8))}px`);
+};
+
 const openMenu = (tile) => {
   const grid = tile.closest("[data-tile-menu-url]");
   const button = tile.querySelector("[data-tile-menu]");
   if (!grid || !button || !window.htmx) return;
   const box = menu();
   tileLink = tile.querySelector("a");
-  const at = button.getBoundingClientRect();
-  // Beside the button, kept on screen (the phone's sheet ignores these).
-  box.style.setProperty("--menu-top", `${Math.min(at.bottom + 6, innerHeight - 320)}px`);
-  box.style.setProperty("--menu-left", `${Math.max(8, Math.min(at.right - 260, innerWidth - 268))}px`);
   if (!box.open) box.showModal();
+  place(box, button);
   const url = grid.dataset.tileMenuUrl.replace("ID", tile.id.slice(2));
   htmx.ajax("GET", url, { target: box, swap: "innerHTML" }).then(() => {
+    place(box, button);
     box.querySelector("a, button, select, summary")?.focus();
   });
 };
