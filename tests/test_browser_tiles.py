@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from gallery.models import Collection, Generation
+from tests.a11y import axe_violations
 from tests.conftest import wait_for_js
 from tests.test_browser import sign_in
 from tests.test_browser_detail import build_site
@@ -65,6 +66,7 @@ def test_on_a_desktop_the_menu_copies_edits_opens_and_makes_more(site, page, own
     assert box["x"] >= 0 and box["x"] + box["width"] <= DESKTOP["width"]
     assert box["y"] >= 0 and box["y"] + box["height"] <= DESKTOP["height"]
     shot(page, f"menu-desktop-{scheme}")
+    assert not axe_violations(page)
 
     menu.get_by_role("button", name="Copy prompt").click()
     expect(menu.get_by_role("button", name="Copied")).to_be_visible()
@@ -147,6 +149,7 @@ def test_on_a_phone_the_menu_is_a_bottom_sheet(site, page, owner, scheme):
     assert box["x"] == 0 and box["width"] == PHONE["width"], box
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(page, f"menu-phone-{scheme}")
+    assert not axe_violations(page)
     # Tapping outside the sheet closes it.
     page.mouse.click(195, 40)
     expect(menu).to_be_hidden()
