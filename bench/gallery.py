@@ -32,24 +32,27 @@ Run from the repository root:
     .venv/bin/python bench/gallery.py                                  # SQLite, temp file
     .venv/bin/python bench/gallery.py --sizes 1000,100000 --requests 200
     .venv/bin/python bench/gallery.py --database-url postgres://postgres@127.0.0.1:5432/bench_gallery
+    .venv/bin/python bench/gallery.py --sizes 1000,1000000 --keep /var/tmp/bench-gallery \
+        --pages grid,collection,share --rounds 2        # load each size once, reuse it after
 
-With --database-url the database must be yours alone (create one for it): the benchmark
-migrates it and fills it; drop it afterwards. Rows already there are kept and the table is
-only topped up to each size, so a database seeded by an earlier run is reused (loading
-1,000,000 rows into PostgreSQL takes minutes); --only times some pages and skips the rest:
+With --keep, each size has its own kept data set (a SQLite file under DIR, or with
+--database-url a database named after it plus _<size>) and runs in its own process; a kept
+set is reused as it is (the collection and share links are remade). Delete it when done.
 
-    .venv/bin/python bench/gallery.py --sizes 1000,1000000 --only similar \
-        --database-url postgres://postgres@127.0.0.1:5432/bench_gallery
+With --database-url the database must be empty and yours alone (create one for it): the
+benchmark migrates it and fills it; drop it afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -63,7 +66,6 @@ GOAL_RATIO = 1.5
 # "Similar images" has a goal of its own, a median only: what one band probe returns grows
 # with the table (about rows/65,536 per band), so its time is not meant to stay flat.
 GOAL_SIMILAR_MS = 50.0
-SIMILAR = "similar images (lookup)"
 GOAL_TRANSFER = 1_000_000
 BATCH = 50_000
 
@@ -198,6 +200,22 @@ EXTRAS = [
 ]
 
 
+PAGES = {
+    # --pages key: the row's name in the table
+    "similar": "similar images (lookup)",
+    "grid": "grid, first page",
+    "deep": "grid, deep page (cursor)",
+    "search": "search: castle -night",
+    "phrase": 'search: "red fox" watercolour',
+    "mine": "mine (signed in)",
+    "detail": "detail with prev/next",
+    "collection": "collection, first page",
+    "collection-deep": "collection, deep page (cursor)",
+    "share": "share link: the collection",
+    "share-image": "share link: one image",
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument(
@@ -209,24 +227,82 @@ def main() -> int:
     parser.add_argument("--database-url", help="an empty database of your own (else SQLite)")
     parser.add_argument("--explain", action="store_true", help="print each page's query plan")
     parser.add_argument(
-        "--only", default="", help="time only the pages whose name contains this (e.g. similar)"
+        "--pages", help=f"only these pages, comma-separated keys ({', '.join(PAGES)})"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="time each page this often, keep its best median"
+    )
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="one data set per size, kept and reused: SQLite files under DIR, or with "
+        "--database-url one database per size (its name + _<size>, created when missing)",
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # one size of --keep, in its own process
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if sizes != sorted(sizes) or sizes[0] < 1000:
         parser.error("--sizes must ascend, from at least 1000")
+    pages = args.pages.split(",") if args.pages else list(PAGES)
+    if unknown := set(pages) - set(PAGES):
+        parser.error(f"unknown --pages: {', '.join(sorted(unknown))}")
 
-    tmp = Path(tempfile.mkdtemp(prefix="gallery-bench-"))
     # Thousands of opens from one address: the share-link rate limit would answer 429.
     os.environ["GALLERY_SHARE_RATE"] = "0"
+    print(f"load average {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
+    if args.keep and not args.child:
+        return _kept(args, sizes)
+    tmp = Path(args.child) if args.child else Path(tempfile.mkdtemp(prefix="gallery-bench-"))
     try:
         setup_django(tmp, args.database_url)
-        return _bench(sizes, args.requests, args.explain, args.only)
+        results = _bench(sizes, args.requests, args.explain, pages, args.rounds)
+        if args.child:
+            (tmp / "results.json").write_text(json.dumps(results))
+        else:
+            _table(results, sizes)
+            _transfer()
+        return 0
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.child:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _bench(sizes: list[int], requests: int, explain: bool, only: str) -> int:
+def _kept(args: argparse.Namespace, sizes: list[int]) -> int:
+    """Each size in its own process on its own kept data set (a 1,000,000-row load is made
+    once, then reused), results gathered into one table."""
+    keep = Path(args.keep)
+    results: dict[str, dict[int, list[float]]] = {}
+    for size in sizes:
+        child = keep / f"rows-{size}"
+        child.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, __file__, "--sizes", str(size), "--child", str(child)]
+        command += ["--requests", str(args.requests), "--rounds", str(args.rounds)]
+        command += ["--pages", args.pages] if args.pages else []
+        command += ["--explain"] if args.explain else []
+        if args.database_url:
+            url = f"{args.database_url}_{size}"
+            _create_database(url)
+            command += ["--database-url", url]
+        subprocess.run(command, check=True)
+        for name, by_size in json.loads((child / "results.json").read_text()).items():
+            results.setdefault(name, {})[size] = by_size[str(size)]
+    _table(results, sizes)
+    return 0
+
+
+def _create_database(url: str) -> None:
+    """The PostgreSQL database of one kept size, when it is not there yet."""
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _bench(
+    sizes: list[int], requests: int, explain: bool, keys: list[str], rounds: int
+) -> dict[str, dict[int, list[float]]]:
     from django.conf import settings
     from django.contrib.auth.models import User
     from django.db import connection
@@ -237,10 +313,10 @@ def _bench(sizes: list[int], requests: int, explain: bool, only: str) -> int:
     vendor = connection.vendor
     print(f"gallery benchmark on {vendor} ({settings.DATABASES['default']['NAME']})")
     print(
-        f"{requests} timed requests per page after 10 warm-up; "
+        f"{requests} timed requests per page after 10 warm-up, best of {rounds} round(s); "
         f"page size {settings.GALLERY_PAGE_SIZE}"
     )
-    # get_or_create: a database kept from an earlier run already has them.
+    # A kept data set already has its users (and rows): reuse them.
     users = [User.objects.get_or_create(username=f"bench{n}")[0] for n in range(20)]
     me = users[0]
     visitor, member = Client(), Client()
@@ -252,80 +328,47 @@ def _bench(sizes: list[int], requests: int, explain: bool, only: str) -> int:
     for size in sizes:
         have = Generation.objects.count()
         if have > size:
-            print(f"\nskipped {size:,} rows: the table already holds {have:,}")
-            continue
+            raise SystemExit(f"the database has {have:,} rows, more than {size:,}")
         t0 = time.perf_counter()
         _seed(have, size - have, users, thumbs, rng)
         print(f"\nseeded {size - have:,} rows to {size:,} in {time.perf_counter() - t0:.1f} s")
         middle = Generation.objects.public().filter(id__lte=size // 2).order_by("-id").first()
+        t0 = time.perf_counter()
+        album, album_middle, album_link, image_link = _collection(me, size, rng)
+        print(f"collection of {album.items.count():,} images in {time.perf_counter() - t0:.1f} s")
+        urls: dict[str, tuple[Client, str]] = {
+            "grid": (visitor, "/"),
+            "deep": (visitor, f"/?before={middle.id}"),
+            "search": (visitor, "/?q=castle+-night"),
+            "phrase": (visitor, "/?q=%22red+fox%22+watercolour"),
+            "mine": (member, "/?mine=1"),
+            "detail": (visitor, f"/g/{middle.public_id}/"),
+            "collection": (visitor, album.get_absolute_url()),
+            "collection-deep": (visitor, f"{album.get_absolute_url()}?before={album_middle}"),
+            "share": (Client(), album_link.get_absolute_url()),
+            "share-image": (Client(), image_link.get_absolute_url()),
+        }
         from django.contrib.auth.models import AnonymousUser
 
         from gallery.services import similarity
 
-        if only in SIMILAR:
-            anonymous = AnonymousUser()
-            assert similarity.similar(anonymous, middle) is not None
-            times = _time(lambda a=anonymous, m=middle: similarity.similar(a, m), requests)
-            results.setdefault(SIMILAR, {})[size] = times
-            print(f"  {SIMILAR:32} median {_ms(times, 50):7.2f} ms   "
-                  f"p95 {_ms(times, 95):7.2f} ms")  # fmt: skip
-            if explain:
-                _explain(lambda a=anonymous, m=middle: similarity.similar(a, m))
-        pages = _pages(me, size, rng, middle, visitor, member, only)
-        for name, (client, url) in pages.items():
-            response = client.get(url)
-            assert response.status_code == 200, (name, response.status_code)
-            times = _time(lambda c=client, u=url: c.get(u), requests)
+        anonymous = AnonymousUser()
+        for key in keys:
+            name = PAGES[key]
+            if key == "similar":
+                assert similarity.similar(anonymous, middle) is not None
+                request = lambda a=anonymous, m=middle: similarity.similar(a, m)  # noqa: E731
+            else:
+                client, url = urls[key]
+                response = client.get(url)
+                assert response.status_code == 200, (name, response.status_code)
+                request = lambda c=client, u=url: c.get(u)  # noqa: E731
+            times = min((_time(request, requests) for _ in range(rounds)), key=statistics.median)
             results.setdefault(name, {})[size] = times
             print(f"  {name:32} median {_ms(times, 50):7.2f} ms   p95 {_ms(times, 95):7.2f} ms")
-            if explain:
-                _explain(lambda c=client, u=url: c.get(u))
-
-    if not results:
-        print("nothing timed: every size was below what the table holds")
-        return 1
-    sizes = [s for s in sizes if s in next(iter(results.values()))]
-    _table(results, sizes)
-    if not only:
-        _transfer(settings.GALLERY_PAGE_SIZE)
-    return 0
-
-
-def _pages(me, size: int, rng: random.Random, middle, visitor, member, only: str):
-    """The pages timed at this size, by name: (client, url); those --only leaves out are
-    skipped, and so is the collection when no page needs it."""
-    from django.test import Client
-
-    pages: dict[str, tuple[Client, str]] = {
-        "grid, first page": (visitor, "/"),
-        "grid, deep page (cursor)": (visitor, f"/?before={middle.id}"),
-        "search: castle -night": (visitor, "/?q=castle+-night"),
-        'search: "red fox" watercolour': (visitor, "/?q=%22red+fox%22+watercolour"),
-        "mine (signed in)": (member, "/?mine=1"),
-        "detail with prev/next": (visitor, f"/g/{middle.public_id}/"),
-    }
-    album_pages = [
-        "collection, first page",
-        "collection, deep page (cursor)",
-        "share link: the collection",
-        "share link: one image",
-    ]
-    if any(only in name for name in album_pages):
-        t0 = time.perf_counter()
-        album, album_middle, album_link, image_link = _collection(me, size, rng)
-        print(f"collection of {album.items.count():,} images in {time.perf_counter() - t0:.1f} s")
-        pages.update(
-            {
-                "collection, first page": (visitor, album.get_absolute_url()),
-                "collection, deep page (cursor)": (
-                    visitor,
-                    f"{album.get_absolute_url()}?before={album_middle}",
-                ),
-                "share link: the collection": (Client(), album_link.get_absolute_url()),
-                "share link: one image": (Client(), image_link.get_absolute_url()),
-            }
-        )
-    return {name: page for name, page in pages.items() if only in name}
+            if explain and key != "similar":
+                _explain(*urls[key])
+    return results
 
 
 COLLECTION_SIZE = 10_000
@@ -335,6 +378,8 @@ def _collection(me, size: int, rng: random.Random):
     """A public collection of `me`'s with 10,000 images (or every image while the table is
     smaller) drawn from the whole table, remade at each size; a share link to it, and one to
     one of `me`'s images."""
+    from django.db import connection
+
     from gallery.models import Collection, CollectionItem, Generation, ShareLink
 
     Collection.objects.all().delete()
@@ -344,6 +389,8 @@ def _collection(me, size: int, rng: random.Random):
     CollectionItem.objects.bulk_create(
         [CollectionItem(collection=album, generation_id=i) for i in chosen], batch_size=5000
     )
+    with connection.cursor() as cursor:  # the planner's statistics include the new items
+        cursor.execute("ANALYZE")
     mine = Generation.objects.public().filter(owner=me).order_by("-id").first()
     image_link = ShareLink.objects.create(owner=me, generation=mine)
     return (
@@ -480,17 +527,17 @@ def _seed(start: int, count: int, users, thumbs: tuple[str, str], rng: random.Ra
             cursor.execute("VACUUM ANALYZE gallery_generation")
 
 
-def _explain(request: Callable[[], object]) -> None:
+def _explain(client, url: str) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as captured:
-        request()
+        client.get(url)
     for query in captured.captured_queries:
         sql = query["sql"]
-        if "gallery_generation" not in sql or not sql.lstrip().upper().startswith("SELECT"):
-            continue  # EXPLAIN ANALYZE runs the statement: reads only
-        prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN ANALYZE "
+        if "gallery_generation" not in sql or "django_session" in sql:
+            continue
+        prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
         with connection.cursor() as cursor:
             cursor.execute(prefix + sql)
             plan = cursor.fetchall()
@@ -514,7 +561,7 @@ def _table(results: dict[str, dict[int, list[float]]], sizes: list[int]) -> None
             f" {f'{_ms(by_size[s], 50):.2f} / {_ms(by_size[s], 95):.2f}':>22}" for s in sizes
         )
         ratio = _ms(by_size[last], 50) / _ms(by_size[first], 50)
-        if name == SIMILAR:
+        if name == PAGES["similar"]:
             ok = _ms(by_size[last], 50) <= GOAL_SIMILAR_MS
         else:
             ok = _ms(by_size[last], 50) <= GOAL_MEDIAN_MS and ratio <= GOAL_RATIO
@@ -522,15 +569,19 @@ def _table(results: dict[str, dict[int, list[float]]], sizes: list[int]) -> None
         print(f"{name:32}{cells} {ratio:7.2f}{'' if ok else ' *'}")
     print(
         f"goal: median <= {GOAL_MEDIAN_MS:.0f} ms at {last:,} rows and <= {GOAL_RATIO}x the "
-        f"{first:,}-row median ({SIMILAR}: median <= {GOAL_SIMILAR_MS:.0f} ms): "
+        f"{first:,}-row median (similar images: <= {GOAL_SIMILAR_MS:.0f} ms): "
         f"{'MET' if met else 'NOT MET (rows marked *)'}"
     )
 
 
-def _transfer(page_size: int) -> None:
+def _transfer() -> None:
     """What a grid page's thumbnails weigh at 2x, made by the app's own thumbnailer."""
+    from django.conf import settings
+
     from gallery.services import images
     from gallery.standin import draw
+
+    page_size = settings.GALLERY_PAGE_SIZE
 
     prompts = [_prompt(random.Random(n)) for n in range(12)]
     sizes = []

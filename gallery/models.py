@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.models import Visibility
 from gallery import textmatch
+from gallery.routes import route
 
 # Lowercase letters and digits without look-alikes: short, unguessable, URL-safe ids.
 _ID_ALPHABET = "abcdefghijkmnopqrstuvwxyz23456789"
@@ -212,7 +213,7 @@ class Generation(models.Model):
         return f"{self.public_id}: {self.prompt[:60]}"
 
     def get_absolute_url(self) -> str:
-        return reverse("gallery:generation", args=[self.public_id])
+        return route("gallery:generation", self.public_id)
 
     @property
     def is_finished(self) -> bool:
@@ -247,8 +248,8 @@ class Generation(models.Model):
         """URL of one of this row's files, served by the authorising media view."""
         name = getattr(self, field).name.rsplit("/", 1)[-1]
         if field in self.DERIVATIVE_FIELDS and self.is_public:
-            return reverse("gallery:public-media", args=[self.public_id, name])
-        return reverse("gallery:media", args=[self.public_id, name])
+            return route("gallery:public-media", self.public_id, name)
+        return route("gallery:media", self.public_id, name)
 
     @property
     def original_url(self) -> str:

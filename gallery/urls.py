@@ -38,6 +38,7 @@ urlpatterns = [
     path("g/<slug:public_id>/appeal", moderation.appeal, name="appeal"),
     path("g/<slug:public_id>/again", generations.generate_again, name="again"),
     path("g/<slug:public_id>/star", favourites.star, name="star"),
+    path("g/<slug:public_id>/menu", generations.tile_menu, name="tile_menu"),
     path("history", history.history_page, name="history"),
     path("history/bulk", history.bulk, name="history_bulk"),
     # Collections and share links (docs/decisions.md, "Collections and share links").

@@ -306,3 +306,24 @@ def test_a_missing_page_gets_the_sites_own_404(client):
     response = client.get("/g/nope/")
     assert response.status_code == 404
     assert "Back to the gallery" in response.content.decode()
+
+
+def test_the_menu_fragment_follows_the_access_rules(finished, owner, other_user):
+    finished.owner = owner
+    finished.save(update_fields=["owner"])
+    url = f"/g/{finished.public_id}/menu"
+    mine, theirs = Client(), Client()
+    mine.force_login(owner)
+    theirs.force_login(other_user)
+    page = mine.get(url)
+    assert page.status_code == 200
+    assert b"Edit prompt" in page.content and b"More like this" in page.content
+    assert Client().get(url).status_code == 200  # public: a visitor may copy and open it
+    assert b"Edit prompt" not in Client().get(url).content
+    assert mine.post(url).status_code == 405
+    finished.visibility = Generation.Visibility.PRIVATE
+    finished.save(update_fields=["visibility"])
+    assert theirs.get(url).status_code == 404
+    assert Client().get(url).status_code == 404
+    assert mine.get(url).status_code == 200
+    assert mine.get("/g/nosuchimage/menu").status_code == 404

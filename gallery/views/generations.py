@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import get_template
@@ -156,6 +156,16 @@ def _detail_nav(request: HttpRequest, item: Generation) -> dict:
     newer, older = browse.neighbours(request.user, query, item)
     prev, next_ = (newer, older) if query.newest_first else (older, newer)
     return {"qs": query.querystring(), "prev": prev, "next": next_}
+
+
+@require_safe
+def tile_menu(request: HttpRequest, public_id: str) -> HttpResponse:
+    """A grid tile's ⋯ menu, loaded when it opens: the tiles carry no per-image actions."""
+    item = viewable_or_404(request, public_id)
+    if not item.has_image:
+        raise Http404("No such image.")
+    context = {"item": item, "max_batch_range": range(1, intake.max_batch() + 1)}
+    return render(request, "gallery/_tile_menu.html", context)
 
 
 @require_safe

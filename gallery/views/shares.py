@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -19,6 +18,7 @@ from accounts import limits
 from core import http
 from gallery.forms_sharing import ShareForm, SharePasswordForm
 from gallery.models import Collection, Generation, ShareLink
+from gallery.routes import route
 from gallery.services import access, collections, pagination, sharing
 from gallery.services.browse import TILE_FIELDS
 from gallery.views import media, previews
@@ -122,7 +122,7 @@ def _unlocked(request: HttpRequest, link: ShareLink) -> bool:
 
 def file_url(link: ShareLink, item: Generation, field: str) -> str:
     name = getattr(item, field).name.rsplit("/", 1)[-1]
-    return reverse("gallery:share_media", args=[link.token, item.public_id, name])
+    return route("gallery:share_media", link.token, item.public_id, name)
 
 
 @never_cache
@@ -182,7 +182,7 @@ def _tile_urls(link: ShareLink, item: Generation) -> dict[str, str]:
     return {
         "thumbnail": file_url(link, item, "thumbnail"),
         "thumbnail_2x": file_url(link, item, "thumbnail_2x"),
-        "page": reverse("gallery:share_item", args=[link.token, item.public_id]),
+        "page": route("gallery:share_item", link.token, item.public_id),
     }
 
 

@@ -14,6 +14,7 @@ import { startMenu } from "./menu.js";
 import { startNotify } from "./notify.js";
 import { startShortcuts } from "./shortcuts.js";
 import { startTheme } from "./theme.js";
+import { startTileMenu } from "./tile-menu.js";
 import { startVerify } from "./verify.js";
 
 startComposer();
@@ -44,3 +45,4 @@ startHistory();
 startFilters();
 startVerify();
 startCollect();
+startTileMenu();
