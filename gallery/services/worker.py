@@ -34,6 +34,7 @@ from gallery.services import (
     images,
     moderation,
     pacing,
+    page_cache,
     queue,
     scan,
     similarity,
@@ -453,6 +454,7 @@ def _store(
         then = partial(moderation.apply_ingest_hold, generation.pk, hold) if hold else None
         if not _commit_result(generation.pk, token, result, sleep, then=then):
             raise _LostClaim
+        page_cache.content_changed()  # a public image may have landed on the grid
     except _LostClaim:
         logger.warning("Generation %s: claim lost before storing; files discarded", generation.pk)
         storage.delete_files(written)
