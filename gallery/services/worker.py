@@ -454,7 +454,6 @@ def _store(
         then = partial(moderation.apply_ingest_hold, generation.pk, hold) if hold else None
         if not _commit_result(generation.pk, token, result, sleep, then=then):
             raise _LostClaim
-        page_cache.content_changed()  # a public image may have landed on the grid
     except _LostClaim:
         logger.warning("Generation %s: claim lost before storing; files discarded", generation.pk)
         storage.delete_files(written)
@@ -465,6 +464,10 @@ def _store(
         # (a full disk) has left a file whose name the storage never returned.
         storage.delete_files(storage.possible_files(generation.public_id, token))
         raise
+    else:
+        # Outside the handlers above: the row has committed, its files must stay whatever
+        # happens here. A public image may have landed on the signed-out grid.
+        page_cache.content_changed()
 
 
 # One image's derivatives at a time per process. A worker process has one job at a time
