@@ -291,6 +291,11 @@ if GALLERY_MEDIA_ACCEL and GALLERY_S3_BUCKET:
 GALLERY_MEDIA_FAST_PATH = env.bool("GALLERY_MEDIA_FAST_PATH", default=True)
 GALLERY_MEDIA_CACHE_BYTES = env.int("GALLERY_MEDIA_CACHE_BYTES", default=64 * 1024 * 1024)
 GALLERY_MEDIA_STAMP = DATA_DIR / "media-access.stamp"
+# The signed-out grid's HTML is kept in each web process's memory too, forgotten whenever
+# what a signed-out visitor sees may change (gallery/services/page_cache.py); the same
+# one-host rule as above applies.
+GALLERY_PAGE_CACHE = env.bool("GALLERY_PAGE_CACHE", default=True)
+GALLERY_PAGE_STAMP = DATA_DIR / "page-content.stamp"
 # Nothing is routed at MEDIA_URL: every image is served by gallery.views.media (/media/...),
 # which checks the row the file belongs to. Storage only needs a value here.
 MEDIA_URL = "/storage/"

@@ -34,6 +34,7 @@ else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_sdxl_gallery_{os.getpid()}"}
 # The fast path's access stamp (gallery/services/media_cache.py): not in the checkout's data dir.
 GALLERY_MEDIA_STAMP = os.path.join(tempfile.gettempdir(), f"sdxl-gallery-test-{os.getpid()}.stamp")
+GALLERY_PAGE_STAMP = os.path.join(tempfile.gettempdir(), f"sdxl-gallery-test-{os.getpid()}.pages")
 # Static files straight from the source folders: no collectstatic before a test run.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True

@@ -24,7 +24,7 @@ class GalleryConfig(AppConfig):
         from accounts.signals import account_deleting
         from core.models import SiteSettings
         from gallery.models import Generation
-        from gallery.services import departures, media_cache
+        from gallery.services import departures, media_cache, page_cache
 
         post_migrate.connect(_restore_search_triggers, sender=self)
         # accounts knows nothing of images: deleting an account asks us what to do with them.
@@ -35,6 +35,8 @@ class GalleryConfig(AppConfig):
         post_save.connect(media_cache.on_row_saved, sender=Generation, dispatch_uid="media-save")
         post_delete.connect(media_cache.on_deleted, sender=Generation, dispatch_uid="media-del")
         post_save.connect(media_cache.on_site_saved, sender=SiteSettings, dispatch_uid="media-site")
+        # What a signed-out visitor sees (page_cache) also changes with a row's content.
+        post_save.connect(page_cache.on_row_saved, sender=Generation, dispatch_uid="page-save")
         # What a session's private entries may show ends with the session or the account.
         user = get_user_model()
         for uid, signal, sender in (

@@ -75,15 +75,20 @@ def _stamp_path() -> Path:
 
 def stamp() -> tuple[int, int]:
     """The current stamp: (size, mtime) of the stamp file, (0, 0) before the first change."""
+    return read_stamp(_stamp_path())
+
+
+def read_stamp(path: Path) -> tuple[int, int]:
+    """A stamp file's (size, mtime); (0, 0) before its first change. One stat."""
     try:
-        info = os.stat(_stamp_path())
+        info = os.stat(path)
     except FileNotFoundError:
         return (0, 0)
     return (info.st_size, info.st_mtime_ns)
 
 
-def _bump() -> None:
-    path = _stamp_path()
+def bump_stamp(path: Path) -> None:
+    """Change a stamp file, so that every process that reads it next sees a new stamp."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # O_APPEND: every process's byte lands, so the size only grows (until emptied, which
     # changes it too).
@@ -94,6 +99,10 @@ def _bump() -> None:
         os.write(fd, b".")
     finally:
         os.close(fd)
+
+
+def _bump() -> None:
+    bump_stamp(_stamp_path())
     forget_all()
 
 

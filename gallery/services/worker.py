@@ -35,6 +35,7 @@ from gallery.services import (
     images,
     moderation,
     pacing,
+    page_cache,
     queue,
     scan,
     similarity,
@@ -475,6 +476,10 @@ def _store(
         # (a full disk) has left a file whose name the storage never returned.
         storage.delete_files(storage.possible_files(generation.public_id, token))
         raise
+    else:
+        # Outside the handlers above: the row has committed, its files must stay whatever
+        # happens here. A public image may have landed on the signed-out grid.
+        page_cache.content_changed()
 
 
 # One image's derivatives at a time per process. A worker process has one job at a time

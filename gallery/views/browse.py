@@ -1,16 +1,48 @@
 """The gallery grid (the home page), with the prompt form and the filter bar above it."""
 
+from django.contrib.messages import get_messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
 from gallery.forms import GalleryFilterForm, GenerateForm
-from gallery.services import browse, live
+from gallery.services import browse, live, page_cache
 
 
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
-    return render_index(request, GenerateForm(initial={"count": 1}, user=request.user))
+    key = page_cache.key_for(
+        method=request.method,
+        signed_in=request.user.is_authenticated,
+        has_messages=bool(len(get_messages(request))),  # len() reads them without using them
+        full_path=request.get_full_path(),
+        language=getattr(request, "LANGUAGE_CODE", ""),
+        htmx=bool(request.htmx),
+    )
+    kept = page_cache.cached(key) if key else None
+    if kept is not None:
+        response = HttpResponse(kept.body, content_type=kept.content_type)
+    else:
+        before = page_cache.stamp()
+        response = render_index(request, GenerateForm(initial={"count": 1}, user=request.user))
+        if key:
+            page_cache.keep(
+                key,
+                before=before,
+                status=response.status_code,
+                body=response.content,
+                content_type=response["Content-Type"],
+                # A CSRF token or a session write would set a cookie on the way out.
+                sets_cookies=bool(
+                    response.cookies
+                    or request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+                    or request.session.modified
+                ),
+            )
+    # The same URL answers a fragment to htmx and differs for a signed-in cookie.
+    patch_vary_headers(response, ("Cookie", "HX-Request"))
+    return response
 
 
 def render_index(request: HttpRequest, form: GenerateForm, status: int = 200) -> HttpResponse:
