@@ -9,6 +9,7 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
+ENV PIP_NO_CACHE_DIR=1
 COPY requirements/container.txt requirements/
 COPY scripts/container-install scripts/
 RUN scripts/container-install /opt/venv
