@@ -43,7 +43,8 @@ class Command(BaseCommand):
         )
         if not form.is_valid():
             problems = "; ".join(
-                f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()
+                f"{field}: {' '.join(str(e) for e in errors)}"
+                for field, errors in form.errors.items()
             )
             raise CommandError(f"GALLERY_ADMIN_* refused: {problems}")
         try:
