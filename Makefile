@@ -9,7 +9,7 @@ PORT ?= 8000
 TEST_JOBS ?= auto
 export HOST PORT
 
-.PHONY: run dev test test-fast lint migrations-check typecheck fmt bench bench-prod serve-prod worker check-deploy clean
+.PHONY: run dev test test-fast lint lint-container lock-check lock upgrade migrations-check typecheck fmt bench bench-prod serve-prod worker check-deploy clean
 
 run: $(VENV)/.installed .env  ## Run the gallery with its workers (and, offline, the stand-in)
 	$(BIN)/python manage.py up
@@ -20,31 +20,49 @@ dev: $(VENV)/.installed .env  ## The same with DEBUG on and auto-reload
 test: $(VENV)/.installed-scan  ## Run the whole test suite (browser tests need Debian's chromium)
 	$(BIN)/python -m pytest -n $(TEST_JOBS) $(PYTEST_ARGS)
 
-test-fast: $(VENV)/.installed  ## The unit and web tests only: no real processes, no browser
+test-fast: $(VENV)/.installed-dev  ## The unit and web tests only: no real processes, no browser
 	$(BIN)/python -m pytest -m "not system and not browser" $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed migrations-check typecheck  ## ruff, migrations, mypy
+lint: $(VENV)/.installed-dev migrations-check typecheck lock-check lint-container  ## ruff, migrations, mypy, lock, container
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
+# The lock is in step with pyproject.toml (a dependency added without `make lock` fails here).
+lock-check: $(VENV)/.installed-dev
+	scripts/lock --check
+
+# hadolint on the Dockerfile; compose.yaml against the Compose specification's JSON schema
+# (the copy check-jsonschema ships: nothing is downloaded).
+lint-container: $(VENV)/.installed-dev
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
+
+# Relock after editing pyproject.toml (or merging a branch that did): only what changed moves.
+lock: $(VENV)/.installed-dev
+	scripts/lock
+
+# The weekly refresh: every package to its newest release that pyproject.toml allows.
+upgrade: $(VENV)/.installed-dev
+	scripts/lock --upgrade
+
 # No model change without its migration.
-migrations-check: $(VENV)/.installed
+migrations-check: $(VENV)/.installed-dev
 	GALLERY_ENV_FILE= SECRET_KEY=lint-only-$$($(BIN)/python -c 'print("x" * 40)') \
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 # Type checking of where the rules live (settings in pyproject.toml).
-typecheck: $(VENV)/.installed
+typecheck: $(VENV)/.installed-dev
 	GALLERY_ENV_FILE= $(BIN)/mypy gallery/services accounts core
 
-fmt: $(VENV)/.installed
+fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/ingest.py
 
 # Fault, load and memory evidence for production (minutes; see docs/PERFORMANCE.md).
-bench-prod: $(VENV)/.installed
+bench-prod: $(VENV)/.installed-dev
 	$(BIN)/python bench/faults.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/memory.py
@@ -70,18 +88,26 @@ check-deploy: $(VENV)/.installed
 	SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
-$(VENV)/.installed: pyproject.toml
+# Installs come from the lock (scripts/lock): pip checks every file's hash. The project
+# itself is not a package (pyproject.toml lists no packages), so there is nothing more to
+# install. `make run` gets the app alone; the test tools come with make test / lint.
+$(VENV)/.installed: requirements/run.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON))"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/run.txt
+	@touch $@
+
+# The test tools, the production extras (PostgreSQL, Redis, S3, ...) and the lock's own tools.
+$(VENV)/.installed-dev: $(VENV)/.installed requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
 	@touch $@
 
 # The optional image scan (NudeNet and onnxruntime, ~320 MB): the tests run the real model;
-# `make run` does not install it (install it with `.venv/bin/pip install '.[scan]'`).
-$(VENV)/.installed-scan: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet '.[scan]'
+# `make run` does not install it (install it with
+# `.venv/bin/pip install --require-hashes --no-deps -r requirements/scan.txt`).
+$(VENV)/.installed-scan: $(VENV)/.installed-dev requirements/scan.txt
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/scan.txt
 	@touch $@
 
 # A random secret key for this installation, written once and never committed.
