@@ -92,7 +92,7 @@ def compute_day(day: date) -> Day:
             continue  # re-queued after finishing? not a finished image
         if risk is not None:
             scanned += 1
-        if started:
+        if started and ended:  # ended is set: the rows were chosen by it
             waits.append(max(0.0, (started - (queued or created)).total_seconds()))
             runs.append(max(0.0, (ended - started).total_seconds()))
     return Day(
