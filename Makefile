@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run dev test test-fast lint migrations-check typecheck fmt bench bench-prod serve-prod worker check-deploy clean
+.PHONY: run dev test test-fast lint migrations-check typecheck messages compilemessages translations-check fmt bench bench-prod serve-prod worker check-deploy clean
 
 run: $(VENV)/.installed .env  ## Run the gallery with its workers (and, offline, the stand-in)
 	$(BIN)/python manage.py up
@@ -20,7 +20,7 @@ test: $(VENV)/.installed-scan  ## Run the whole test suite (browser tests need D
 test-fast: $(VENV)/.installed  ## The unit and web tests only: no real processes, no browser
 	$(BIN)/python -m pytest -m "not system and not browser" $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed migrations-check typecheck  ## ruff, migrations, mypy
+lint: $(VENV)/.installed migrations-check typecheck translations-check  ## ruff, migrations, mypy, catalogs
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
@@ -28,6 +28,25 @@ lint: $(VENV)/.installed migrations-check typecheck  ## ruff, migrations, mypy
 migrations-check: $(VENV)/.installed
 	GALLERY_ENV_FILE= SECRET_KEY=lint-only-$$($(BIN)/python -c 'print("x" * 40)') \
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# Translations (GNU gettext's xgettext/msgmerge, Debian package `gettext`). After changing or
+# merging user-facing strings: make messages, translate the new entries in locale/*/, then
+# make compilemessages (the .mo files are committed: a fresh machine needs no gettext).
+MESSAGES_IGNORE := --ignore=.venv --ignore=tests --ignore=bench --ignore=staticfiles \
+	--ignore=data --ignore=docs --ignore=build
+messages: $(VENV)/.installed
+	GALLERY_ENV_FILE= SECRET_KEY=lint-only-$$($(BIN)/python -c 'print("x" * 40)') \
+	$(BIN)/python manage.py makemessages --all --no-location --no-obsolete $(MESSAGES_IGNORE)
+	GALLERY_ENV_FILE= SECRET_KEY=lint-only-$$($(BIN)/python -c 'print("x" * 40)') \
+	$(BIN)/python manage.py makemessages --all --domain djangojs --no-location --no-obsolete \
+	$(MESSAGES_IGNORE) --ignore=static/gallery/vendor
+compilemessages: $(VENV)/.installed
+	GALLERY_ENV_FILE= SECRET_KEY=lint-only-$$($(BIN)/python -c 'print("x" * 40)') \
+	$(BIN)/python manage.py compilemessages --ignore=.venv
+
+# Every string translated in French and German, nothing fuzzy, catalogs up to date.
+translations-check: $(VENV)/.installed
+	GALLERY_ENV_FILE= $(BIN)/python scripts/check_translations.py
 
 # Type checking of where the rules live (settings in pyproject.toml).
 typecheck: $(VENV)/.installed
