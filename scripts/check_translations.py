@@ -86,9 +86,7 @@ def main() -> int:
     for line in problems:
         print(line)
     if problems:
-        print(
-            f"{len(problems)} translation problem(s): make messages, translate, make compilemessages"
-        )
+        print(f"{len(problems)} problem(s): make messages, translate, make compilemessages")
         return 1
     print("Translations: French and German complete and up to date")
     return 0
