@@ -5,6 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.a11y import axe_violations
 from tests.conftest import wait_for_js
 from tests.test_browser import ARTIFACTS, app, worker  # noqa: F401 (fixtures)
 
@@ -43,6 +44,10 @@ def test_main_flow_in_french_then_german(app, page, owner):  # noqa: F811
     wait_for_js(page, "typeof gettext === 'function'")
     assert page.evaluate("gettext('Copied')") == "Copié"
     page.screenshot(path=ARTIFACTS / "viewer-fr.png")
+    # Longer French labels must not break the page's accessibility (light and dark).
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        assert axe_violations(page) == [], scheme
 
     page.get_by_label("Langue").select_option("de")
     page.get_by_role("button", name="Changer").click()
@@ -52,3 +57,5 @@ def test_main_flow_in_french_then_german(app, page, owner):  # noqa: F811
     expect(page.locator(".facts time")).to_have_text(re.compile(r"^\d{1,2}\. \w+ \d{4}"))
     page.goto(app + "/")
     expect(page.locator("html")).to_have_attribute("lang", "de")
+    expect(page.get_by_role("button", name="Generieren")).to_be_visible()
+    assert axe_violations(page) == []
