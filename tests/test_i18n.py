@@ -73,6 +73,7 @@ def test_viewer_dates_statuses_and_plurals_are_localised(client, owner):
         status=Generation.Status.FAILED,
         attempts=3,
         failure_reason="The endpoint answered 500",
+        failure_code="endpoint_timeout",
     )
     Generation.objects.filter(pk=item.pk).update(created_at=made)
     client.force_login(owner)
@@ -81,9 +82,11 @@ def test_viewer_dates_statuses_and_plurals_are_localised(client, owner):
     assert "La génération a échoué" in page
     assert "3 tentatives" in page
     assert ">Échouée<" in page
+    assert "Le service d’images a mis trop de temps à répondre." in page
     page = client.get(item.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert "2. Dezember 2026" in page
     assert "3 Versuche" in page
+    assert "Der Bilddienst hat zu lange für die Antwort gebraucht." in page
     with override("en"):
         assert (
             date_format(made, "DATETIME_FORMAT")
