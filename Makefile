@@ -9,7 +9,7 @@ PORT ?= 8000
 TEST_JOBS ?= auto
 export HOST PORT
 
-.PHONY: run dev test test-fast lint lint-container lock-check lock upgrade migrations-check typecheck fmt bench bench-prod serve-prod worker check-deploy clean
+.PHONY: run dev test test-fast lint lint-container lock-check lock upgrade migrations-check typecheck messages compilemessages translations-check fmt bench bench-prod serve-prod worker check-deploy clean
 
 run: $(VENV)/.installed .env  ## Run the gallery with its workers (and, offline, the stand-in)
 	$(BIN)/python manage.py up
@@ -23,7 +23,7 @@ test: $(VENV)/.installed-scan  ## Run the whole test suite (browser tests need D
 test-fast: $(VENV)/.installed-dev  ## The unit and web tests only: no real processes, no browser
 	$(BIN)/python -m pytest -m "not system and not browser" $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed-dev migrations-check typecheck lock-check lint-container  ## ruff, migrations, mypy, lock, container
+lint: $(VENV)/.installed-dev migrations-check typecheck lock-check lint-container translations-check  ## ruff, migrations, mypy, lock, container, catalogs
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
@@ -49,6 +49,25 @@ upgrade: $(VENV)/.installed-dev
 migrations-check: $(VENV)/.installed-dev
 	GALLERY_ENV_FILE= SECRET_KEY=lint-only-$$($(BIN)/python -c 'print("x" * 40)') \
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# Translations (GNU gettext's xgettext/msgmerge, Debian package `gettext`). After changing or
+# merging user-facing strings: make messages, translate the new entries in locale/*/, then
+# make compilemessages (the .mo files are committed: a fresh machine needs no gettext).
+MESSAGES_IGNORE := --ignore=.venv --ignore=tests --ignore=bench --ignore=staticfiles \
+	--ignore=data --ignore=docs --ignore=build
+messages: $(VENV)/.installed
+	GALLERY_ENV_FILE= SECRET_KEY=lint-only-$$($(BIN)/python -c 'print("x" * 40)') \
+	$(BIN)/python manage.py makemessages --all --no-location --no-obsolete $(MESSAGES_IGNORE)
+	GALLERY_ENV_FILE= SECRET_KEY=lint-only-$$($(BIN)/python -c 'print("x" * 40)') \
+	$(BIN)/python manage.py makemessages --all --domain djangojs --no-location --no-obsolete \
+	$(MESSAGES_IGNORE) --ignore=static/gallery/vendor
+compilemessages: $(VENV)/.installed
+	GALLERY_ENV_FILE= SECRET_KEY=lint-only-$$($(BIN)/python -c 'print("x" * 40)') \
+	$(BIN)/python manage.py compilemessages --ignore=.venv
+
+# Every string translated in French and German, nothing fuzzy, catalogs up to date.
+translations-check: $(VENV)/.installed-dev
+	GALLERY_ENV_FILE= $(BIN)/python scripts/check_translations.py
 
 # Type checking of where the rules live (settings in pyproject.toml).
 typecheck: $(VENV)/.installed-dev

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from accounts import views as accounts_views
 from gallery.api.routes import api
@@ -20,6 +21,10 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
+    # The language picker posts here (remembered in a cookie); the JavaScript catalog is a
+    # script file from our own origin, so the Content-Security-Policy needs no exception.
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(domain="djangojs"), name="javascript-catalog"),
     path("api/v1/", api.urls),
     # Our versions of some of django.contrib.auth's views, under the same names: rate-limited
     # per address, and checking passwords under the per-account delay (accounts.throttle).

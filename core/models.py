@@ -1,13 +1,14 @@
 """Site-wide settings and the vocabulary both apps share. Imports nothing of the project."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Visibility(models.TextChoices):
     """Who may see an image: everyone allowed to browse, or its owner (and staff) only."""
 
-    PUBLIC = "public", "Public"
-    PRIVATE = "private", "Private"
+    PUBLIC = "public", _("Public")
+    PRIVATE = "private", _("Private")
 
 
 class SiteSettings(models.Model):

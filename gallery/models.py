@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.models import Visibility
 from gallery import textmatch
@@ -44,18 +45,18 @@ class Generation(models.Model):
     """One prompt sent to the endpoint, and the image it gave back once it succeeds."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Generating"
-        SUCCEEDED = "succeeded", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Generating")
+        SUCCEEDED = "succeeded", _("Done")
+        FAILED = "failed", _("Failed")
 
     Visibility = Visibility
 
     class Moderation(models.TextChoices):
-        VISIBLE = "visible", "Visible"
-        PENDING = "pending", "Pending review"
-        HIDDEN = "hidden", "Hidden"
-        REMOVED = "removed", "Removed"
+        VISIBLE = "visible", _("Visible")
+        PENDING = "pending", _("Pending review")
+        HIDDEN = "hidden", _("Hidden")
+        REMOVED = "removed", _("Removed")
 
     public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
     prompt = models.TextField()

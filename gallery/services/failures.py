@@ -4,51 +4,57 @@ and the APIs; the pages show these words to everyone else."""
 
 from __future__ import annotations
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 from gallery.models import Generation
 
-TELL_ADMIN = "This is not something you can fix: please tell the site's administrator."
+StrOrPromise = str | Promise
+
+# Translated when shown (gettext_lazy): in the language of whoever reads the page.
+TELL_ADMIN = _("This is not something you can fix: please tell the site's administrator.")
 
 # code -> (what happened, what to do)
-MESSAGES: dict[str, tuple[str, str]] = {
+MESSAGES: dict[str, tuple[StrOrPromise, StrOrPromise]] = {
     "endpoint_auth": (
-        "The image service turned this site's access key down.",
+        _("The image service turned this site's access key down."),
         TELL_ADMIN,
     ),
     "endpoint_gone": (
-        "The image model this site uses is no longer available.",
+        _("The image model this site uses is no longer available."),
         TELL_ADMIN,
     ),
     "endpoint_rejected": (
-        "The image service refused this prompt.",
-        "Reword it (some words or subjects are not allowed there) and try again.",
+        _("The image service refused this prompt."),
+        _("Reword it (some words or subjects are not allowed there) and try again."),
     ),
     "endpoint_rate_limited": (
-        "The image service was too busy and kept asking us to slow down.",
-        "It already tried again by itself several times; retry in a few minutes.",
+        _("The image service was too busy and kept asking us to slow down."),
+        _("It already tried again by itself several times; retry in a few minutes."),
     ),
     "endpoint_server_error": (
-        "The image service had a problem on its side.",
-        "It already tried again by itself several times; retry in a few minutes.",
+        _("The image service had a problem on its side."),
+        _("It already tried again by itself several times; retry in a few minutes."),
     ),
     "endpoint_unreachable": (
-        "This site could not reach the image service.",
-        "Retry in a few minutes; if it keeps happening, tell the site's administrator.",
+        _("This site could not reach the image service."),
+        _("Retry in a few minutes; if it keeps happening, tell the site's administrator."),
     ),
     "endpoint_timeout": (
-        "The image service took too long to answer.",
-        "Retry in a few minutes; if it keeps happening, tell the site's administrator.",
+        _("The image service took too long to answer."),
+        _("Retry in a few minutes; if it keeps happening, tell the site's administrator."),
     ),
     "endpoint_invalid_image": (
-        "The image service sent back something that is not a usable image.",
-        "Retry; if it keeps happening, tell the site's administrator.",
+        _("The image service sent back something that is not a usable image."),
+        _("Retry; if it keeps happening, tell the site's administrator."),
     ),
     "storage_error": (
-        "The image was made but could not be saved on this site (its storage may be full).",
+        _("The image was made but could not be saved on this site (its storage may be full)."),
         TELL_ADMIN,
     ),
     "worker_lost": (
-        "The worker making this image stopped unexpectedly, several times.",
-        "Retry; if it keeps happening, tell the site's administrator.",
+        _("The worker making this image stopped unexpectedly, several times."),
+        _("Retry; if it keeps happening, tell the site's administrator."),
     ),
 }
 
@@ -66,7 +72,7 @@ def in_words(generation: Generation) -> str:
     known = MESSAGES.get(generation.failure_code)
     if known is None:
         return generation.failure_reason
-    return " ".join(known)
+    return " ".join(str(part) for part in known)
 
 
 def retrying_note(code: str, delay: float, attempt: int, attempts: int) -> str:

@@ -1,3 +1,4 @@
+/* global gettext, interpolate */ // from the JavaScript catalog (/jsi18n/, loaded first)
 // The composer above the grid: character counters, an auto-growing prompt, Ctrl/Cmd+Enter,
 // and submitting without leaving the page (the new tiles join the front of the grid and
 // live.js watches them). Without this script the form posts and redirects as before.
@@ -37,7 +38,7 @@ const submitInPlace = async (form) => {
     const data = await response.json();
     if (!response.ok) {
       const errors = Object.values(data.errors || {}).flat();
-      error.textContent = errors.join(" ") || "The images could not be queued.";
+      error.textContent = errors.join(" ") || gettext("The images could not be queued.");
       error.hidden = false;
       return;
     }
@@ -50,7 +51,7 @@ const submitInPlace = async (form) => {
       data.message || `${count} image${count === 1 ? "" : "s"} queued.`;
     document.dispatchEvent(new CustomEvent("gallery:submitted", { detail: { form } }));
   } catch {
-    error.textContent = "The server could not be reached. Try again in a moment.";
+    error.textContent = gettext("The server could not be reached. Try again in a moment.");
     error.hidden = false;
   } finally {
     button.disabled = false;
@@ -114,7 +115,7 @@ const startRecall = (form) => {
     const list = details.querySelector("[data-recall-list]");
     const { recent, starred } = await loadRecall(form);
     list.replaceChildren();
-    for (const [title, entries] of [["Recent", recent], ["Starred", starred]]) {
+    for (const [title, entries] of [[gettext("Recent"), recent], [gettext("Starred"), starred]]) {
       if (!entries.length) continue;
       const head = document.createElement("li");
       head.className = "recall-head";
@@ -137,7 +138,7 @@ const startRecall = (form) => {
     if (!list.children.length) {
       const none = document.createElement("li");
       none.className = "recall-head";
-      none.textContent = "No prompts yet";
+      none.textContent = gettext("No prompts yet");
       list.append(none);
     }
   });

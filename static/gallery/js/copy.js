@@ -1,3 +1,4 @@
+/* global gettext, interpolate */ // from the JavaScript catalog (/jsi18n/, loaded first)
 // Copy buttons ([data-copy]): a prompt, a negative prompt, a new API token.
 
 // The Clipboard API, else a selected textarea and execCommand; false if neither worked.
@@ -36,14 +37,14 @@ export const startCopy = () => {
     label.dataset.text = original;
     const ok = await copyText(button.dataset.copy, button);
     if (ok) {
-      label.textContent = "Copied";
+      label.textContent = gettext("Copied");
       button.classList.add("is-done");
-      if (status) status.textContent = "Copied to the clipboard.";
+      if (status) status.textContent = gettext("Copied to the clipboard.");
     } else {
       // Neither way worked: select the text and ask the user to press Ctrl+C.
       const text = button.parentElement.querySelector(".prompt, .negative-text, [data-copy-source]");
       if (text) getSelection().selectAllChildren(text);
-      if (status) status.textContent = "Press Ctrl+C (or ⌘C) to copy the selected text.";
+      if (status) status.textContent = gettext("Press Ctrl+C (or ⌘C) to copy the selected text.");
     }
     setTimeout(() => {
       label.textContent = original;

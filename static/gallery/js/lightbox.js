@@ -1,3 +1,4 @@
+/* global gettext, interpolate */ // from the JavaScript catalog (/jsi18n/, loaded first)
 // The viewer (lightbox): a tile opens its image over the grid, fitted to the screen, with
 // its info panel beside it; the URL follows the image, ←/→ (or a swipe) walk the grid's
 // tiles (loading the next page at the end), Esc returns to the grid where it was. Zoom and
@@ -48,7 +49,7 @@ const toast = (text) => {
 const copyImage = async () => {
   const link = box.body.querySelector(".artwork a[href]");
   if (!link || !navigator.clipboard?.write || !window.ClipboardItem) {
-    toast("This browser cannot copy images; use Download original.");
+    toast(gettext("This browser cannot copy images; use Download original."));
     return;
   }
   const png = (async () => {
@@ -62,9 +63,9 @@ const copyImage = async () => {
   try {
     // The promise goes in as it is: the clipboard is asked while the click still counts.
     await navigator.clipboard.write([new ClipboardItem({ "image/png": png })]);
-    toast("Image copied to the clipboard.");
+    toast(gettext("Image copied to the clipboard."));
   } catch {
-    toast("The image could not be copied.");
+    toast(gettext("The image could not be copied."));
   }
 };
 
@@ -144,7 +145,7 @@ const openLightbox = async (tile, { push }) => {
   const position = `${index + 1} of ${tiles().length}${more ? "+" : ""}`;
   box.dialog.querySelector("[data-lb-position]").textContent = position;
   box.dialog.querySelector("[data-lb-status]").textContent =
-    `Image ${position}: ${heading ? heading.textContent : ""}`;
+    interpolate(gettext("Image %(position)s: %(heading)s"), { position, heading: heading ? heading.textContent : "" }, true);
   if (first) {
     root.classList.add("has-lightbox");
     box.dialog.showModal();
@@ -226,7 +227,7 @@ export const startLightbox = () => {
     if (!tileStar || !pressed) return;
     tileStar.setAttribute("aria-pressed", pressed);
     tileStar.classList.toggle("is-starred", pressed === "true");
-    tileStar.title = pressed === "true" ? "Starred: click to unstar" : "Star this image";
+    tileStar.title = pressed === "true" ? gettext("Starred: click to unstar") : gettext("Star this image");
   });
 
   document.addEventListener("htmx:configRequest", (event) => {

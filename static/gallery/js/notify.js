@@ -1,3 +1,4 @@
+/* global gettext, interpolate */ // from the JavaScript catalog (/jsi18n/, loaded first)
 // Opt-in browser notifications when a batch finishes in a hidden tab. Off until the user
 // turns it on in Preferences (that click is what asks the browser's permission); the
 // choice is this browser's (localStorage), as the permission is.
@@ -8,7 +9,7 @@ export const notifyWanted = () =>
 
 export const notifyFinished = (count) => {
   if (!notifyWanted() || document.visibilityState !== "hidden") return;
-  new Notification("Your images are ready", {
+  new Notification(gettext("Your images are ready"), {
     body: `${count} image${count === 1 ? "" : "s"} finished in the gallery.`,
     icon: "/static/gallery/favicon.svg",
     tag: "gallery-finished",
@@ -24,7 +25,7 @@ export const startNotify = () => {
     field.hidden = false;
     toggle.checked = notifyWanted();
     if (Notification.permission === "denied") {
-      help.textContent = "This browser blocks notifications from this site; allow them in its settings first.";
+      help.textContent = gettext("This browser blocks notifications from this site; allow them in its settings first.");
     }
     toggle.addEventListener("change", async () => {
       if (!toggle.checked) {
@@ -35,7 +36,7 @@ export const startNotify = () => {
       if (permission === "granted") localStorage.setItem(KEY, "on");
       else {
         toggle.checked = false;
-        help.textContent = "The browser did not allow notifications, so they stay off.";
+        help.textContent = gettext("The browser did not allow notifications, so they stay off.");
       }
     });
   });

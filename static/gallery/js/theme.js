@@ -1,3 +1,4 @@
+/* global gettext, interpolate */ // from the JavaScript catalog (/jsi18n/, loaded first)
 // The theme toggle: follows the system until the user picks one; the pick is remembered
 // (and applied before the first paint by theme-early.js).
 const root = document.documentElement;
@@ -9,7 +10,7 @@ const paintToggle = () => {
   const dark = effectiveTheme() === "dark";
   for (const button of document.querySelectorAll("[data-theme-toggle]")) {
     button.setAttribute("aria-pressed", String(dark));
-    button.title = dark ? "Switch to the light theme" : "Switch to the dark theme";
+    button.title = dark ? gettext("Switch to the light theme") : gettext("Switch to the dark theme");
   }
 };
 
