@@ -4,7 +4,8 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
-from django.views.i18n import JavaScriptCatalog
+from django.views.decorators.csrf import csrf_exempt
+from django.views.i18n import JavaScriptCatalog, set_language
 
 from accounts import views as accounts_views
 from gallery.api.routes import api
@@ -23,7 +24,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The language picker posts here (remembered in a cookie); the JavaScript catalog is a
     # script file from our own origin, so the Content-Security-Policy needs no exception.
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Without a CSRF token: the picker is on every page, and a token there would set a cookie
+    # on every signed-out page, so none could be kept in memory (services/page_cache.py).
+    # The worst a forged post does is change a visitor's language (docs/decisions.md).
+    path("i18n/setlang/", csrf_exempt(set_language), name="set_language"),
     path("jsi18n/", JavaScriptCatalog.as_view(domain="djangojs"), name="javascript-catalog"),
     path("api/v1/", api.urls),
     # Our versions of some of django.contrib.auth's views, under the same names: rate-limited

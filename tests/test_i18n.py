@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polib
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -44,6 +45,17 @@ def test_the_picker_switches_language_and_is_remembered(client):
     assert '<html lang="de">' in page
     assert "Was sollen wir erschaffen?" in page
     assert '<option value="de" lang="de" selected>Deutsch</option>' in page
+
+
+def test_the_picker_works_without_a_csrf_token_and_sets_no_cookie_on_a_page():
+    # A signed-out page must set no cookie (it is kept in memory for every visitor), so the
+    # picker carries no CSRF token and the language view does not ask for one.
+    client = Client(enforce_csrf_checks=True)
+    page = client.get("/")
+    assert "csrftoken" not in page.cookies
+    response = client.post(reverse("set_language"), {"language": "fr", "next": "/"})
+    assert response.status_code == 302
+    assert response.cookies["django_language"].value == "fr"
 
 
 def test_the_picker_refuses_an_unknown_language_and_an_outside_next(client):
