@@ -110,6 +110,8 @@ def test_the_keyboard_opens_the_menu_on_the_focused_tile_and_esc_returns(site, p
     page.keyboard.press("Shift+F10")
     menu = page.get_by_test_id("tile-menu")
     expect(menu).to_be_visible()
+    # The menu's actions arrive from the server; Tab before they land would walk the page.
+    expect(menu.get_by_test_id("collect")).to_be_visible()
     # Focus moves into the menu; Tab walks its actions and stays in it.
     wait_for_js(page, "document.activeElement.closest('#tile-menu') !== null")
     for _ in range(4):
