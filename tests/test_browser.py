@@ -106,6 +106,8 @@ def test_prompt_to_live_status_to_image_in_the_gallery(app, page, owner, standin
 
 def top_link(page, name: str):
     """A link of the top bar, opening its menu first where a phone folds the links into it."""
+    # The menu's listener starts with the page's scripts; a click before them opens nothing.
+    page.wait_for_load_state("domcontentloaded")
     menu = page.get_by_role("button", name="Menu")
     if menu.is_visible() and menu.get_attribute("aria-expanded") != "true":
         menu.click()
