@@ -83,6 +83,16 @@ def no_limits(settings):
 
 
 @pytest.fixture
+def fixed_clock(monkeypatch):
+    """The limits' clock stopped mid-minute, so a per-minute window never turns mid-test."""
+    from datetime import UTC, datetime
+
+    from accounts import limits
+
+    monkeypatch.setattr(limits, "clock", lambda: datetime(2026, 3, 1, 21, 32, 30, tzinfo=UTC))
+
+
+@pytest.fixture
 def media_root(settings, tmp_path):
     """A fresh, empty MEDIA_ROOT for the test."""
     root = tmp_path / "media"

@@ -345,7 +345,7 @@ def test_only_an_images_owner_may_share_it(owner, other_user):
     )
 
 
-def test_opening_links_is_rate_limited_per_address(owner, settings, visitor):
+def test_opening_links_is_rate_limited_per_address(owner, settings, visitor, fixed_clock):
     settings.GALLERY_IP_RATES = {**settings.GALLERY_IP_RATES, "share": "3/m"}
     image = make_done(owner=owner)
     link = sharing.create(owner, image).get_absolute_url()
@@ -356,7 +356,7 @@ def test_opening_links_is_rate_limited_per_address(owner, settings, visitor):
     assert visitor.get(reverse("gallery:share", args=["x" * 43])).status_code == 429
 
 
-def test_wrong_passwords_are_rate_limited(owner, settings, visitor):
+def test_wrong_passwords_are_rate_limited(owner, settings, visitor, fixed_clock):
     settings.GALLERY_IP_RATES = {**settings.GALLERY_IP_RATES, "share_password": "2/5m"}
     link = sharing.create(owner, make_done(owner=owner), password="pw").get_absolute_url()
     codes = [visitor.post(link, {"password": "guess"}).status_code for _ in range(3)]

@@ -265,7 +265,7 @@ def test_no_file_is_refused():
     assert "Choose an image file" in response.content.decode()
 
 
-def test_the_verify_page_is_rate_limited_per_address(settings, image):
+def test_the_verify_page_is_rate_limited_per_address(settings, image, fixed_clock):
     settings.GALLERY_IP_RATES = {**settings.GALLERY_IP_RATES, "verify": "2/m"}
     data = stored(image)
     assert [check(data).status_code for _ in range(3)] == [200, 200, 429]
