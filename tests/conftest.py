@@ -71,6 +71,15 @@ def visitor():
     return factories.visitor()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: the queue's snapshot, shared for two seconds,
+    would otherwise carry one test's queue into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def no_limits(settings):
     """Every limit off (quotas, images in progress, per-address rates, per-account sign-in

@@ -4,7 +4,6 @@ cancelling, turns between people and the estimate of when an image starts."""
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from gallery.models import Generation
@@ -14,11 +13,6 @@ from tests.factories import make_done, signed_in
 pytestmark = [pytest.mark.web, pytest.mark.django_db]
 
 Status = Generation.Status
-
-
-@pytest.fixture(autouse=True)
-def fresh_snapshot():
-    cache.delete("gallery:queue-snapshot")
 
 
 def test_twenty_images_may_wait_and_the_twenty_first_is_refused_saying_why(owner, no_limits):
