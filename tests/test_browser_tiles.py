@@ -169,3 +169,38 @@ def test_a_visitor_s_menu_opens_and_copies_but_sends_them_to_sign_in_for_more(si
     expect(menu.get_by_role("link", name="Sign in")).to_be_visible()
     expect(menu.get_by_role("link", name="Edit prompt")).to_have_count(0)
     shot(page, "menu-visitor")
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_collection_and_my_history_have_the_menu_too(site, page, owner, size):
+    from gallery.services import collections
+
+    viewport = DESKTOP if size == "desktop" else PHONE
+    done = Generation.objects.filter(owner=owner, status="succeeded").order_by("-id")
+    album = collections.create(owner, "Herons", visibility="public")
+    collections.add(owner, album, list(done[:3]))
+    item = done.first()
+    page.set_viewport_size(viewport)
+    sign_in(page, site, "ada", "ada-password-123")
+
+    # My history: a row's ⋯ opens the same menu; Edit prompt opens the composer with it.
+    page.goto(site + "/history")
+    row = page.locator(f"#t-{item.public_id}")
+    menu = open_menu(page, row)
+    expect(menu.get_by_role("button", name="More like this")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    shot(page, f"menu-history-{size}")
+    assert not axe_violations(page)
+    menu.get_by_role("link", name="Edit prompt").click()
+    expect(page).to_have_url(f"{site}/g/{item.public_id}/again")
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value(item.prompt)
+
+    # A collection's tile: Open goes to the image's page; Esc gives the focus back.
+    page.goto(site + album.get_absolute_url())
+    tile = page.locator(f"#t-{item.public_id}")
+    menu = open_menu(page, tile)
+    shot(page, f"menu-collection-{size}")
+    page.keyboard.press("Escape")
+    expect(menu).to_be_hidden()
+    open_menu(page, tile).get_by_role("link", name="Open").click()
+    expect(page).to_have_url(f"{site}/g/{item.public_id}/")

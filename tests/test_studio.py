@@ -3,6 +3,7 @@ no-JavaScript fallback, the live tiles at the front of the grid and one polling 
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from gallery.models import Generation
@@ -327,3 +328,38 @@ def test_without_javascript_the_chosen_styles_example_is_on_the_page(owner, no_l
     # Nothing chosen: the image is there for the script, hidden and without a source.
     page = signed_in(owner).get("/").content.decode()
     assert "data-style-example" in page and 'alt="Example of' not in page
+
+
+def test_the_tile_menu_is_on_the_gallery_a_collection_my_history_and_a_tile_that_lands(
+    owner, no_limits
+):
+    from gallery.services import collections, sharing
+
+    done = make_done("a kite at dusk", owner=owner, visibility="private")
+    waiting = Generation.objects.create(prompt="a kite at dawn", owner=owner)
+    client = signed_in(owner)
+    album = collections.create(owner, "Kites", visibility="public")
+    collections.add(owner, album, [done])
+    menu_url = 'data-tile-menu-url="/g/ID/menu"'
+
+    def tiles_with_menus(page: str) -> int:
+        return page.count("data-tile-menu>")
+
+    grid = client.get("/").content.decode()
+    assert menu_url in grid and tiles_with_menus(grid) == 1  # the done tile, not the queued one
+    page = client.get(album.get_absolute_url()).content.decode()
+    assert menu_url in page and tiles_with_menus(page) == 1
+    history = client.get("/history").content.decode()
+    assert menu_url in history and tiles_with_menus(history) == 1
+    # A tile that lands while the page is open gets its menu with its image.
+    rows = client.get(f"/live?ids={done.public_id},{waiting.public_id}").json()["items"]
+    by_id = {row["id"]: row["html"] for row in rows}
+    assert tiles_with_menus(by_id[done.public_id]) == 1
+    assert tiles_with_menus(by_id[waiting.public_id]) == 0
+    row = client.get(f"/live?ids={done.public_id}&kind=row").json()["items"][0]["html"]
+    assert tiles_with_menus(row) == 1
+    # A share link's visitors have no menu: its tiles open the link's own pages.
+    link = sharing.create(owner, album)
+    shared = Client().get(link.get_absolute_url()).content.decode()
+    assert f'id="t-{done.public_id}"' in shared
+    assert tiles_with_menus(shared) == 0 and "data-tile-menu-url" not in shared

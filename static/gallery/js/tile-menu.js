@@ -1,11 +1,15 @@
-// A grid tile's ⋯ menu (templates/gallery/_tile.html): one dialog a page, whose body is
-// loaded from the server when it opens (templates/gallery/_tile_menu.html). That body is the
-// detail page's own markup, so Edit prompt (composer.js), Copy prompt (copy.js), Add to
-// collection (collect.js) and More like this (a plain form) run as they do there; Open
-// follows the tile's own link into the viewer. Keyboard: Shift+F10 or the menu key on a
+// A tile's ⋯ menu (templates/gallery/_tile_more.html: on the gallery's and a collection's
+// tiles and on My history's rows): one dialog a page, whose body is loaded from the server
+// when it opens (templates/gallery/_tile_menu.html). That body is the detail page's own
+// markup, so Edit prompt (composer.js), Copy prompt (copy.js), Add to collection
+// (collect.js) and More like this (a plain form) run as they do there; Open follows the
+// tile's own link (into the viewer on the gallery). Keyboard: Shift+F10 or the menu key on a
 // focused tile (the button stays out of the tab order, one stop a tile); Esc closes it and
 // focus goes back to the tile. A popover by the button; a bottom sheet on a phone (app.css).
 import { fromTemplate } from "./dom.js";
+
+// What carries a ⋯ button: a grid tile or a row of My history.
+const ITEM = ":is(.tile, .history-row)";
 
 let dialog = null;
 let tileLink = null;
@@ -41,7 +45,7 @@ const openMenu = (tile) => {
   const button = tile.querySelector("[data-tile-menu]");
   if (!grid || !button || !window.htmx) return;
   const box = menu();
-  tileLink = tile.querySelector("a");
+  tileLink = tile.querySelector("a:not([tabindex])"); // a history row's thumbnail is out of the tab order
   if (!box.open) box.showModal();
   place(box, button);
   const url = grid.dataset.tileMenuUrl.replace("ID", tile.id.slice(2));
@@ -56,7 +60,7 @@ export const startTileMenu = () => {
     const button = event.target.closest("[data-tile-menu]");
     if (button) {
       event.preventDefault();
-      openMenu(button.closest(".tile"));
+      openMenu(button.closest(ITEM));
       return;
     }
     const open = event.target.closest("#tile-menu [data-tile-open]");
@@ -70,7 +74,7 @@ export const startTileMenu = () => {
   });
   document.addEventListener("keydown", (event) => {
     const menuKey = event.key === "ContextMenu" || (event.shiftKey && event.key === "F10");
-    const tile = document.activeElement?.closest?.("[data-tile-menu-url] .tile");
+    const tile = document.activeElement?.closest?.(`[data-tile-menu-url] ${ITEM}`);
     if (!menuKey || !tile?.querySelector("[data-tile-menu]")) return;
     event.preventDefault();
     keyboardAt = Date.now();
