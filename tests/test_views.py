@@ -327,3 +327,28 @@ def test_the_menu_fragment_follows_the_access_rules(finished, owner, other_user)
     assert Client().get(url).status_code == 404
     assert mine.get(url).status_code == 200
     assert mine.get("/g/nosuchimage/menu").status_code == 404
+
+
+def test_a_prompt_with_markup_is_shown_as_text_on_every_tile(owner, no_limits):
+    from gallery.services import collections, sharing
+
+    prompt = '<script>alert("x")</script> & <b>bold</b>'
+    item = make_done(prompt, owner=owner)
+    make_done("a second image", owner=owner, visibility="private")
+    album = collections.create(owner, "Markup", visibility="public")
+    collections.add(owner, album, [item])
+    link = sharing.create(owner, album)
+    pages = {
+        "grid, visitor": Client().get("/"),
+        "grid, owner": signed_in(owner).get("/?sort=oldest&mine=1"),
+        "collection": Client().get(album.get_absolute_url()),
+        "share link": Client().get(link.get_absolute_url()),
+    }
+    for name, response in pages.items():
+        page = response.content.decode()
+        assert "<script>alert" not in page and "<b>bold" not in page, name
+        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;" in page, name
+    # A tile's link carries the list's filters, escaped once.
+    assert f'href="/g/{item.public_id}/?mine=1&amp;sort=oldest"' in (
+        pages["grid, owner"].content.decode()
+    )

@@ -1,18 +1,11 @@
-"""Template helpers that need a service. The grid's page partial (first page and every next
-page) asks for its own starred ids here, in one query per page."""
+"""Template helpers that need a service, and the small filters the pages share."""
 
 from django import template
 
 from gallery import routes
-from gallery.services import failures, favourites
+from gallery.services import failures
 
 register = template.Library()
-
-
-@register.simple_tag(takes_context=True)
-def starred_ids(context, items) -> set[int]:
-    """`{% starred_ids page.items as starred %}`: the page's starred ids in one query."""
-    return favourites.starred_ids(context["request"].user, items)
 
 
 @register.filter

@@ -1,4 +1,4 @@
-// A tile's ⋯ menu (templates/gallery/_tile_more.html: on the gallery's and a collection's
+// A tile's ⋯ menu (gallery/templatetags/tiles.py: on the gallery's and a collection's
 // tiles and on My history's rows): one dialog a page, whose body is loaded from the server
 // when it opens (templates/gallery/_tile_menu.html). That body is the detail page's own
 // markup, so Edit prompt (composer.js), Copy prompt (copy.js), Add to collection
