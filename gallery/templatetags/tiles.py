@@ -2,10 +2,10 @@
 
 A page has 48 of them, and as a template the tile took most of the page's time: every
 variable and condition of it went through the template engine 48 times (docs/decisions.md,
-"Tiles written in Python"). Here the same markup is a few string joins a tile; the star is written
-here too, for the image's page as well (`_star.html` is `{% star %}`); a collection
-manager's tools stay a template (`_collection_tile_actions.html`), rendered through the
-page's own context.
+"One tile, three pages, written in Python"). Here the same markup is a few string joins a
+tile; the star is written here too, for the image's page as well (`_star.html` is
+`{% star %}`); a collection manager's tools stay a template
+(`_collection_tile_actions.html`), rendered through the page's own context.
 
     {% tiles page.items grid=True menu=True detail_qs=detail_qs %}     the gallery
     {% tiles page.items menu=True actions=... %}                        a collection
@@ -41,13 +41,13 @@ register = template.Library()
 
 
 def more_button(icons: str) -> str:
-    """A tile's ⋯ button. Out of the tab order (one stop a tile): the keyboard opens the
-    menu with Shift+F10 or the menu key on the tile."""
+    """A tile's ⋯ button (`icons`: the icon sheet's URL, escaped). Out of the tab order (one
+    stop a tile): the keyboard opens the menu with Shift+F10 or the menu key on the tile."""
     label = escape(gettext("More actions"))
     return (
         f'<button type="button" class="tile-more" tabindex="-1" aria-haspopup="dialog" '
         f'aria-label="{label}" title="{label}" data-tile-menu>'
-        f'<svg viewBox="0 0 24 24" aria-hidden="true"><use href="{escape(icons)}#more"></use>'
+        f'<svg viewBox="0 0 24 24" aria-hidden="true"><use href="{icons}#more"></use>'
         f"</svg></button>"
     )
 
@@ -55,7 +55,7 @@ def more_button(icons: str) -> str:
 @register.simple_tag
 def tile_more() -> SafeString:
     """`{% tile_more %}`: the ⋯ button of a live tile or a row of My history."""
-    return mark_safe(more_button(static("gallery/icons.svg")))  # noqa: S308 (its own markup)
+    return mark_safe(more_button(escape(static("gallery/icons.svg"))))  # noqa: S308 (escaped)
 
 
 def star_form(
