@@ -4,6 +4,7 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import limits, throttle
@@ -11,14 +12,15 @@ from core import http
 
 User = get_user_model()
 
-PASSWORD_HELP = "At least 8 characters; not only digits, not a common password."  # noqa: S105
+PASSWORD_HELP = _("At least 8 characters; not only digits, not a common password.")
 
 
 class SignupForm(UserCreationForm):
     """Username, email (for password resets) and a password, typed twice."""
 
     email = forms.EmailField(
-        help_text="Only used to reset your password.",
+        label=_("Email"),
+        help_text=_("Only used to reset your password."),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
 
@@ -28,16 +30,16 @@ class SignupForm(UserCreationForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["username"].help_text = "Letters, digits and @ . + - _ only."
+        self.fields["username"].help_text = _("Letters, digits and @ . + - _ only.")
         self.fields["password1"].help_text = PASSWORD_HELP
-        self.fields["password2"].label = "Password again"
+        self.fields["password2"].label = _("Password again")
         self.fields["password2"].help_text = ""
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip()
         if User.objects.filter(email__iexact=email).exists():
             raise forms.ValidationError(
-                "An account with this email exists already. Sign in, or reset its password."
+                _("An account with this email exists already. Sign in, or reset its password.")
             )
         return email
 
@@ -107,7 +109,7 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm, DelayedForm):
 
 class DeleteAccountForm(DelayedForm):
     password = forms.CharField(
-        label="Your password",
+        label=_("Your password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
@@ -120,14 +122,14 @@ class DeleteAccountForm(DelayedForm):
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
         if not self._right_password(self.user, password):
-            raise forms.ValidationError("That is not your password.")
+            raise forms.ValidationError(_("That is not your password."))
         return password
 
 
 class TokenForm(forms.Form):
     name = forms.CharField(
-        label="Name",
+        label=_("Name"),
         max_length=100,
-        help_text="What will use it, e.g. “laptop script” or “chat app”.",
+        help_text=_("What will use it, e.g. “laptop script” or “chat app”."),
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )

@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import RateCounter
 
@@ -114,12 +115,14 @@ def in_words(seconds: float) -> str:
     """40 s, 3 min, 2 h 5 min: how long until someone can try again."""
     seconds = max(1, round(seconds))
     if seconds < 60:
-        return f"{seconds} s"
+        return _("%(seconds)s s") % {"seconds": seconds}
     minutes = -(-seconds // 60)  # round up: never tell people to come back too early
     if minutes < 60:
-        return f"{minutes} min"
+        return _("%(minutes)s min") % {"minutes": minutes}
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+    return _("%(hours)s h") % {"hours": hours}
 
 
 def check_ip(action: str, ip: str, now: datetime | None = None) -> None:
@@ -131,7 +134,10 @@ def check_ip(action: str, ip: str, now: datetime | None = None) -> None:
     usage = consume(f"ip:{action}:{ip}", rate, now)
     if not usage.allowed:
         wait = in_words((usage.resets_at - now).total_seconds())
-        what = {"signin": "sign-in attempts", "submit": "images requested"}.get(action, "requests")
-        raise RateLimited(
-            f"Too many {what} from your network. Try again in {wait}.", usage.resets_at
-        )
+        if action == "signin":
+            message = _("Too many sign-in attempts from your network. Try again in %(wait)s.")
+        elif action == "submit":
+            message = _("Too many images requested from your network. Try again in %(wait)s.")
+        else:
+            message = _("Too many requests from your network. Try again in %(wait)s.")
+        raise RateLimited(message % {"wait": wait}, usage.resets_at)

@@ -26,6 +26,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Value, When
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
 
 from accounts import limits
 from accounts.models import SigninFailures
@@ -110,7 +111,8 @@ def count_attempt(username: str, now: datetime | None = None) -> None:
         retry_at = row.values_list("retry_at", flat=True).first() or now
     seconds = max(1, math.ceil((retry_at - now).total_seconds()))
     raise SigninDelayed(
-        f"Too many failed sign-ins for this account. Try again in {limits.in_words(seconds)}.",
+        _("Too many failed sign-ins for this account. Try again in %(wait)s.")
+        % {"wait": limits.in_words(seconds)},
         retry_at,
         seconds,
     )

@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import ApiToken
 
@@ -62,14 +63,15 @@ def issue(user: User, name: str) -> tuple[ApiToken, str]:
     """Make a token for `user`; returns the row and the token itself (shown once)."""
     name = (name or "").strip()
     if not user.is_active:
-        raise ValidationError("The account is disabled: its tokens would not work.")
+        raise ValidationError(_("The account is disabled: its tokens would not work."))
     if not name:
-        raise ValidationError({"name": "Give the token a name, to recognise it later."})
+        raise ValidationError({"name": _("Give the token a name, to recognise it later.")})
     if len(name) > 100:
-        raise ValidationError({"name": "Keep the name to 100 characters."})
+        raise ValidationError({"name": _("Keep the name to 100 characters.")})
     if ApiToken.objects.filter(user=user, revoked_at=None).count() >= MAX_TOKENS_PER_USER:
         raise ValidationError(
-            f"You already have {MAX_TOKENS_PER_USER} tokens. Revoke one you no longer use."
+            _("You already have %(count)s tokens. Revoke one you no longer use.")
+            % {"count": MAX_TOKENS_PER_USER}
         )
     raw = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
@@ -96,14 +98,14 @@ def for_user(user: User) -> QuerySet[ApiToken]:
 def authenticate(raw: str) -> ApiToken:
     """The active token `raw` names, with its user loaded; TokenError saying why not."""
     if not raw:
-        raise TokenMissing("This API needs a token: send 'Authorization: Bearer <token>'.")
+        raise TokenMissing(_("This API needs a token: send 'Authorization: Bearer <token>'."))
     token = ApiToken.objects.select_related("user").filter(digest=digest(raw)).first()
     if token is None:
-        raise TokenInvalid("The token is not valid.")
+        raise TokenInvalid(_("The token is not valid."))
     if not token.is_active:
-        raise TokenRevoked("The token has been revoked.")
+        raise TokenRevoked(_("The token has been revoked."))
     if not token.user.is_active:
-        raise AccountDisabled("The token's account is disabled.")
+        raise AccountDisabled(_("The token's account is disabled."))
     now = timezone.now()
     if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -14,6 +14,7 @@ from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.generic import FormView
@@ -130,8 +131,10 @@ def setup(request: HttpRequest) -> HttpResponse:
         login(request, user, backend=BACKEND)
         messages.success(
             request,
-            "Welcome! You are the administrator. Site settings, invitations and moderation "
-            "are in the Admin.",
+            _(
+                "Welcome! You are the administrator. Site settings, invitations and moderation "
+                "are in the Admin."
+            ),
         )
         return redirect("gallery:index")
     return render(request, "accounts/setup.html", {"form": form})
@@ -165,7 +168,11 @@ def signup(request: HttpRequest, token: str | None = None) -> HttpResponse:
             except services.SignupClosed as exc:
                 return render(request, "accounts/signup.html", {"closed": exc.message}, status=403)
             login(request, user, backend=BACKEND)
-            messages.success(request, f"Welcome, {user.get_username()}! Your account is ready.")
+            messages.success(
+                request,
+                _("Welcome, %(username)s! Your account is ready.")
+                % {"username": user.get_username()},
+            )
             return redirect("gallery:index")
     return render(request, "accounts/signup.html", context)
 
@@ -199,7 +206,7 @@ def delete_account(request: http.AuthenticatedRequest) -> HttpResponse:
         messages.error(request, exc.messages[0])
         return redirect("accounts:account")
     logout(request)
-    messages.success(request, "Your account has been deleted.")
+    messages.success(request, _("Your account has been deleted."))
     return redirect("gallery:index")
 
 
@@ -242,6 +249,7 @@ def revoke_token(request: http.AuthenticatedRequest, pk: int) -> HttpResponse:
     if token.is_active:
         tokens.revoke(token)
         messages.success(
-            request, f"Token “{token.name}” revoked. Anything using it is now refused."
+            request,
+            _("Token “%(name)s” revoked. Anything using it is now refused.") % {"name": token.name},
         )
     return redirect(reverse("accounts:tokens"))

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from gallery.models import Generation, Report, StylePreset
 from gallery.services import intake, presets
@@ -26,28 +27,30 @@ class GenerateForm(forms.Form):
     prompt = forms.CharField(
         error_messages={"required": intake.EMPTY_PROMPT},
         widget=forms.Textarea(
-            attrs={"rows": 2, "placeholder": "A lighthouse on a cliff at dawn, watercolour"}
+            attrs={"rows": 2, "placeholder": _("A lighthouse on a cliff at dawn, watercolour")}
         ),
     )
     negative_prompt = forms.CharField(
         required=False,
-        label="Negative prompt",
-        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What to leave out: blurry, text"}),
+        label=_("Negative prompt"),
+        widget=forms.Textarea(
+            attrs={"rows": 2, "placeholder": _("What to leave out: blurry, text")}
+        ),
     )
 
     # How many images of this prompt (1 to the site's GALLERY_MAX_BATCH).
     count = forms.TypedChoiceField(
-        label="Images", coerce=int, empty_value=1, required=False, initial=1
+        label=_("Images"), coerce=int, empty_value=1, required=False, initial=1
     )
     # A style preset staff offer (gallery.services.presets); blank: none.
     preset = forms.TypedChoiceField(
-        label="Style", required=False, coerce=int, empty_value=None, widget=StyleSelect
+        label=_("Style"), required=False, coerce=int, empty_value=None, widget=StyleSelect
     )
     # Blank: the user's default (Preferences), else the site's.
     visibility = forms.ChoiceField(
-        label="Who can see them",
+        label=_("Who can see them"),
         required=False,
-        choices=[("", "My default"), *Generation.Visibility.choices],
+        choices=[("", _("My default")), *Generation.Visibility.choices],
     )
 
     # "Generate again": the public id of the image the prompt came from (checked on submit).
@@ -60,7 +63,7 @@ class GenerateForm(forms.Form):
         self.fields["count"].choices = [(n, str(n)) for n in range(1, intake.max_batch() + 1)]
         # One query for the offered presets, whether the form is shown or checked.
         self.presets = {preset.pk: preset for preset in presets.offered()}
-        self.fields["preset"].choices = [("", "No style")] + [
+        self.fields["preset"].choices = [("", _("No style"))] + [
             (pk, preset.name) for pk, preset in self.presets.items()
         ]
         # Example images only for a page shown to someone (`user`), as they may see them.
@@ -87,16 +90,16 @@ class ReportForm(forms.Form):
     """What a user tells the moderators about an image."""
 
     category = forms.ChoiceField(
-        label="What is wrong with it?",
+        label=_("What is wrong with it?"),
         choices=Report.Category.choices,
         widget=forms.RadioSelect,
-        error_messages={"required": "Choose what is wrong with the image."},
+        error_messages={"required": _("Choose what is wrong with the image.")},
     )
     note = forms.CharField(
-        label="Anything a moderator should know?",
+        label=_("Anything a moderator should know?"),
         required=False,
         max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Optional"}),
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": _("Optional")}),
     )
 
 
@@ -106,33 +109,33 @@ class GalleryFilterForm(forms.Form):
 
     q = forms.CharField(
         required=False,
-        label="Search prompts",
+        label=_("Search prompts"),
         widget=forms.TextInput(
             attrs={
                 "type": "search",
-                "placeholder": 'Search prompts: lighthouse "oil painting" -people',
+                "placeholder": _('Search prompts: lighthouse "oil painting" -people'),
                 "autocomplete": "off",
                 "enterkeyhint": "search",
             }
         ),
     )
-    mine = forms.BooleanField(required=False, label="Mine")
-    starred = forms.BooleanField(required=False, label="Starred")
+    mine = forms.BooleanField(required=False, label=_("Mine"))
+    starred = forms.BooleanField(required=False, label=_("Starred"))
     status = forms.ChoiceField(
         required=False,
-        label="Status",
-        choices=[("", "Any finished"), *Generation.Status.choices],
+        label=_("Status"),
+        choices=[("", _("Any finished")), *Generation.Status.choices],
     )
     since = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+        required=False, label=_("From"), widget=forms.DateInput(attrs={"type": "date"})
     )
     until = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+        required=False, label=_("To"), widget=forms.DateInput(attrs={"type": "date"})
     )
     sort = forms.ChoiceField(
         required=False,
-        label="Sort",
-        choices=[("newest", "Newest"), ("oldest", "Oldest")],
+        label=_("Sort"),
+        choices=[("newest", _("Newest")), ("oldest", _("Oldest"))],
         widget=forms.RadioSelect,
     )
 

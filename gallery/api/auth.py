@@ -9,13 +9,15 @@ from __future__ import annotations
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_noop as _
 from ninja.security import HttpBearer
 
 from accounts import tokens
 from core import http
 from core.models import SiteSettings
 
-ANONYMOUS_REFUSED = (
+ANONYMOUS_REFUSED = _(
     "This gallery is open to signed-in users only: send 'Authorization: Bearer <token>'."
 )
 
@@ -35,7 +37,7 @@ class BearerToken(HttpBearer):
         raw = http.bearer(request)
         if not raw and self.optional and "Authorization" not in request.headers:
             if not SiteSettings.load().anonymous_browsing:
-                raise tokens.TokenMissing(ANONYMOUS_REFUSED)
+                raise tokens.TokenMissing(gettext(ANONYMOUS_REFUSED))
             return AnonymousUser()
         return self.authenticate(request, raw)
 

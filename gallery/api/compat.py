@@ -15,6 +15,7 @@ from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts import tokens
@@ -38,13 +39,13 @@ RESPONSE_FORMATS = ("url", "b64_json")
 
 def _require_post(request: HttpRequest) -> None:
     if request.method != "POST":
-        raise ApiError(405, "method_not_allowed", "Use POST.")
+        raise ApiError(405, "method_not_allowed", _("Use POST."))
 
 
 def _read_body(request: HttpRequest) -> bytes:
     """The body of the POST; 413 past 2 MB (without reading it). Read only once the token
     is known good, so nobody without one can make us read a body at all."""
-    too_large = ApiError(413, "body_too_large", "The request body is larger than 2 MB.")
+    too_large = ApiError(413, "body_too_large", _("The request body is larger than 2 MB."))
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -73,9 +74,9 @@ def _load_json(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
-        raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
+        raise ApiError(400, "invalid_json", _("The request body is not valid JSON.")) from None
     if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+        raise ApiError(400, "invalid_json", _("The request body must be a JSON object."))
     return payload
 
 
@@ -84,8 +85,11 @@ def _text(payload: dict[str, Any], field: str, *, required: bool) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
-        what = "a non-empty string" if required else "a string"
-        raise ApiError(400, "invalid_request", f"'{field}' must be {what}.", param=field)
+        if required:
+            message = _("'%(field)s' must be a non-empty string.")
+        else:
+            message = _("'%(field)s' must be a string.")
+        raise ApiError(400, "invalid_request", message % {"field": field}, param=field)
     return value
 
 
@@ -114,17 +118,22 @@ def parse_openai(payload: dict[str, Any]) -> ImagesRequest:
         n = 1
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_IMAGES:
         raise ApiError(
-            400, "invalid_request", f"'n' must be an integer from 1 to {MAX_IMAGES}.", param="n"
+            400,
+            "invalid_request",
+            _("'n' must be an integer from 1 to %(max)s.") % {"max": MAX_IMAGES},
+            param="n",
         )
     size = payload.get("size")
     if size is not None and size != SIZE:
-        raise ApiError(400, "invalid_request", f"'size' must be {SIZE!r}.", param="size")
+        raise ApiError(
+            400, "invalid_request", _("'size' must be '%(size)s'.") % {"size": SIZE}, param="size"
+        )
     response_format = payload.get("response_format") or "url"
     if response_format not in RESPONSE_FORMATS:
         raise ApiError(
             400,
             "invalid_request",
-            "'response_format' must be 'url' or 'b64_json'.",
+            _("'response_format' must be 'url' or 'b64_json'."),
             param="response_format",
         )
     return ImagesRequest(
@@ -166,7 +175,7 @@ def _original_bytes(request: HttpRequest, generation: Generation) -> bytes:
         return downloads.original_bytes(generation, page_url)
     except OSError:
         raise ApiError(
-            500, "storage_error", "The image could not be read back.", generation=generation
+            500, "storage_error", _("The image could not be read back."), generation=generation
         ) from None
 
 

@@ -8,6 +8,7 @@ refusal gets is decided here only.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from accounts import tokens
 from gallery.models import Generation
@@ -74,7 +75,7 @@ def from_unfinished(generation: Generation) -> ApiError:
         return ApiError(
             504,
             "generation_timeout",
-            "The image is taking longer than expected. It will appear in the gallery once done.",
+            _("The image is taking longer than expected. It will appear in the gallery once done."),
             generation=generation,
         )
     code = generation.failure_code or "generation_failed"
@@ -84,5 +85,5 @@ def from_unfinished(generation: Generation) -> ApiError:
         status = 502
     else:
         status = 500
-    message = generation.failure_reason or "The image could not be made."
+    message = generation.failure_reason or _("The image could not be made.")
     return ApiError(status, code, message, generation=generation)

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Query
 from ninja import Status as Reply
 from ninja.errors import ValidationError as RequestInvalid
@@ -103,7 +104,7 @@ def refused(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
 @api.exception_handler(RequestInvalid)
 def malformed(request: HttpRequest, exc: RequestInvalid) -> HttpResponse:
     # 400 rather than ninja's 422: one status for "your request is wrong".
-    body = {"detail": "The request is not valid.", "errors": exc.errors}
+    body = {"detail": _("The request is not valid."), "errors": exc.errors}
     return api.create_response(request, body, status=400)
 
 
@@ -184,7 +185,7 @@ def list_generations(request: HttpRequest, filters: Query[ListFilters]):
     user = request.auth
     f = filters
     if not user.is_authenticated and (f.mine or f.starred or f.status):
-        raise tokens.TokenMissing("The mine, starred and status filters need a token.")
+        raise tokens.TokenMissing(_("The mine, starred and status filters need a token."))
     params = {
         "q": f.q,
         "mine": "1" if f.mine else "",
@@ -197,7 +198,7 @@ def list_generations(request: HttpRequest, filters: Query[ListFilters]):
     query = browse.GalleryQuery.from_params(params, user)
     after = pagination.parse_cursor(f.cursor)
     if f.cursor is not None and after is None:
-        raise DjangoValidationError("Not a cursor from this API.", code="bad_cursor")
+        raise DjangoValidationError(_("Not a cursor from this API."), code="bad_cursor")
     page = browse.api_page(user, query, after, f.limit)
     next_cursor = str(page.next_cursor) if page.next_cursor else None
     next_url = None

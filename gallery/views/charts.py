@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.utils import formats
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
 
 WIDTH = 600
 HEIGHT = 200
@@ -41,7 +43,10 @@ def _nice_max(value: float) -> float:
 
 
 def _number(value: float) -> str:
-    return f"{value:g}" if value < 10 else f"{value:,.0f}"
+    # In the reader's language: "2.5" / "2,5", "1,200" / "1 200" / "1.200".
+    if value < 10:
+        return f"{value:g}".replace(".", str(formats.get_format("DECIMAL_SEPARATOR")))
+    return formats.number_format(round(value), force_grouping=True)
 
 
 def _frame(
@@ -100,7 +105,11 @@ def stacked_bars(
                 height = plot_h * value / top
                 y = TOP + plot_h - plot_h * base / top - height
                 x = round(LEFT + step * i + step * 0.15, 1)
-                tip = f"{labels[i]}: {_number(value)} {s.name}"
+                tip = _("%(day)s: %(value)s %(series)s") % {
+                    "day": labels[i],
+                    "value": _number(value),
+                    "series": s.name,
+                }
                 rects.append((s.css, x, round(y, 1), round(step * 0.7, 1), round(height, 1), tip))
                 base += value
     body = format_html_join(

@@ -8,6 +8,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from core.models import SiteSettings
@@ -41,7 +43,7 @@ def collection_list(request: HttpRequest) -> HttpResponse:
     form = CollectionForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         made = collections.create(request.user, **form.cleaned_data)
-        messages.success(request, f"Made the collection “{made.name}”.")
+        messages.success(request, _("Made the collection “%(name)s”.") % {"name": made.name})
         return redirect(made)
     mine = list(access.own_collections(request.user))
     context = {
@@ -82,7 +84,7 @@ def edit(request: HttpRequest, public_id: str) -> HttpResponse:
     form = CollectionForm(request.POST, instance=found)
     if form.is_valid():
         form.save()
-        messages.success(request, "Saved.")
+        messages.success(request, _("Saved."))
     else:
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
     return redirect(found)
@@ -94,7 +96,8 @@ def delete(request: HttpRequest, public_id: str) -> HttpResponse:
     found = _manageable_or_404(request, public_id)
     name = found.name
     found.delete()  # its items and share links go with it; the images stay
-    messages.success(request, f"Deleted the collection “{name}”. Its images are still yours.")
+    note = _("Deleted the collection “%(name)s”. Its images are still yours.")
+    messages.success(request, note % {"name": name})
     return redirect("gallery:collections")
 
 
@@ -103,7 +106,10 @@ def delete(request: HttpRequest, public_id: str) -> HttpResponse:
 def remove(request: HttpRequest, public_id: str) -> HttpResponse:
     found = _manageable_or_404(request, public_id)
     count = collections.remove(request.user, found, request.POST.getlist("ids"))
-    messages.success(request, f"Removed {count} image{'s' if count != 1 else ''}.")
+    messages.success(
+        request,
+        ngettext("Removed %(count)s image.", "Removed %(count)s images.", count) % {"count": count},
+    )
     return redirect_back(request, found)
 
 
@@ -112,7 +118,7 @@ def remove(request: HttpRequest, public_id: str) -> HttpResponse:
 def set_cover(request: HttpRequest, public_id: str) -> HttpResponse:
     found = _manageable_or_404(request, public_id)
     if collections.set_cover(request.user, found, request.POST.get("id", "")):
-        messages.success(request, "Cover changed.")
+        messages.success(request, _("Cover changed."))
     return redirect_back(request, found)
 
 
@@ -133,7 +139,7 @@ def collect(request: HttpRequest, public_id: str) -> HttpResponse:
             if action == "new":
                 made = collections.create(request.user, request.POST.get("name", ""))
                 collections.add(request.user, made, [item])
-                note = f"Added to the new collection “{made.name}”."
+                note = _("Added to the new collection “%(name)s”.") % {"name": made.name}
             else:
                 target = access.own_collections(request.user).filter(
                     public_id=request.POST.get("collection", "")
@@ -143,10 +149,10 @@ def collect(request: HttpRequest, public_id: str) -> HttpResponse:
                     raise Http404("No such collection.")
                 if action == "remove":
                     collections.remove(request.user, chosen, [item.public_id])
-                    note = f"Removed from “{chosen.name}”."
+                    note = _("Removed from “%(name)s”.") % {"name": chosen.name}
                 else:
                     collections.add(request.user, chosen, [item])
-                    note = f"Added to “{chosen.name}”."
+                    note = _("Added to “%(name)s”.") % {"name": chosen.name}
         except ValidationError as exc:
             note, status = exc.messages[0], 400
         except PermissionDenied:
@@ -177,17 +183,18 @@ def bulk_add(request: HttpRequest, images: list, back: str) -> HttpResponse:
         .first()
     )
     if chosen is None:
-        messages.error(request, "Choose a collection first.")
+        messages.error(request, _("Choose a collection first."))
         return redirect(back)
     try:
         count = collections.add(request.user, chosen, images)
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
         return redirect(back)
-    messages.success(
-        request,
-        f"Added {count} image{'s' if count != 1 else ''} to “{chosen.name}”"
-        + ("" if count else " (they were already in it, or have no image)")
-        + ".",
-    )
+    if count:
+        note = ngettext(
+            "Added %(count)s image to “%(name)s”.", "Added %(count)s images to “%(name)s”.", count
+        )
+    else:
+        note = _("Added 0 images to “%(name)s” (they were already in it, or have no image).")
+    messages.success(request, note % {"count": count, "name": chosen.name})
     return redirect(back)

@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import get_template
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from core import http
@@ -78,7 +79,10 @@ def _quota_words(request: HttpRequest) -> str:
     quota = quotas.quota_status(request.user)
     if not quota or not quota.daily_limit:
         return ""
-    return f"{quota.remaining_today} of {quota.daily_limit} left today"
+    return _("%(left)s of %(limit)s left today") % {
+        "left": quota.remaining_today,
+        "limit": quota.daily_limit,
+    }
 
 
 def _tiles_json(
@@ -202,7 +206,7 @@ def retry(request: HttpRequest, public_id: str) -> HttpResponse:
 def delete(request: HttpRequest, public_id: str) -> HttpResponse:
     item = manageable_or_404(request, public_id)
     storage.delete(item)
-    messages.success(request, "The image was deleted.")
+    messages.success(request, _("The image was deleted."))
     return redirect("gallery:index")
 
 
@@ -216,9 +220,9 @@ def cancel(request: HttpRequest, public_id: str) -> HttpResponse:
     if wants_json(request):
         return JsonResponse({"cancelled": cancelled}, status=200 if cancelled else 409)
     if cancelled:
-        messages.success(request, "Cancelled: the image was taken out of the queue.")
+        messages.success(request, _("Cancelled: the image was taken out of the queue."))
         return redirect_back(request, "gallery:history")
-    messages.error(request, "It has already started, so it can no longer be cancelled.")
+    messages.error(request, _("It has already started, so it can no longer be cancelled."))
     return redirect_back(request, item)
 
 
@@ -237,9 +241,15 @@ def change_visibility(request: HttpRequest, public_id: str) -> HttpResponse:
     if wants_json(request):
         return JsonResponse({"visibility": item.visibility, "moderation": item.moderation})
     if item.moderation == Generation.Moderation.PENDING:
-        messages.info(request, "It is public once a moderator has looked at it.")
+        messages.info(request, _("It is public once a moderator has looked at it."))
     else:
-        messages.success(request, f"Now {item.get_visibility_display().lower()}.")
+        if item.visibility == Generation.Visibility.PUBLIC:
+            messages.success(request, _("Now public."))
+        elif item.visibility == Generation.Visibility.PRIVATE:
+            messages.success(request, _("Now private."))
+        else:
+            note = _("Now %(visibility)s.")
+            messages.success(request, note % {"visibility": item.get_visibility_display().lower()})
     return redirect_back(request, item)
 
 

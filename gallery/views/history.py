@@ -4,6 +4,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from gallery.services import access, history, live, pagination, visibility
@@ -34,18 +36,28 @@ def bulk(request: HttpRequest) -> HttpResponse:
     back = request.POST.get("next") or ""
     back = back if back.startswith("/history") else "/history"
     if not ids:
-        messages.error(request, "Select at least one image first.")
+        messages.error(request, _("Select at least one image first."))
         return redirect(back)
     if action == "delete":
         count = history.bulk_delete(request.user, ids)
-        messages.success(request, f"Deleted {count} image{'s' if count != 1 else ''}.")
+        messages.success(
+            request,
+            ngettext("Deleted %(count)s image.", "Deleted %(count)s images.", count)
+            % {"count": count},
+        )
         return redirect(back)
     if action == "collect":
         images = [item for item in history.owned(request.user, ids) if item.has_image]
         return collections.bulk_add(request, images, back)
     if action in ("public", "private"):
         count = visibility.change_many(request.user, ids, action)
-        messages.success(request, f"Made {count} image{'s' if count != 1 else ''} {action}.")
+        if action == "public":
+            note = ngettext("Made %(count)s image public.", "Made %(count)s images public.", count)
+        else:
+            note = ngettext(
+                "Made %(count)s image private.", "Made %(count)s images private.", count
+            )
+        messages.success(request, note % {"count": count})
         return redirect(back)
     if action == "zip":
         try:
@@ -56,8 +68,8 @@ def bulk(request: HttpRequest) -> HttpResponse:
             messages.error(request, str(exc))
             return redirect(back)
         if not count:
-            messages.error(request, "None of the selected items has an image to download.")
+            messages.error(request, _("None of the selected items has an image to download."))
             return redirect(back)
         return FileResponse(archive, as_attachment=True, filename="sdxl-gallery-images.zip")
-    messages.error(request, "Choose delete, download or add to a collection.")
+    messages.error(request, _("Choose delete, download or add to a collection."))
     return redirect(back)

@@ -9,6 +9,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from gallery.models import ModerationEvent
@@ -70,7 +71,10 @@ def decide(request: HttpRequest, public_id: str) -> HttpResponse:
     if error:
         messages.error(request, error)
     else:
-        messages.success(request, f"{event.get_action_display()}: {item.prompt[:60]}")
+        note = _("%(action)s: %(prompt)s")
+        messages.success(
+            request, note % {"action": event.get_action_display(), "prompt": item.prompt[:60]}
+        )
     return redirect("gallery:moderation")
 
 
@@ -84,7 +88,7 @@ def undo(request: HttpRequest, event_id: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
     else:
-        messages.success(request, "The system's hold was undone.")
+        messages.success(request, _("The system's hold was undone."))
     return redirect("gallery:moderation")
 
 
@@ -95,12 +99,12 @@ def appeal(request: HttpRequest, public_id: str) -> HttpResponse:
     item = viewable_or_404(request, public_id)
     if not service.can_appeal(request.user, item):
         # Not theirs, not hidden or removed, or appealed already: nothing to do here.
-        messages.error(request, "This decision can't be appealed.")
+        messages.error(request, _("This decision can't be appealed."))
         return redirect(item)
     try:
         service.appeal(item, appellant=request.user, note=request.POST.get("note", ""))
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
     else:
-        messages.success(request, "Your appeal was sent. A moderator will look at it.")
+        messages.success(request, _("Your appeal was sent. A moderator will look at it."))
     return redirect(item)

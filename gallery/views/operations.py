@@ -8,6 +8,9 @@ import secrets
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import dateformat
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -22,26 +25,31 @@ from gallery.views.moderation import staff_only
 @staff_only
 def dashboard_page(request: HttpRequest) -> HttpResponse:
     figures = dashboard.overview()
-    labels = [f"{d.day:%d %b}" for d in figures.days]
+    labels = [dateformat.format(d.day, "d M") for d in figures.days]
     images_chart = charts.stacked_bars(
-        "Images per day",
-        f"Images finished on each of the last {len(labels)} days: done, and failed.",
+        _("Images per day"),
+        ngettext(
+            "Images finished on each of the last %(days)s day: done, and failed.",
+            "Images finished on each of the last %(days)s days: done, and failed.",
+            len(labels),
+        )
+        % {"days": len(labels)},
         labels,
         [
-            charts.Series("done", [d.succeeded for d in figures.days], "c-ok"),
-            charts.Series("failed", [d.failed for d in figures.days], "c-bad"),
+            charts.Series(_("done"), [d.succeeded for d in figures.days], "c-ok"),
+            charts.Series(_("failed"), [d.failed for d in figures.days], "c-bad"),
         ],
     )
     days = figures.days
     times_chart = charts.lines(
-        "Queue wait and run time",
-        "Seconds waited in the queue and spent generating, median and 95th percentile, per day.",
+        _("Queue wait and run time"),
+        _("Seconds waited in the queue and spent generating, median and 95th percentile, per day."),
         labels,
         [
-            charts.Series("wait, median", [d.wait_p50 for d in days], "c-wait"),
-            charts.Series("wait, 95th percentile", [d.wait_p95 for d in days], "c-wait dashed"),
-            charts.Series("run, median", [d.run_p50 for d in days], "c-run"),
-            charts.Series("run, 95th percentile", [d.run_p95 for d in days], "c-run dashed"),
+            charts.Series(_("wait, median"), [d.wait_p50 for d in days], "c-wait"),
+            charts.Series(_("wait, 95th percentile"), [d.wait_p95 for d in days], "c-wait dashed"),
+            charts.Series(_("run, median"), [d.run_p50 for d in days], "c-run"),
+            charts.Series(_("run, 95th percentile"), [d.run_p95 for d in days], "c-run dashed"),
         ],
     )
     context = {

@@ -5,6 +5,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.models import SiteSettings
 from gallery.models import Generation, Preferences
@@ -15,13 +17,15 @@ class PreferencesForm(forms.ModelForm):
         model = Preferences
         fields = ["default_visibility", "embed_metadata"]
         labels = {
-            "default_visibility": "New images are",
-            "embed_metadata": "Embed the prompt in downloaded files",
+            "default_visibility": _("New images are"),
+            "embed_metadata": _("Embed the prompt in downloaded files"),
         }
         help_texts = {
-            "embed_metadata": "Downloads of your images, by anyone, carry the prompt, negative "
-            "prompt and a link back here as standard PNG/JPEG/WebP metadata. The stored "
-            "file never changes.",
+            "embed_metadata": _(
+                "Downloads of your images, by anyone, carry the prompt, negative "
+                "prompt and a link back here as standard PNG/JPEG/WebP metadata. The stored "
+                "file never changes."
+            ),
         }
         widgets = {"default_visibility": forms.RadioSelect}
 
@@ -29,7 +33,7 @@ class PreferencesForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         site_default = SiteSettings.load().get_default_visibility_display().lower()
         self.fields["default_visibility"].choices = [
-            ("", f"The site's default ({site_default})"),
+            ("", gettext("The site's default (%(visibility)s)") % {"visibility": site_default}),
             *Generation.Visibility.choices,
         ]
         self.fields["default_visibility"].required = False
@@ -42,7 +46,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             form.save()
-            messages.success(request, "Preferences saved.")
+            messages.success(request, gettext("Preferences saved."))
             return redirect("gallery:preferences")
         return render(request, "gallery/preferences.html", {"form": form}, status=400)
     return render(request, "gallery/preferences.html", {"form": form})

@@ -6,6 +6,7 @@ appear in them, and a link whose prompts are hidden keeps them hidden."""
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from core.models import SiteSettings
 from gallery.models import Collection, Generation, ShareLink
@@ -43,7 +44,8 @@ def for_image(request: HttpRequest, item: Generation) -> dict | None:
         return None
     return {
         "title": _title(item.prompt),
-        "description": f"An image made with {item.endpoint_label or 'SDXL'} on {SITE_NAME}.",
+        "description": _("An image made with %(endpoint)s on %(site)s.")
+        % {"endpoint": item.endpoint_label or "SDXL", "site": SITE_NAME},
         "url": request.build_absolute_uri(item.get_absolute_url()),
         **_picture(request, item),
     }
@@ -59,7 +61,8 @@ def for_collection(
         return None
     return {
         "title": _title(collection.name),
-        "description": _title(collection.description) or f"A collection on {SITE_NAME}.",
+        "description": _title(collection.description)
+        or _("A collection on %(site)s.") % {"site": SITE_NAME},
         "url": request.build_absolute_uri(collection.get_absolute_url()),
         **_image(request, cover),
     }
@@ -69,10 +72,10 @@ def for_share(request: HttpRequest, link: ShareLink, shown: Generation | None) -
     """A share link's card: the picture and prompt of `shown` (the image, or the
     collection's first) only when they are public anyway and prompts are not hidden."""
     preview: dict = {
-        "title": f"Shared on {SITE_NAME}",
-        "description": "An image shared with you."
+        "title": _("Shared on %(site)s") % {"site": SITE_NAME},
+        "description": _("An image shared with you.")
         if link.generation_id
-        else "A collection shared with you.",
+        else _("A collection shared with you."),
         "url": request.build_absolute_uri(link.get_absolute_url()),
     }
     if link.has_password or shown is None:
@@ -83,5 +86,5 @@ def for_share(request: HttpRequest, link: ShareLink, shown: Generation | None) -
         preview["title"] = _title(shown.prompt)
     image = _image(request, shown)
     if image and link.hide_prompts:
-        image["image_alt"] = "A shared image"
+        image["image_alt"] = _("A shared image")
     return {**preview, **image}

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from gallery.forms import ReportForm
@@ -20,7 +21,7 @@ def report(request: HttpRequest, public_id: str) -> HttpResponse:
     form = ReportForm(request.POST)
     try:
         if not form.is_valid():
-            raise ValidationError(form.errors.get("category") or "Choose what is wrong.")
+            raise ValidationError(form.errors.get("category") or _("Choose what is wrong."))
         moderation.report(
             item,
             reporter=request.user,
@@ -30,6 +31,6 @@ def report(request: HttpRequest, public_id: str) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
         return render(request, "gallery/generation.html", detail_context(request, item), status=400)
-    messages.success(request, "Thank you for your report. A moderator will look at it.")
+    messages.success(request, _("Thank you for your report. A moderator will look at it."))
     # Enough reports hide the image, from the reporter too: then back to the gallery.
     return redirect(item if access.can_view(request.user, item) else "gallery:index")

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.utils.datastructures import MultiValueDict
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
@@ -88,14 +89,18 @@ def _check(request: HttpRequest, handler: InMemoryCapped, context: dict) -> Http
     upload = request.FILES.get(FIELD)
     if handler.too_big:
         limit = filesizeformat(handler.cap)
-        error, status = f"The file is larger than this page checks ({limit} at most).", 413
+        error = _("The file is larger than this page checks (%(limit)s at most).") % {
+            "limit": limit
+        }
+        status = 413
     elif upload is None:
-        error, status = "Choose an image file to check.", 400
+        error, status = _("Choose an image file to check."), 400
     else:
         try:
             context["result"] = provenance.verify_file(upload.read(), request.user)
         except provenance.NotAnImage as exc:
-            error, status = f"{exc} This page checks JPEG, PNG and WebP files.", 400
+            error = _("%(problem)s This page checks JPEG, PNG and WebP files.") % {"problem": exc}
+            status = 400
         else:
             context["file_name"] = upload.name
             return render(request, "gallery/verify.html", context)
