@@ -53,6 +53,7 @@ from bench.harness import (
 POLL_INTERVAL = 1.5
 PER_PAGE = 4
 SECRET = "bench-" + "k" * 50
+CHROMIUM = "/usr/bin/chromium"
 
 
 def main() -> int:
@@ -66,6 +67,9 @@ def main() -> int:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--data", default=None, help="a data dir to keep and reuse")
     args = parser.parse_args()
+    if not Path(CHROMIUM).exists():  # before loading a million rows, not after
+        print(f"the store-to-tile figure needs Debian's chromium at {CHROMIUM} (apt: chromium)")
+        return 2
 
     standin = StandinServer(("127.0.0.1", 0), latency=args.latency).start()
     install = Install(standin.url, args.database_url, data_dir=args.data, GALLERY_WORKERS="4",
@@ -229,7 +233,7 @@ def _browser(url: str, session: str, user, tiles: int) -> list[float]:
     ids = [intake.submit(prompt=f"watched {n}", owner=user).public_id for n in range(tiles)]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium",
+            executable_path=CHROMIUM,
             args=[
                 "--no-sandbox",
                 "--disable-gpu",
