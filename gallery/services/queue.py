@@ -28,21 +28,25 @@ Status = Generation.Status
 def fair_order() -> list[int]:
     """The ids of the next job of each owner with work waiting, in the order they should
     start: whose last image started longest ago first (never started: first of all), then
-    whoever has waited longest. One query: each owner's head of queue, and their last start
-    by the (owner, started_at) index."""
+    whoever has waited longest. One query over the queued rows only (the (status, -id)
+    index), each with its owner's last start by the (owner, started_at) index: grouping by
+    owner in SQL instead lets SQLite walk the whole table by the owner index (1.2 s at
+    1,000,000 rows, for every claim and every queue snapshot)."""
     last_start = (
         Generation.objects.filter(owner=OuterRef("owner"), started_at__isnull=False)
         .order_by("-started_at")
         .values("started_at")[:1]
     )
-    heads: list[tuple[int | None, int, datetime | None]] = list(
+    queued = (
         Generation.objects.filter(status=Status.QUEUED)
-        .values("owner")
-        .annotate(head=Min("id"), last=Subquery(last_start))
-        .values_list("owner", "head", "last")
+        .order_by("id")
+        .annotate(last=Subquery(last_start))
+        .values_list("owner", "id", "last")
     )
-    anonymous = [row for row in heads if row[0] is None]
-    if anonymous:
+    heads: dict[int | None, tuple[int, datetime | None]] = {}
+    for owner, pk, last in queued:
+        heads.setdefault(owner, (pk, last))  # the first by id is the owner's head
+    if None in heads:
         # Work without an owner (the command line's) takes turns too: `owner = NULL` matches
         # nothing in the subquery, so look its last start up apart.
         last = (
@@ -51,10 +55,10 @@ def fair_order() -> list[int]:
             .values_list("started_at", flat=True)
             .first()
         )
-        heads = [row for row in heads if row[0] is not None] + [(None, anonymous[0][1], last)]
+        heads[None] = (heads[None][0], last)
     never = timezone.now().replace(year=1)
-    heads.sort(key=lambda row: (row[2] or never, row[1]))
-    return [head for _, head, _ in heads]
+    order = sorted(heads.values(), key=lambda head: (head[1] or never, head[0]))
+    return [pk for pk, _ in order]
 
 
 @dataclass(frozen=True)
