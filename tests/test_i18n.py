@@ -134,3 +134,48 @@ def test_the_check_names_an_untranslated_or_fuzzy_entry(tmp_path):
         "locale/fr/LC_MESSAGES/test-only.po: untranslated: 'Generate'",
         "locale/fr/LC_MESSAGES/test-only.po: fuzzy: 'Cancel'",
     ]
+
+
+# --- Slice A: the studio page, the detail page and the page frame ----------------------------
+
+
+def test_detail_page_moderation_notice_report_and_navigation_are_translated(owner, other_user):
+    from tests import factories
+
+    hidden = factories.make_done(
+        "un phare la nuit",
+        owner=owner,
+        moderation=Generation.Moderation.HIDDEN,
+        moderation_reason="Symboles haineux",
+        moderated_at=timezone.now(),
+    )
+    client = Client()
+    client.force_login(owner)
+    page = client.get(hidden.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Masquée par un modérateur :" in page
+    assert "seuls vous et les modérateurs pouvez la voir" in page
+    assert "← Retour à la galerie" in page
+    assert 'aria-label="Parcourir la galerie"' in page
+    assert "Hidden by a moderator" not in page
+    assert "Back to the gallery" not in page
+
+    visible = factories.make_done("ein Leuchtturm", owner=owner)
+    client.force_login(other_user)
+    page = client.get(visible.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "Dieses Bild melden" in page
+    assert "Meldung senden" in page
+    assert "Report this image" not in page
+    assert "Send report" not in page
+
+
+def test_verify_page_and_not_found_page_are_translated(client):
+    page = client.get(reverse("gallery:verify"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Fichier image : JPEG, PNG ou WebP, jusqu’à" in page
+    assert "Vérifier le fichier" in page
+    assert "Check the file" not in page
+    missing = client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert missing.status_code == 404
+    page = missing.content.decode()
+    assert "Il n’y a rien ici" in page
+    assert "Retour à la galerie" in page
+    assert "Nothing here" not in page
