@@ -179,3 +179,40 @@ def test_verify_page_and_not_found_page_are_translated(client):
     assert "Il n’y a rien ici" in page
     assert "Retour à la galerie" in page
     assert "Nothing here" not in page
+
+
+# --- Slice B: tiles, history, collections, preferences ---------------------------------------
+
+
+def test_history_and_its_queue_place_in_french(owner, no_limits):
+    from tests.factories import make_done, make_failed, signed_in
+
+    make_done("a heron", owner=owner, visibility=Generation.Visibility.PRIVATE)
+    make_failed(owner=owner)
+    for prompt in ("first", "second", "third"):
+        Generation.objects.create(prompt=prompt, owner=owner)
+    page = signed_in(owner).get("/history", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "<h1>Mon historique</h1>" in page
+    assert "Tout sélectionner sur cette page" in page and "Select all on this page" not in page
+    assert ">Réessayer</button>" in page and ">Retry</button>" not in page
+    assert "2 devant · commence" in page and "(estimation)" in page
+    assert " ahead · " not in page and "(estimate)" not in page
+    assert "Dans la visionneuse : taille réelle (100 %) ou ajustée" in page  # %% restored
+
+
+def test_stars_tiles_and_collections_in_german(owner, no_limits):
+    from gallery.services import collections
+    from tests.factories import make_done, signed_in
+
+    item = make_done("a heron", owner=owner)
+    album = collections.create(owner, name="Birds")
+    collections.add(owner, album, [item])
+    client = signed_in(owner)
+    grid = client.get("/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert 'aria-label="Markieren" title="Dieses Bild markieren"' in grid
+    assert 'title="Star this image"' not in grid
+    page = client.get(album.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert 'title="Aus dieser Sammlung entfernen"' in page and "← Ihre Sammlungen" in page
+    assert "Remove from this collection" not in page
+    listing = client.get(reverse("gallery:collections"), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "Neue Sammlung" in listing and "New collection" not in listing

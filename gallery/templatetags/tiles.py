@@ -29,7 +29,7 @@ from django import template
 from django.template.base import Template
 from django.templatetags.static import static
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 
 from gallery import routes
 from gallery.models import Generation
@@ -58,12 +58,38 @@ def tile_more() -> SafeString:
     return mark_safe(more_button(escape(static("gallery/icons.svg"))))  # noqa: S308 (escaped)
 
 
+@dataclass(frozen=True)
+class StarLabels:
+    """The star's words in the active language, escaped: asked once a page, not once a tile."""
+
+    star: str
+    starred: str
+    title_star: str
+    title_unstar: str
+
+    @classmethod
+    def now(cls) -> StarLabels:
+        return cls(
+            star=escape(pgettext("star button", "Star")),
+            starred=escape(pgettext("star button", "Starred")),
+            title_star=escape(gettext("Star this image")),
+            title_unstar=escape(gettext("Starred: click to unstar")),
+        )
+
+
 def star_form(
-    item: Generation, *, variant: str, starred: bool, csrf_token: str, next_path: str, icons: str
+    item: Generation,
+    *,
+    variant: str,
+    starred: bool,
+    csrf_token: str,
+    next_path: str,
+    icons: str,
+    labels: StarLabels,
 ) -> str:
     """The star toggle of one image: htmx swaps the form for the view's answer; without
     JavaScript it posts and comes back to `next_path`. Variants: "tile" (an icon out of the
-    tab order), "detail" (a labelled button), "" (an icon)."""
+    tab order), "detail" (a labelled button), "" (an icon). `labels`: StarLabels.now()."""
     url = escape(routes.route("gallery:star", item.public_id))
     token = (
         f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(csrf_token)}">'
@@ -75,9 +101,11 @@ def star_form(
     if variant == "detail":
         button += " button"
     else:
-        title = "Starred: click to unstar" if starred else "Star this image"
-        extra += f' aria-label="Star" title="{title}"'
-    label = f"<span>{'Starred' if starred else 'Star'}</span>" if variant == "detail" else ""
+        title = labels.title_unstar if starred else labels.title_star
+        extra += f' aria-label="{labels.star}" title="{title}"'
+    label = (
+        f"<span>{labels.starred if starred else labels.star}</span>" if variant == "detail" else ""
+    )
     return (
         f'<form class="star-form{f" star-{escape(variant)}" if variant else ""}" method="post" '
         f'action="{url}" hx-post="{url}" hx-target="this" hx-swap="outerHTML">{token}'
@@ -100,6 +128,7 @@ def star(context: template.Context) -> SafeString:
             csrf_token=str(context.get("csrf_token") or ""),
             next_path=context["request"].get_full_path(),
             icons=escape(static("gallery/icons.svg")),
+            labels=StarLabels.now(),
         )
     )
 
@@ -141,6 +170,7 @@ def tiles(
         actions=engine.get_template(actions) if actions else None,
         shared_label=escape(gettext("Shared image")),
         private_label=escape(gettext("Private")),
+        star_labels=StarLabels.now() if stars else None,
     )
     parts = []
     for n, row in enumerate(rows, start=1):
@@ -170,6 +200,7 @@ class _Page:
     actions: Template | None
     shared_label: str
     private_label: str
+    star_labels: StarLabels | None  # where the page has stars
 
     def tile(self, n: int, item: Generation, urls: dict | None) -> str:
         has_image = item.has_image
@@ -212,7 +243,7 @@ class _Page:
         html.append("</a>")
         if self.menu and has_image:
             html.append(more_button(self.icons))
-        if self.stars and has_image:
+        if self.star_labels is not None and has_image:
             html.append(
                 star_form(
                     item,
@@ -221,6 +252,7 @@ class _Page:
                     csrf_token=self.csrf_token,
                     next_path=self.next_path,
                     icons=self.icons,
+                    labels=self.star_labels,
                 )
             )
         if self.actions is not None:
