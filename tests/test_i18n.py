@@ -1,6 +1,7 @@
 """Languages: English by default, French or German from the browser or the picker, the
 JavaScript catalog, localised dates, and the catalogs' completeness check."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -216,3 +217,36 @@ def test_stars_tiles_and_collections_in_german(owner, no_limits):
     assert "Remove from this collection" not in page
     listing = client.get(reverse("gallery:collections"), HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert "Neue Sammlung" in listing and "New collection" not in listing
+
+
+# Slice C: the scripts' strings (static/gallery/js), through the JavaScript catalog.
+
+
+def _js_catalog(client, language):
+    body = client.get("/jsi18n/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    if "newcatalog = " not in body:
+        return {}  # English, the source: nothing to translate
+    start = body.index("newcatalog = ") + len("newcatalog = ")
+    catalog, _ = json.JSONDecoder().raw_decode(body, start)
+    return catalog
+
+
+def test_the_scripts_counts_positions_and_toggles_are_in_french_and_german(client):
+    fr = _js_catalog(client, "fr")
+    assert fr["%(count)s image queued."] == [
+        "%(count)s image mise en file d’attente.",
+        "%(count)s images mises en file d’attente.",
+    ]
+    assert fr["%(count)s selected"] == ["%(count)s sélectionnée", "%(count)s sélectionnées"]
+    assert fr["%(index)s of %(total)s"] == "%(index)s sur %(total)s"
+    assert fr["long prompt\x04more"] == "plus" and fr["long prompt\x04less"] == "moins"
+    assert fr["Example of the %(name)s style"] == "Exemple du style %(name)s"
+    assert fr["%(count)s image finished in the gallery."][1] == (
+        "%(count)s images terminées dans la galerie."
+    )
+    de = _js_catalog(client, "de")
+    assert de["%(index)s of %(total)s"] == "%(index)s von %(total)s"
+    assert de["long prompt\x04more"] == "mehr"
+    assert de["%(count)s image queued."][1] == "%(count)s Bilder in die Warteschlange gestellt."
+    # English stays the source: the scripts show their msgids as they are.
+    assert "%(index)s of %(total)s" not in _js_catalog(client, "en")

@@ -1,3 +1,4 @@
+/* global pgettext */ // from the JavaScript catalog (/jsi18n/, loaded first)
 // Long prompts: clamped to a few lines with a "more" button that shows the rest, so a long
 // prompt never pushes the actions off the screen. The button appears only where text is cut.
 import { fromTemplate } from "./dom.js";
@@ -15,7 +16,7 @@ export const clampPrompts = (scope) => {
     more.addEventListener("click", () => {
       const open = text.classList.toggle("is-clamped") === false;
       more.setAttribute("aria-expanded", String(open));
-      more.textContent = open ? "less" : "more";
+      more.textContent = open ? pgettext("long prompt", "less") : pgettext("long prompt", "more");
     });
     // Right under the text; below the whole row where the copy button sits beside it.
     const row = text.closest(".prompt-row");

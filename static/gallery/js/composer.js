@@ -1,4 +1,4 @@
-/* global gettext, interpolate */ // from the JavaScript catalog (/jsi18n/, loaded first)
+/* global gettext, ngettext, interpolate */ // from the JavaScript catalog (/jsi18n/, loaded first)
 // The composer above the grid: character counters, an auto-growing prompt, Ctrl/Cmd+Enter,
 // and submitting without leaving the page (the new tiles join the front of the grid and
 // live.js watches them). Without this script the form posts and redirects as before.
@@ -48,7 +48,8 @@ const submitInPlace = async (form) => {
     if (quota && data.quota) quota.textContent = data.quota;
     const count = data.items.length;
     message.textContent =
-      data.message || `${count} image${count === 1 ? "" : "s"} queued.`;
+      data.message ||
+      interpolate(ngettext("%(count)s image queued.", "%(count)s images queued.", count), { count }, true);
     document.dispatchEvent(new CustomEvent("gallery:submitted", { detail: { form } }));
   } catch {
     error.textContent = gettext("The server could not be reached. Try again in a moment.");
@@ -178,7 +179,7 @@ const startStyleExample = (form) => {
     }
     image.srcset = `${url} 1x, ${option.dataset.example2x || url} 2x`;
     image.src = url;
-    image.alt = `Example of the ${option.textContent.trim()} style`;
+    image.alt = interpolate(gettext("Example of the %(name)s style"), { name: option.textContent.trim() }, true);
   };
   select.addEventListener("change", show);
   show();

@@ -1,3 +1,4 @@
+/* global ngettext, interpolate */ // from the JavaScript catalog (/jsi18n/, loaded first)
 // The history page: select all on the page, a live count, and a confirmation before
 // deleting (any button[data-confirm]).
 export const startHistory = () => {
@@ -12,7 +13,9 @@ export const startHistory = () => {
     const all = form.querySelector("[data-select-all]");
     all.checked = count === boxes.length;
     all.indeterminate = count > 0 && count < boxes.length;
-    form.querySelector("[data-selected-count]").textContent = count ? `${count} selected` : "";
+    form.querySelector("[data-selected-count]").textContent = count
+      ? interpolate(ngettext("%(count)s selected", "%(count)s selected", count), { count }, true)
+      : "";
   });
   document.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-confirm]");

@@ -142,7 +142,11 @@ const openLightbox = async (tile, { push }) => {
   prev.disabled = index <= 0;
   next.disabled = index === tiles().length - 1 && !more;
   // "12 of 40", or "12 of 40+" while the grid has more pages to load.
-  const position = `${index + 1} of ${tiles().length}${more ? "+" : ""}`;
+  const position = interpolate(
+    gettext("%(index)s of %(total)s"),
+    { index: index + 1, total: `${tiles().length}${more ? "+" : ""}` },
+    true,
+  );
   box.dialog.querySelector("[data-lb-position]").textContent = position;
   box.dialog.querySelector("[data-lb-status]").textContent =
     interpolate(gettext("Image %(position)s: %(heading)s"), { position, heading: heading ? heading.textContent : "" }, true);

@@ -1,3 +1,4 @@
+/* global gettext, interpolate */ // from the JavaScript catalog (/jsi18n/, loaded first)
 // Live tiles: while any of the user's tiles on the page is queued or running, ask the server
 // what changed (one small request, one indexed query) and swap the tiles that did; stop when
 // nothing is pending. Also: running time ticking, Cancel in place, and the tab title
@@ -93,7 +94,10 @@ const tick = () => {
   const now = Date.now() / 1000;
   for (const el of document.querySelectorAll("[data-elapsed-since]")) {
     const since = Number(el.dataset.elapsedSince);
-    if (since) el.textContent = `${Math.max(0, Math.round(now - since))} s`;
+    if (since) {
+      const seconds = Math.max(0, Math.round(now - since));
+      el.textContent = interpolate(gettext("%(seconds)s s"), { seconds }, true);
+    }
   }
 };
 

@@ -1,4 +1,4 @@
-/* global gettext, interpolate */ // from the JavaScript catalog (/jsi18n/, loaded first)
+/* global gettext, ngettext, interpolate */ // from the JavaScript catalog (/jsi18n/, loaded first)
 // Opt-in browser notifications when a batch finishes in a hidden tab. Off until the user
 // turns it on in Preferences (that click is what asks the browser's permission); the
 // choice is this browser's (localStorage), as the permission is.
@@ -10,7 +10,11 @@ export const notifyWanted = () =>
 export const notifyFinished = (count) => {
   if (!notifyWanted() || document.visibilityState !== "hidden") return;
   new Notification(gettext("Your images are ready"), {
-    body: `${count} image${count === 1 ? "" : "s"} finished in the gallery.`,
+    body: interpolate(
+      ngettext("%(count)s image finished in the gallery.", "%(count)s images finished in the gallery.", count),
+      { count },
+      true,
+    ),
     icon: "/static/gallery/favicon.svg",
     tag: "gallery-finished",
   });
