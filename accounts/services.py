@@ -16,6 +16,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts import tokens
 from accounts.models import Invite, OidcIdentity, SetupLock
@@ -96,22 +97,27 @@ def signup_allowed(token: str | None = None) -> Invite | None:
     if token:
         invite = Invite.objects.filter(token=token).first()
         if invite is None:
-            raise SignupClosed("This invitation link is not valid. Check that it is complete.")
+            raise SignupClosed(_("This invitation link is not valid. Check that it is complete."))
         if invite.used_at is not None:
-            raise SignupClosed("This invitation link has been used already; each works once.")
+            raise SignupClosed(_("This invitation link has been used already; each works once."))
         if invite.expires_at <= timezone.now():
             raise SignupClosed(
-                "This invitation link has expired. Ask whoever sent it for a new one."
+                _("This invitation link has expired. Ask whoever sent it for a new one.")
             )
         return invite
     if mode == SiteSettings.SignupMode.CLOSED:
         raise SignupClosed(
-            "Sign-up is closed on this gallery: accounts are created by its administrators. "
-            "Ask one of them for an account."
+            _(
+                "Sign-up is closed on this gallery: accounts are created by its "
+                "administrators. Ask one of them for an account."
+            )
         )
     if mode == SiteSettings.SignupMode.INVITE:
         raise SignupClosed(
-            "Sign-up on this gallery is by invitation. Ask an administrator for an invitation link."
+            _(
+                "Sign-up on this gallery is by invitation. Ask an administrator for an "
+                "invitation link."
+            )
         )
     return None
 
@@ -136,7 +142,7 @@ def _use_up(invite: Invite | None, user: User) -> None:
     ).update(used_by=user, used_at=timezone.now())
     if not taken:
         transaction.set_rollback(True)
-        raise SignupClosed("This invitation link has been used already; each works once.")
+        raise SignupClosed(_("This invitation link has been used already; each works once."))
 
 
 # --- Single sign-on -------------------------------------------------------------------------
@@ -236,8 +242,10 @@ def delete_account(user: User) -> None:
         User.objects.filter(is_superuser=True, is_active=True).exclude(pk=user.pk).exists()
     ):
         raise ValidationError(
-            "You are the only administrator. Make someone else an administrator first, "
-            "so that the gallery is not left without one."
+            _(
+                "You are the only administrator. Make someone else an administrator first, "
+                "so that the gallery is not left without one."
+            )
         )
     with transaction.atomic():
         account_deleting.send(sender=User, user=user)

@@ -250,3 +250,43 @@ def test_the_scripts_counts_positions_and_toggles_are_in_french_and_german(clien
     assert de["%(count)s image queued."][1] == "%(count)s Bilder in die Warteschlange gestellt."
     # English stays the source: the scripts show their msgids as they are.
     assert "%(index)s of %(total)s" not in _js_catalog(client, "en")
+
+
+# --- Services and what they tell users (refusals, limits, estimates) -------------------------
+
+
+def test_what_the_services_refuse_is_said_in_the_visitors_language(client, owner, no_limits):
+    no_limits.GALLERY_DAILY_QUOTA = 1
+    client.force_login(owner)
+    blank = client.post("/generate", {"prompt": "   "}, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "Beschreiben Sie das gewünschte Bild." in blank
+    assert "Describe the image you want." not in blank
+    assert client.post("/generate", {"prompt": "a red fox"}).status_code == 302
+    refused = client.post("/generate", {"prompt": "a red fox"}, HTTP_ACCEPT_LANGUAGE="fr")
+    page = refused.content.decode()
+    assert refused.status_code == 400
+    assert "Vous avez utilisé votre quota de 1 image pour aujourd’hui." in page
+    assert "You have used all" not in page
+    closed = Client().get("/accounts/signup/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Les inscriptions sont fermées sur cette galerie" in closed
+    assert "Sign-up is closed" not in closed
+
+
+def test_service_words_follow_the_active_language(settings):
+    from django.core.exceptions import ValidationError
+
+    from gallery.services import intake, queue, sharing
+
+    soon = queue.Place(ahead=0, starts_in=12)
+    too_long = "x" * (settings.GALLERY_PROMPT_MAX_LENGTH + 1)
+    with override("fr"):
+        assert soon.starts_in_words == "dans environ 15 s"
+        with pytest.raises(ValidationError) as refused:
+            intake.validate_prompt(too_long)
+        assert refused.value.message_dict["prompt"][0].startswith("Le prompt ne doit pas dépasser")
+    with override("de"):
+        assert queue.Place(ahead=0, starts_in=2).starts_in_words == "jeden Moment"
+        assert str(sharing.REFUSED) == "Falsches Passwort."
+    with override("en"):  # English stays the source
+        assert soon.starts_in_words == "in about 15 s"
+        assert str(sharing.REFUSED) == "Wrong password."

@@ -98,7 +98,7 @@ class GenerationIn(Schema):
     def storable(cls, value: str) -> str:
         # JSON can spell lone surrogates ("\ud800"); no database can store them.
         if not intake.is_storable(value):
-            raise ValueError(intake.UNSTORABLE_TEXT)
+            raise ValueError(str(intake.UNSTORABLE_TEXT))
         return value
 
 

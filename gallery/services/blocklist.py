@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from gallery import textmatch
 from gallery.models import BlockedAttempt, BlockedTerm
@@ -67,5 +68,8 @@ def check(prompt: str, negative_prompt: str = "", *, user=None) -> None:
     )
     logger.info("Prompt refused by blocked term %s (user %s)", term.pk, getattr(user, "pk", None))
     # code="blocked": the APIs tell a refused prompt apart from a malformed one.
-    message = f"This prompt can't be used on this site ({term.reason}). Please rephrase it."
+    # The reason is staff's own words, shown as they wrote them.
+    message = _("This prompt can't be used on this site (%(reason)s). Please rephrase it.") % {
+        "reason": term.reason
+    }
     raise ValidationError({"prompt": ValidationError(message, code="blocked")})

@@ -10,6 +10,8 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 from core.models import SiteSettings
 from gallery.models import Collection, CollectionItem, Generation
@@ -57,7 +59,8 @@ def add(user: access.AnyUser, collection: Collection, images: Iterable[Generatio
         )
         new = [g for g in wanted if g.pk not in present]
         if have + len(new) > MAX_ITEMS:
-            raise ValidationError(f"A collection holds at most {MAX_ITEMS:,} images.")
+            message = _("A collection holds at most %(most)s images.")
+            raise ValidationError(message % {"most": number_format(MAX_ITEMS, force_grouping=True)})
         try:
             with transaction.atomic():
                 CollectionItem.objects.bulk_create(
@@ -75,7 +78,7 @@ def remove(user: access.AnyUser, collection: Collection, public_ids: Iterable[st
     if not access.can_manage_collection(user, collection):
         raise PermissionDenied
     wanted = {str(p) for p in public_ids if p}
-    removed, _ = collection.items.filter(generation__public_id__in=wanted).delete()
+    removed, _by_model = collection.items.filter(generation__public_id__in=wanted).delete()
     if removed:
         if collection.cover is not None and collection.cover.public_id in wanted:
             collection.cover = None

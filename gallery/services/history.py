@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import IO
 
 from django.contrib.auth.models import User
+from django.utils.translation import ngettext
 
 from gallery.models import Generation
 from gallery.services import access, downloads, pagination, storage
@@ -54,7 +55,12 @@ def build_zip(
     a manifest.jsonl of prompts, in a temporary file (rewound). Returns it and the count."""
     items = [item for item in owned(user, public_ids) if item.has_image]
     if len(items) > ZIP_MAX_ITEMS:
-        raise TooManyItems(f"Select at most {ZIP_MAX_ITEMS} images for one download.")
+        message = ngettext(
+            "Select at most %(most)s image for one download.",
+            "Select at most %(most)s images for one download.",
+            ZIP_MAX_ITEMS,
+        )
+        raise TooManyItems(message % {"most": ZIP_MAX_ITEMS})
     spool = tempfile.TemporaryFile()  # noqa: SIM115 (returned to the caller, who closes it)
     manifest = []
     # Images are already compressed: store them; only the manifest is deflated.

@@ -18,6 +18,8 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from core.models import SiteSettings
 from gallery import tasks
@@ -28,8 +30,9 @@ Status = Generation.Status
 
 # --- What a valid prompt is -------------------------------------------------------------------
 
-EMPTY_PROMPT = "Describe the image you want."
-UNSTORABLE_TEXT = "Remove the control characters from the text."
+# Lazy (translated when shown): str() them where the text leaves Django (JSON, pydantic).
+EMPTY_PROMPT = gettext_lazy("Describe the image you want.")
+UNSTORABLE_TEXT = gettext_lazy("Remove the control characters from the text.")
 # The same rule as `validate_prompt`, as the regular expressions a schema can publish:
 # some text that is not only spaces, and no NUL.
 PROMPT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
@@ -83,16 +86,19 @@ def validate_prompt(prompt: str | None, negative_prompt: str | None = "") -> tup
     texts = {"prompt": (prompt or "").strip(), "negative_prompt": (negative_prompt or "").strip()}
     errors = {}
     if is_blank(texts["prompt"]):
-        errors["prompt"] = EMPTY_PROMPT
+        errors["prompt"] = str(EMPTY_PROMPT)
     for name, limit in max_lengths().items():
         text = texts[name]
         if name in errors:
             continue
         if len(text) > limit:
-            what = "prompt" if name == "prompt" else "negative prompt"
-            errors[name] = f"Keep the {what} to {limit} characters (it has {len(text)})."
+            if name == "prompt":
+                message = _("Keep the prompt to %(limit)s characters (it has %(length)s).")
+            else:
+                message = _("Keep the negative prompt to %(limit)s characters (it has %(length)s).")
+            errors[name] = message % {"limit": limit, "length": len(text)}
         elif not is_storable(text):
-            errors[name] = UNSTORABLE_TEXT
+            errors[name] = str(UNSTORABLE_TEXT)
     if errors:
         raise ValidationError(errors)
     return texts["prompt"], texts["negative_prompt"]
@@ -192,7 +198,7 @@ def retry(
     the same gate as new work, charged to `actor` (whoever asks; default the owner): a
     prompt blocked since, or an owner at a limit, cannot bring it back."""
     if generation.status != Status.FAILED:
-        raise ValidationError("Only a failed generation can be retried.")
+        raise ValidationError(_("Only a failed generation can be retried."))
     charged = actor if actor is not None else generation.owner
     gate = admitted(
         owner=charged,
@@ -243,9 +249,9 @@ def submit_batch(
     queued. Returns them with, when some were refused, a sentence saying how many and why
     (empty when all were queued). A refusal of the first image raises as `submit` does."""
     if not 1 <= count <= max_batch():
-        raise ValidationError({"count": f"Ask for 1 to {max_batch()} images."})
+        raise ValidationError({"count": _("Ask for 1 to %(most)s images.") % {"most": max_batch()}})
     created: list[Generation] = []
-    for _ in range(count):
+    for _attempt in range(count):
         try:
             created.append(
                 submit(
@@ -262,8 +268,18 @@ def submit_batch(
             if not created:
                 raise
             refused = count - len(created)
-            return created, (
-                f"{len(created)} of {count} images were queued; the other {refused} "
-                f"{'was' if refused == 1 else 'were'} refused: {exc.messages[0]}"
+            note = ngettext(
+                "%(queued)s of %(count)s images were queued; the other %(refused)s was "
+                "refused: %(why)s",
+                "%(queued)s of %(count)s images were queued; the other %(refused)s were "
+                "refused: %(why)s",
+                refused,
             )
+            why = exc.messages[0]
+            return created, note % {
+                "queued": len(created),
+                "count": count,
+                "refused": refused,
+                "why": why,
+            }
     return created, ""

@@ -35,6 +35,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.models import SiteSettings
 from gallery.models import Appeal, Generation, ModerationEvent, Report
@@ -82,29 +83,34 @@ def decide(
     if action in (Action.GRANT, Action.DENY):
         open_appeal = Appeal.objects.filter(generation=generation, decided_at__isnull=True).first()
         if open_appeal is None:
-            raise ValidationError("This image has no open appeal.")
+            raise ValidationError(_("This image has no open appeal."))
         return decide_appeal(open_appeal, grant=action == Action.GRANT, actor=actor, reason=reason)
     if action not in _TARGET:
-        raise ValidationError("Unknown moderation decision.")
+        raise ValidationError(_("Unknown moderation decision."))
     action = Action(action)
     reason = (reason or "").strip()
     if action != Action.APPROVE and not reason:
-        raise ValidationError({"reason": "Give a reason: the owner is shown it."})
+        raise ValidationError({"reason": _("Give a reason: the owner is shown it.")})
     if len(reason) > REASON_MAX:
-        raise ValidationError({"reason": f"Keep the reason to {REASON_MAX} characters."})
+        message = _("Keep the reason to %(most)s characters.") % {"most": REASON_MAX}
+        raise ValidationError({"reason": message})
 
     with transaction.atomic():
         # Locked, so that two moderators (or a report) deciding at once are audited in order.
         current = Generation.objects.select_for_update().get(pk=generation.pk)
         if current.moderation not in _ALLOWED_FROM[action]:
-            raise ValidationError(
-                f"This image is {current.get_moderation_display().lower()}; it can't be "
-                f"{Action(action).label.lower()} any more."
-            )
+            if action == Action.APPROVE:
+                message = _("This image is %(state)s; it can't be approved any more.")
+            elif action == Action.HIDE:
+                message = _("This image is %(state)s; it can't be hidden any more.")
+            else:
+                message = _("This image is %(state)s; it can't be removed any more.")
+            state = current.get_moderation_display().lower()
+            raise ValidationError(message % {"state": state})
         if action == Action.REMOVE and not current.is_finished:
             # Its files do not exist yet: the worker would write them after the removal.
             raise ValidationError(
-                "This image is still being made: hide it now, and remove it once it is done."
+                _("This image is still being made: hide it now, and remove it once it is done.")
             )
         if action == Action.APPROVE and current.moderation == State.HIDDEN:
             action = Action.RESTORE
@@ -187,6 +193,7 @@ def history(generation: Generation) -> list[ModerationEvent]:
 
 # --- Reports --------------------------------------------------------------------------------
 
+# Stored as the hold's reason (the database keeps the words): not translated.
 HOLD_REASON = "Reported by several people; waiting for a moderator's review."
 
 
@@ -212,14 +219,14 @@ def report(generation: Generation, *, reporter: User, category: str, note: str =
     """File a report. Once the image has `report_threshold` open reports it is held for
     review (pending) by the system, audited like any decision."""
     if generation.owner_id is not None and generation.owner_id == reporter.pk:
-        raise ValidationError("You can't report your own image.")
+        raise ValidationError(_("You can't report your own image."))
     if not can_report(reporter, generation):
-        raise ValidationError("Only images shown in the public gallery can be reported.")
+        raise ValidationError(_("Only images shown in the public gallery can be reported."))
     if category not in Report.Category.values:
-        raise ValidationError({"category": "Choose what is wrong with the image."})
+        raise ValidationError({"category": _("Choose what is wrong with the image.")})
     note = (note or "").strip()
     if len(note) > 500:
-        raise ValidationError({"note": "Keep the note to 500 characters."})
+        raise ValidationError({"note": _("Keep the note to 500 characters.")})
     threshold = SiteSettings.load().report_threshold
     try:
         with transaction.atomic():
@@ -246,7 +253,7 @@ def report(generation: Generation, *, reporter: User, category: str, note: str =
                 _move(current, Action.HOLD, State.PENDING, None, HOLD_REASON, evidence)
                 logger.info("Moderation: %s held after %d reports", current.public_id, open_reports)
     except IntegrityError:
-        raise ValidationError("You have already reported this image.") from None
+        raise ValidationError(_("You have already reported this image.")) from None
     _refresh(generation, current)
     return created
 
@@ -323,15 +330,15 @@ def undo(event: ModerationEvent, *, actor: User, reason: str = "") -> Moderation
     if not actor.is_staff:
         raise PermissionDenied("Only staff can moderate.")
     if not event.is_system or event.generation_id is None:
-        raise ValidationError("Only the system's decisions can be undone here.")
+        raise ValidationError(_("Only the system's decisions can be undone here."))
     reason = (reason or "").strip()[:REASON_MAX]
     with transaction.atomic():
         current = Generation.objects.select_for_update().filter(pk=event.generation_id).first()
         latest = ModerationEvent.objects.filter(generation_id=event.generation_id).first()
         if current is None or latest is None or latest.pk != event.pk:
-            raise ValidationError("A later decision replaced this one: it can't be undone.")
+            raise ValidationError(_("A later decision replaced this one: it can't be undone."))
         if current.moderation != event.to_state:
-            raise ValidationError("The image is no longer held.")
+            raise ValidationError(_("The image is no longer held."))
         done = _move(
             current,
             Action.UNDO,
@@ -402,16 +409,17 @@ def appeal(generation: Generation, *, appellant: User, note: str) -> Appeal:
     """File the owner's one appeal; it joins the review queue."""
     note = (note or "").strip()
     if not note:
-        raise ValidationError({"note": "Say why the decision should change."})
+        raise ValidationError({"note": _("Say why the decision should change.")})
     if len(note) > APPEAL_NOTE_MAX:
-        raise ValidationError({"note": f"Keep the note to {APPEAL_NOTE_MAX} characters."})
+        message = _("Keep the note to %(most)s characters.") % {"most": APPEAL_NOTE_MAX}
+        raise ValidationError({"note": message})
     if generation.owner_id != appellant.pk:
         raise PermissionDenied("Only the image's owner can appeal.")
     try:
         with transaction.atomic():
             current = Generation.objects.select_for_update().get(pk=generation.pk)
             if current.moderation not in APPEALABLE:
-                raise ValidationError("Only a hidden or removed image can be appealed.")
+                raise ValidationError(_("Only a hidden or removed image can be appealed."))
             created = Appeal.objects.create(
                 generation=current,
                 appellant=appellant,
@@ -420,7 +428,7 @@ def appeal(generation: Generation, *, appellant: User, note: str) -> Appeal:
                 appealed_reason=current.moderation_reason,
             )
     except IntegrityError:
-        raise ValidationError("You have already appealed this decision.") from None
+        raise ValidationError(_("You have already appealed this decision.")) from None
     logger.info("Moderation: %s appealed by %s", generation.public_id, appellant.pk)
     return created
 
@@ -431,14 +439,15 @@ def decide_appeal(appeal: Appeal, *, grant: bool, actor: User, reason: str) -> M
         raise PermissionDenied("Only staff can moderate.")
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": "Give a reason: the owner is shown it."})
+        raise ValidationError({"reason": _("Give a reason: the owner is shown it.")})
     if len(reason) > REASON_MAX:
-        raise ValidationError({"reason": f"Keep the reason to {REASON_MAX} characters."})
+        message = _("Keep the reason to %(most)s characters.") % {"most": REASON_MAX}
+        raise ValidationError({"reason": message})
     with transaction.atomic():
         current = Generation.objects.select_for_update().get(pk=appeal.generation_id)
         locked = Appeal.objects.select_for_update().get(pk=appeal.pk)
         if not locked.is_open:
-            raise ValidationError("This appeal has already been decided.")
+            raise ValidationError(_("This appeal has already been decided."))
         evidence = {"appeal": locked.pk, "note": locked.note}
         if not grant:
             state, kept = current.moderation, current.moderation_reason

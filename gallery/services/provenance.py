@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 from django.db.models import Q
+from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from gallery.models import Generation
@@ -398,9 +399,9 @@ def image_format(data: bytes) -> str:
             with Image.open(io.BytesIO(data), formats=list(images.EXTENSIONS)) as img:
                 return img.format or ""
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise NotAnImage("Not a JPEG, PNG or WebP image.") from None
+        raise NotAnImage(_("Not a JPEG, PNG or WebP image.")) from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise NotAnImage("The image file is damaged.") from exc
+        raise NotAnImage(_("The image file is damaged.")) from exc
 
 
 def verify_file(data: bytes, viewer: access.AnyUser) -> Verification:

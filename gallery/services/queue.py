@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from gallery.models import Generation
 from gallery.services import endpoint, pacing
@@ -86,7 +87,7 @@ def cancel(generation: Generation) -> bool:
     keep). False if it had started or finished meanwhile. A worker's claim and this delete
     are both conditional on the row being queued, so exactly one of them wins: a cancelled
     job never reaches the endpoint. Who may cancel is `access.can_manage`'s question."""
-    deleted, _ = Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).delete()
+    deleted, _by_model = Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).delete()
     return bool(deleted)
 
 
@@ -111,10 +112,10 @@ class Place:
     def starts_in_words(self) -> str:
         seconds = self.starts_in
         if seconds < 5:
-            return "any moment"
+            return _("any moment")
         if seconds < 60:
-            return f"in about {math.ceil(seconds / 5) * 5} s"
-        return f"in about {math.ceil(seconds / 60)} min"
+            return _("in about %(seconds)s s") % {"seconds": math.ceil(seconds / 5) * 5}
+        return _("in about %(minutes)s min") % {"minutes": math.ceil(seconds / 60)}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
+from django.utils.translation import ngettext
 
 from accounts import limits
 from gallery.models import Generation
@@ -116,9 +117,16 @@ def charge_submission(owner: User | None, ip: str | None = None) -> None:
         waiting = _waiting(limited)
         if waiting >= max_waiting:
             # The API's code stays "in_flight": clients written against it keep working.
+            # English says "images" for one too (the wording clients have seen so far).
+            message = ngettext(
+                "You already have %(waiting)s images waiting in the queue (the most is "
+                "%(max_waiting)s). You can add more as soon as some of them have started.",
+                "You already have %(waiting)s images waiting in the queue (the most is "
+                "%(max_waiting)s). You can add more as soon as some of them have started.",
+                waiting,
+            )
             raise SubmissionRefused(
-                f"You already have {waiting} images waiting in the queue (the most is "
-                f"{max_waiting}). You can add more as soon as some of them have started.",
+                message % {"waiting": waiting, "max_waiting": max_waiting},
                 code="in_flight",
                 retry_after=IN_FLIGHT_RETRY_AFTER,
             )
@@ -128,9 +136,16 @@ def charge_submission(owner: User | None, ip: str | None = None) -> None:
         usage = limits.consume(f"quota:{limited.pk}", rate, now)
         if not usage.allowed:
             wait = limits.in_words((usage.resets_at - now).total_seconds())
+            # English says "all 1 images" too (the wording clients have seen so far).
+            message = ngettext(
+                "You have used all %(count)s images for today. You can generate again in "
+                "%(wait)s (the quota resets at %(time)s UTC).",
+                "You have used all %(count)s images for today. You can generate again in "
+                "%(wait)s (the quota resets at %(time)s UTC).",
+                rate.count,
+            )
             raise SubmissionRefused(
-                f"You have used all {rate.count} images for today. You can generate again "
-                f"in {wait} (the quota resets at {usage.resets_at:%H:%M} UTC).",
+                message % {"count": rate.count, "wait": wait, "time": f"{usage.resets_at:%H:%M}"},
                 code="quota",
                 retry_after=(usage.resets_at - now).total_seconds(),
             )

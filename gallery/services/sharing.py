@@ -11,6 +11,8 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from gallery.models import Collection, Generation, ShareLink
 from gallery.services import access
@@ -18,7 +20,7 @@ from gallery.services import access
 # What the owner may choose for a link's life (days); None: until revoked.
 EXPIRY_CHOICES = (None, 1, 7, 30)
 PASSWORD_MAX = 128
-REFUSED = "Wrong password."
+REFUSED = gettext_lazy("Wrong password.")  # translated when shown
 
 
 def create(
@@ -32,9 +34,10 @@ def create(
     """A new link to `target`, which `owner` must own (an image also must have its files and
     not be held, hidden or removed by a moderator)."""
     if expires_in_days is not None and expires_in_days not in EXPIRY_CHOICES:
-        raise ValidationError("Choose how long the link works.")
+        raise ValidationError(_("Choose how long the link works."))
     if len(password) > PASSWORD_MAX:
-        raise ValidationError(f"A password is at most {PASSWORD_MAX} characters.")
+        message = _("A password is at most %(most)s characters.")
+        raise ValidationError(message % {"most": PASSWORD_MAX})
     link = ShareLink(owner=owner, hide_prompts=hide_prompts)
     if isinstance(target, Generation):
         if not access.can_share(owner, target):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from gallery.models import Generation
 from gallery.services import intake, quotas, worker
@@ -31,15 +32,14 @@ def submit(
     quota = quotas.quota_status(owner) if count > 1 else None
     if quota and quota.max_waiting and count > quota.max_waiting:
         most = quota.max_waiting
-        raise ValidationError(
-            {"n": f"At most {most} images can wait in the queue at once: ask for fewer."}
-        )
+        message = _("At most %(most)s images can wait in the queue at once: ask for fewer.")
+        raise ValidationError({"n": message % {"most": most}})
     with transaction.atomic():
         return [
             intake.submit(
                 prompt=prompt, negative_prompt=negative_prompt, owner=owner, client_ip=client_ip
             )
-            for _ in range(count)
+            for _attempt in range(count)
         ]
 
 

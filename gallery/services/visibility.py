@@ -10,12 +10,14 @@ from collections.abc import Iterable
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from core.models import SiteSettings
 from gallery.models import Generation
 from gallery.services import access, media_cache, moderation
 
 Visibility = Generation.Visibility
+# Stored as the hold's reason (the database keeps the words): not translated.
 REVIEW_REASON = "Made public by its owner: waiting for a moderator."
 
 
@@ -23,9 +25,9 @@ def change(generation: Generation, visibility: str, *, actor: User) -> Generatio
     """Set the image's visibility; returns the row as it now is. Who may is
     `access.can_manage`'s question; ValidationError for anything but public or private."""
     if visibility not in Visibility.values:
-        raise ValidationError("Choose public or private.")
+        raise ValidationError(_("Choose public or private."))
     if not access.can_manage(actor, generation):
-        raise ValidationError("Only the image's owner or staff can change who sees it.")
+        raise ValidationError(_("Only the image's owner or staff can change who sees it."))
     with transaction.atomic():
         row = Generation.objects.select_for_update().get(pk=generation.pk)
         if row.visibility != visibility:

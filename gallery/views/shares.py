@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -89,7 +90,7 @@ def my_links(request: HttpRequest) -> HttpResponse:
 @login_required
 def revoke(request: HttpRequest, token: str) -> HttpResponse:
     if sharing.revoke(request.user, token):
-        messages.success(request, "The link was revoked: it no longer opens.")
+        messages.success(request, _("The link was revoked: it no longer opens."))
     target = request.POST.get("next", "")
     return redirect(
         target if target.startswith("/") and not target.startswith("//") else "gallery:shares"
