@@ -4,6 +4,8 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts import services, tokens
 from accounts.forms import AdminSigninForm
@@ -30,19 +32,21 @@ class InviteAdmin(admin.ModelAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
-    @admin.display(description="Invitation link")
+    @admin.display(description=_("Invitation link"))
     def link(self, obj: Invite) -> str:
         if not obj.pk:
-            return "Shown once saved."
+            return gettext("Shown once saved.")
         # A relative link: "Copy link address" gives the full URL on whatever host serves
         # the admin, with no need to know it here.
         return format_html('<a href="{0}">{0}</a>', obj.get_absolute_url())
 
-    @admin.display(description="State")
+    @admin.display(description=_("State"))
     def state(self, obj: Invite) -> str:
         if obj.used_at:
-            return "Used"
-        return "Expired" if obj.expires_at <= timezone.now() else "Open"
+            return pgettext("invite", "Used")
+        if obj.expires_at <= timezone.now():
+            return pgettext("invite", "Expired")
+        return pgettext("invite", "Open")
 
 
 admin.site.unregister(User)
@@ -65,11 +69,14 @@ class AccountAdmin(UserAdmin):
 
 
 class TokenStateFilter(admin.SimpleListFilter):
-    title = "state"
+    title = _("state")
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("active", "Active"), ("revoked", "Revoked")]
+        return [
+            ("active", _("Active")),
+            ("revoked", _("Revoked")),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "active":
@@ -95,14 +102,15 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.display(description="State")
+    @admin.display(description=_("State"))
     def state(self, obj: ApiToken) -> str:
-        return "Revoked" if obj.revoked_at else "Active"
+        return gettext("Revoked") if obj.revoked_at else gettext("Active")
 
-    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])
     def revoke_tokens(self, request, queryset) -> None:
         count = 0
         for token in queryset.filter(revoked_at=None):
             tokens.revoke(token)
             count += 1
-        self.message_user(request, f"Revoked {count} token{'s' if count != 1 else ''}.")
+        note = ngettext("Revoked %(count)s token.", "Revoked %(count)s tokens.", count)
+        self.message_user(request, note % {"count": count})

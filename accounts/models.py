@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 def new_invite_token() -> str:
@@ -21,9 +23,18 @@ def default_invite_expiry():
 class Invite(models.Model):
     """A sign-up link staff hand to one person. It works once, until it expires."""
 
-    token = models.CharField(max_length=64, unique=True, default=new_invite_token, editable=False)
+    token = models.CharField(
+        max_length=64,
+        unique=True,
+        default=new_invite_token,
+        editable=False,
+        verbose_name=_("token"),
+    )
     note = models.CharField(
-        max_length=200, blank=True, help_text="Who it is for, to recognise it later."
+        max_length=200,
+        blank=True,
+        help_text=_("Who it is for, to recognise it later."),
+        verbose_name=_("note"),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -32,9 +43,10 @@ class Invite(models.Model):
         on_delete=models.SET_NULL,
         related_name="invites_created",
         editable=False,
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(default=default_invite_expiry)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    expires_at = models.DateTimeField(default=default_invite_expiry, verbose_name=_("expires at"))
     used_by = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -42,14 +54,17 @@ class Invite(models.Model):
         on_delete=models.SET_NULL,
         related_name="invite_used",
         editable=False,
+        verbose_name=_("used by"),
     )
-    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    used_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("used at"))
 
     class Meta:
+        verbose_name = _("invite")
+        verbose_name_plural = _("invites")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return self.note or f"Invite {self.token[:8]}…"
+        return self.note or gettext("Invite %(token)s…") % {"token": self.token[:8]}
 
     def get_absolute_url(self) -> str:
         return reverse("accounts:signup_invite", args=[self.token])
@@ -60,10 +75,11 @@ class SetupLock(models.Model):
     submitting the first-run form at once cannot both create one."""
 
     class Meta:
-        verbose_name = "first-run lock"
+        verbose_name = _("first-run lock")
+        verbose_name_plural = _("first-run locks")
 
     def __str__(self) -> str:
-        return "First-run lock"
+        return gettext("First-run lock")
 
 
 class RateCounter(models.Model):
@@ -78,6 +94,8 @@ class RateCounter(models.Model):
     hits = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("rate counter")
+        verbose_name_plural = _("rate counters")
         constraints = [
             models.UniqueConstraint(fields=["key", "window_start"], name="ratecounter_once"),
         ]
@@ -99,8 +117,8 @@ class SigninFailures(models.Model):
     retry_at = models.DateTimeField(db_index=True)
 
     class Meta:
-        verbose_name = "sign-in failures"
-        verbose_name_plural = "sign-in failures"
+        verbose_name = _("sign-in failures")
+        verbose_name_plural = _("sign-in failures")
 
     def __str__(self) -> str:
         return f"{self.key[:12]}…: {self.failures} until {self.retry_at:%Y-%m-%d %H:%M:%S}"
@@ -112,19 +130,29 @@ class ApiToken(models.Model):
     owner still sees what the token was and when it was last used."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        verbose_name=_("user"),
     )
-    name = models.CharField(max_length=100, help_text="What uses it, to recognise it later.")
+    name = models.CharField(
+        max_length=100, help_text=_("What uses it, to recognise it later."), verbose_name=_("name")
+    )
     # The token's first characters, shown in lists so that a user can tell tokens apart.
-    prefix = models.CharField(max_length=16, editable=False)
-    digest = models.CharField(max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    prefix = models.CharField(max_length=16, editable=False, verbose_name=_("prefix"))
+    digest = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("digest"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("last used at")
+    )
+    revoked_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("revoked at")
+    )
 
     class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
         ordering = ["-created_at"]
-        verbose_name = "API token"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -140,19 +168,25 @@ class OidcIdentity(models.Model):
     never by an email address (which people can change, and some providers do not verify)."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identities"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="oidc_identities",
+        verbose_name=_("user"),
     )
-    issuer = models.CharField(max_length=255)
-    subject = models.CharField(max_length=255)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(default=timezone.now)
+    issuer = models.CharField(max_length=255, verbose_name=_("issuer"))
+    subject = models.CharField(max_length=255, verbose_name=_("subject"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    last_used_at = models.DateTimeField(default=timezone.now, verbose_name=_("last used at"))
 
     class Meta:
-        verbose_name = "single sign-on identity"
-        verbose_name_plural = "single sign-on identities"
+        verbose_name = _("single sign-on identity")
+        verbose_name_plural = _("single sign-on identities")
         constraints = [
             models.UniqueConstraint(fields=["issuer", "subject"], name="oidcidentity_once"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.subject} at {self.issuer}"
+        return gettext("%(subject)s at %(issuer)s") % {
+            "subject": self.subject,
+            "issuer": self.issuer,
+        }

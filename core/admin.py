@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from core.models import SiteSettings
 
@@ -6,14 +7,16 @@ from core.models import SiteSettings
 @admin.register(SiteSettings)
 class SiteSettingsAdmin(admin.ModelAdmin):
     fieldsets = (
-        ("Accounts", {"fields": ("signup_mode", "anonymous_browsing", "default_visibility")}),
-        ("Moderation", {"fields": ("moderation_mode", "report_threshold")}),
+        (_("Accounts"), {"fields": ("signup_mode", "anonymous_browsing", "default_visibility")}),
+        (_("Moderation"), {"fields": ("moderation_mode", "report_threshold")}),
         (
-            "Image scan",
+            _("Image scan"),
             {
                 "fields": ("scan_hold_threshold", "scan_blur_threshold"),
-                "description": "Used only with the optional scan extra installed; the "
-                'Generations page\'s "scan risk" filter says whether the scan is on.',
+                "description": _(
+                    "Used only with the optional scan extra installed; the "
+                    'Generations page\'s "scan risk" filter says whether the scan is on.'
+                ),
             },
         ),
     )

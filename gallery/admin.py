@@ -10,6 +10,8 @@ from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from gallery.models import (
     Appeal,
@@ -47,7 +49,7 @@ class CappedCountPaginator(Paginator):
 class OwnerFilter(admin.SimpleListFilter):
     """The owner by username, typed: a dropdown of every user does not scale."""
 
-    title = "owner (username)"
+    title = _("owner (username)")
     parameter_name = "owner"
     template = "admin/gallery/input_filter.html"
 
@@ -71,11 +73,11 @@ class OwnerFilter(admin.SimpleListFilter):
 
 
 class ReportedFilter(admin.SimpleListFilter):
-    title = "reports"
+    title = _("reports")
     parameter_name = "reported"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Has open reports")]
+        return [("yes", _("Has open reports"))]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
@@ -88,19 +90,19 @@ class ReportedFilter(admin.SimpleListFilter):
 class ScanRiskFilter(admin.SimpleListFilter):
     """By the image scan's risk score; the title says when the scan is off."""
 
-    title = "scan risk"
+    title = _("scan risk")
     parameter_name = "scan_risk"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.title = f"scan risk (image scan {scan.state()})"
+        self.title = gettext("scan risk (image scan %(state)s)") % {"state": scan.state()}
 
     def lookups(self, request, model_admin):
         return [
-            ("high", "0.8 and above"),
-            ("medium", "0.5 to 0.8"),
-            ("low", "below 0.5"),
-            ("none", "not scanned"),
+            ("high", _("0.8 and above")),
+            ("medium", _("0.5 to 0.8")),
+            ("low", _("below 0.5")),
+            ("none", _("not scanned")),
         ]
 
     def queryset(self, request, queryset):
@@ -116,11 +118,19 @@ class ScanRiskFilter(admin.SimpleListFilter):
         return queryset
 
 
+# The moderation actions by name, for the message saying what was done.
+_ACTION_NAMES = {
+    ModerationEvent.Action.APPROVE: pgettext_lazy("admin action", "approve"),
+    ModerationEvent.Action.HIDE: pgettext_lazy("admin action", "hide"),
+    ModerationEvent.Action.REMOVE: pgettext_lazy("admin action", "remove"),
+}
+
+
 class ModerationActionForm(ActionForm):
     reason = forms.CharField(
         required=False,
         max_length=moderation.REASON_MAX,
-        label="Reason (shown to owners)",
+        label=_("Reason (shown to owners)"),
         widget=forms.TextInput(attrs={"size": 40}),
     )
 
@@ -142,14 +152,14 @@ class ReportInline(_ReadOnlyInline):
     fk_name = "generation"
     fields = ("created_at", "reporter", "category", "note", "resolution", "resolved_by")
     readonly_fields = fields
-    verbose_name_plural = "reports"
+    verbose_name_plural = _("reports")
 
 
 class ModerationEventInline(_ReadOnlyInline):
     model = ModerationEvent
     fields = ("created_at", "action", "from_state", "to_state", "actor", "reason", "evidence")
     readonly_fields = fields
-    verbose_name_plural = "moderation history"
+    verbose_name_plural = _("moderation history")
 
 
 # --- Generations ----------------------------------------------------------------------------
@@ -168,7 +178,7 @@ class GenerationAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     # "=": an exact id uses the unique index; the prompt is a substring search.
     search_fields = ("prompt",)
-    search_help_text = "Words of the prompt, or an exact image id."
+    search_help_text = _("Words of the prompt, or an exact image id.")
     show_full_result_count = False  # no COUNT(*) over the whole table per page view
     show_facets = admin.ShowFacets.NEVER  # a count per filter choice would scan the table
     paginator = CappedCountPaginator
@@ -214,7 +224,7 @@ class GenerationAdmin(admin.ModelAdmin):
             obj.thumbnail_url,
         )
 
-    @admin.display(description="Image")
+    @admin.display(description=_("Image"))
     def large_preview(self, obj: Generation) -> str:
         if not obj.thumbnail_2x:
             return "—"
@@ -225,14 +235,14 @@ class GenerationAdmin(admin.ModelAdmin):
             obj.thumbnail_2x_url,
         )
 
-    @admin.display(description="Prompt")
+    @admin.display(description=_("Prompt"))
     def short_prompt(self, obj: Generation) -> str:
         # A readable column (gallery/admin.css gives it the width): the start of the prompt,
         # the whole of it on hover.
         text = obj.prompt if len(obj.prompt) <= 240 else obj.prompt[:239] + "…"
         return format_html('<span class="admin-prompt" title="{}">{}</span>', obj.prompt, text)
 
-    @admin.display(description="Reported", boolean=True)
+    @admin.display(description=_("Reported"), boolean=True)
     def reported(self, obj: Generation) -> bool:
         return getattr(obj, "has_reports", False)
 
@@ -246,23 +256,29 @@ class GenerationAdmin(admin.ModelAdmin):
             except ValidationError as exc:
                 refused.append(f"{item.public_id}: {exc.messages[0]}")
         if done:
-            self.message_user(request, f"{done} image(s): {action} done.", messages.SUCCESS)
+            note = ngettext(
+                "%(count)s image: %(action)s done.",
+                "%(count)s images: %(action)s done.",
+                done,
+            )
+            label = _ACTION_NAMES.get(action, action)
+            self.message_user(request, note % {"action": label, "count": done}, messages.SUCCESS)
         for line in refused[:10]:
             self.message_user(request, line, messages.ERROR)
 
-    @admin.action(description="Approve (or restore) selected images")
+    @admin.action(description=_("Approve (or restore) selected images"))
     def approve_selected(self, request, queryset):
         self._decide(request, queryset, ModerationEvent.Action.APPROVE)
 
-    @admin.action(description="Hide selected images (give a reason)")
+    @admin.action(description=_("Hide selected images (give a reason)"))
     def hide_selected(self, request, queryset):
         self._decide(request, queryset, ModerationEvent.Action.HIDE)
 
-    @admin.action(description="Remove selected images and delete their files (give a reason)")
+    @admin.action(description=_("Remove selected images and delete their files (give a reason)"))
     def remove_selected(self, request, queryset):
         self._decide(request, queryset, ModerationEvent.Action.REMOVE)
 
-    @admin.action(description="Retry selected failed generations")
+    @admin.action(description=_("Retry selected failed generations"))
     def retry_failed(self, request, queryset):
         for item in queryset.filter(status=Generation.Status.FAILED):
             try:
@@ -321,11 +337,11 @@ class ModerationEventAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     actions = ["undo_selected"]
 
-    @admin.display(description="Decided by")
+    @admin.display(description=_("Decided by"))
     def decided_by(self, obj: ModerationEvent) -> str:
-        return str(obj.actor) if obj.actor_id else "the system"
+        return str(obj.actor) if obj.actor_id else gettext("the system")
 
-    @admin.action(description="Undo the selected system holds")
+    @admin.action(description=_("Undo the selected system holds"))
     def undo_selected(self, request, queryset):
         done, failed = 0, []
         for event in queryset:
@@ -335,7 +351,8 @@ class ModerationEventAdmin(ReadOnlyAdmin):
                 failed.append(f"{event.generation_public_id}: {exc.messages[0]}")
             else:
                 done += 1
-        self.message_user(request, f"Undid {done} system holds.", messages.SUCCESS)
+        note = ngettext("Undid %(count)s system hold.", "Undid %(count)s system holds.", done)
+        self.message_user(request, note % {"count": done}, messages.SUCCESS)
         for line in failed:
             self.message_user(request, line, messages.WARNING)
 
@@ -373,7 +390,7 @@ class BlockedAttemptAdmin(ReadOnlyAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False
 
-    @admin.display(description="Prompt")
+    @admin.display(description=_("Prompt"))
     def short_prompt(self, obj: BlockedAttempt) -> str:
         return obj.prompt[:80]
 
@@ -398,12 +415,13 @@ class CollectionAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.action(description="Revoke the selected links")
+@admin.action(description=_("Revoke the selected links"))
 def revoke_links(modeladmin, request, queryset) -> None:
     from django.utils import timezone
 
     count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-    modeladmin.message_user(request, f"Revoked {count} link(s).", messages.SUCCESS)
+    note = ngettext("Revoked %(count)s link.", "Revoked %(count)s links.", count)
+    modeladmin.message_user(request, note % {"count": count}, messages.SUCCESS)
 
 
 @admin.register(ShareLink)
@@ -424,7 +442,7 @@ class ShareLinkAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.display(description="Token")
+    @admin.display(description=_("Token"))
     def short_token(self, obj: ShareLink) -> str:
         return obj.token[:8] + "…"
 

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Visibility
@@ -58,9 +59,15 @@ class Generation(models.Model):
         HIDDEN = "hidden", _("Hidden")
         REMOVED = "removed", _("Removed")
 
-    public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
-    prompt = models.TextField()
-    negative_prompt = models.TextField(blank=True)
+    public_id = models.CharField(
+        max_length=16,
+        unique=True,
+        default=new_public_id,
+        editable=False,
+        verbose_name=_("public id"),
+    )
+    prompt = models.TextField(verbose_name=_("prompt"))
+    negative_prompt = models.TextField(blank=True, verbose_name=_("negative prompt"))
     # Null once an account is deleted with its images kept, anonymised.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -68,103 +75,137 @@ class Generation(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="generations",
+        verbose_name=_("owner"),
     )
     visibility = models.CharField(
-        max_length=8, choices=Visibility.choices, default=Visibility.PUBLIC
+        max_length=8,
+        choices=Visibility.choices,
+        default=Visibility.PUBLIC,
+        verbose_name=_("visibility"),
     )
     # "Generate again": the image whose prompt this one started from.
     source = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derivatives"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="derivatives",
+        verbose_name=_("source"),
     )
     # A style preset made `prompt` and `negative_prompt` (what was sent) from what the user
     # typed, kept here; blank without a preset. The name is copied: presets change.
     preset = models.ForeignKey(
-        "StylePreset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "StylePreset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("preset"),
     )
-    preset_name = models.CharField(max_length=80, blank=True)
-    typed_prompt = models.TextField(blank=True)
-    typed_negative_prompt = models.TextField(blank=True)
+    preset_name = models.CharField(max_length=80, blank=True, verbose_name=_("preset name"))
+    typed_prompt = models.TextField(blank=True, verbose_name=_("typed prompt"))
+    typed_negative_prompt = models.TextField(blank=True, verbose_name=_("typed negative prompt"))
 
     # Moderation: the last decision, who took it, when and why (the owner sees the reason).
     moderation = models.CharField(
-        max_length=8, choices=Moderation.choices, default=Moderation.VISIBLE
+        max_length=8,
+        choices=Moderation.choices,
+        default=Moderation.VISIBLE,
+        verbose_name=_("moderation"),
     )
-    moderation_reason = models.CharField(max_length=300, blank=True)
+    moderation_reason = models.CharField(
+        max_length=300, blank=True, verbose_name=_("moderation reason")
+    )
     moderated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("moderated by"),
     )
-    moderated_at = models.DateTimeField(null=True, blank=True)
+    moderated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("moderated at"))
 
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, verbose_name=_("status")
+    )
     # What the user is told when it failed, and what staff need to find out why.
-    failure_reason = models.CharField(max_length=300, blank=True)
-    failure_detail = models.TextField(blank=True)
+    failure_reason = models.CharField(max_length=300, blank=True, verbose_name=_("failure reason"))
+    failure_detail = models.TextField(blank=True, verbose_name=_("failure detail"))
     # What kind of failure, for machines (the APIs map it to a status code): one of
     # FAILURE_CODES, e.g. "endpoint_timeout".
-    failure_code = models.CharField(max_length=32, blank=True)
+    failure_code = models.CharField(max_length=32, blank=True, verbose_name=_("failure code"))
     # Calls made to the endpoint, and times a worker claimed the job (a claim that never
     # finished means the worker died).
-    attempts = models.PositiveSmallIntegerField(default=0)
-    claims = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    claims = models.PositiveSmallIntegerField(default=0, verbose_name=_("claims"))
     # Only the worker holding this token may finish the job; it stops being valid at
     # lease_expires_at, after which another worker may claim the job again.
-    claim_token = models.CharField(max_length=32, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    task_id = models.CharField(max_length=64, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, verbose_name=_("claim token"))
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("lease expires at")
+    )
+    task_id = models.CharField(max_length=64, blank=True, verbose_name=_("task id"))
     # Shown while it runs, e.g. "The endpoint is busy; trying again in 8 s".
-    status_note = models.CharField(max_length=300, blank=True)
+    status_note = models.CharField(max_length=300, blank=True, verbose_name=_("status note"))
 
     # The image, byte-exact as the endpoint sent it, and thumbnails for the grid at 1x and 2x.
-    original = models.FileField(upload_to="originals/", blank=True)
-    thumbnail = models.FileField(upload_to="thumbnails/", blank=True)
-    thumbnail_2x = models.FileField(upload_to="thumbnails/", blank=True)
+    original = models.FileField(upload_to="originals/", blank=True, verbose_name=_("original"))
+    thumbnail = models.FileField(upload_to="thumbnails/", blank=True, verbose_name=_("thumbnail"))
+    thumbnail_2x = models.FileField(
+        upload_to="thumbnails/", blank=True, verbose_name=_("thumbnail 2x")
+    )
     # The detail page's image (WebP, 1024 px at most). Rows stored before it existed have
     # none and show thumbnail_2x instead. (Not "preview": the admin has a column of that name.)
-    preview_image = models.FileField(upload_to="previews/", blank=True)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
-    format = models.CharField(max_length=8, blank=True)
-    byte_size = models.PositiveIntegerField(null=True, blank=True)
-    sha256 = models.CharField(max_length=64, blank=True)
+    preview_image = models.FileField(
+        upload_to="previews/", blank=True, verbose_name=_("preview image")
+    )
+    width = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("width"))
+    height = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("height"))
+    format = models.CharField(max_length=8, blank=True, verbose_name=_("format"))
+    byte_size = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("byte size"))
+    sha256 = models.CharField(max_length=64, blank=True, verbose_name=_("sha256"))
     # Average colour of the image, painted while the thumbnail loads.
-    placeholder_color = models.CharField(max_length=7, blank=True)
-    endpoint_label = models.CharField(max_length=100, blank=True)
-    endpoint_url = models.URLField(max_length=500, blank=True)
+    placeholder_color = models.CharField(
+        max_length=7, blank=True, verbose_name=_("placeholder color")
+    )
+    endpoint_label = models.CharField(max_length=100, blank=True, verbose_name=_("endpoint label"))
+    endpoint_url = models.URLField(max_length=500, blank=True, verbose_name=_("endpoint url"))
     # What leaves the gallery instead of the original: a copy with the metadata the owner
     # allows and a C2PA manifest signed by this installation, made on the first download and
     # reused (gallery.services.downloads). `signed_variant` says what it was made with (the
     # signer and whether the prompt is in it); a different one now means it is made again.
     # Its SHA-256 lets the verify page recognise a downloaded copy.
-    signed_original = models.FileField(upload_to="signed/", blank=True)
-    signed_sha256 = models.CharField(max_length=64, blank=True)
-    signed_variant = models.CharField(max_length=80, blank=True)
+    signed_original = models.FileField(
+        upload_to="signed/", blank=True, verbose_name=_("signed original")
+    )
+    signed_sha256 = models.CharField(max_length=64, blank=True, verbose_name=_("signed sha256"))
+    signed_variant = models.CharField(max_length=80, blank=True, verbose_name=_("signed variant"))
 
     # Perceptual hash (64-bit dHash, stored signed) for "similar images" and the
     # near-duplicate hold, and its four 16-bit bands, each indexed: two hashes within
     # Hamming distance 3 share at least one band, so candidates come from four index
     # lookups instead of a table scan (gallery.services.similarity).
-    phash = models.BigIntegerField(null=True, blank=True)
-    phash_band0 = models.IntegerField(null=True, blank=True)
-    phash_band1 = models.IntegerField(null=True, blank=True)
-    phash_band2 = models.IntegerField(null=True, blank=True)
-    phash_band3 = models.IntegerField(null=True, blank=True)
+    phash = models.BigIntegerField(null=True, blank=True, verbose_name=_("phash"))
+    phash_band0 = models.IntegerField(null=True, blank=True, verbose_name=_("phash band0"))
+    phash_band1 = models.IntegerField(null=True, blank=True, verbose_name=_("phash band1"))
+    phash_band2 = models.IntegerField(null=True, blank=True, verbose_name=_("phash band2"))
+    phash_band3 = models.IntegerField(null=True, blank=True, verbose_name=_("phash band3"))
     # The image scan (the optional `scan` extra): label -> score, and the highest score,
     # which the hold and blur thresholds compare with. Null: not scanned.
-    scan_scores = models.JSONField(default=dict, blank=True)
-    scan_risk = models.FloatField(null=True, blank=True)
+    scan_scores = models.JSONField(default=dict, blank=True, verbose_name=_("scan scores"))
+    scan_risk = models.FloatField(null=True, blank=True, verbose_name=_("scan risk"))
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    queued_at = models.DateTimeField(null=True, blank=True, verbose_name=_("queued at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     objects = GenerationQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("generation")
+        verbose_name_plural = _("generations")
         ordering = ["-id"]
         indexes = [
             # The gallery: succeeded rows, newest first, keyset-paginated on id.
@@ -295,22 +336,30 @@ class Preferences(models.Model):
     """A user's own choices. Created on first use, so every user has defaults without a row."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="preferences",
+        verbose_name=_("user"),
     )
     # Blank: the site's default.
     default_visibility = models.CharField(
-        max_length=8, choices=Generation.Visibility.choices, blank=True
+        max_length=8,
+        choices=Generation.Visibility.choices,
+        blank=True,
+        verbose_name=_("default visibility"),
     )
     embed_metadata = models.BooleanField(
         default=True,
-        help_text="Write the prompt and where the image came from into downloaded files.",
+        help_text=_("Write the prompt and where the image came from into downloaded files."),
+        verbose_name=_("embed metadata"),
     )
 
     class Meta:
-        verbose_name_plural = "preferences"
+        verbose_name = _("preferences")
+        verbose_name_plural = _("preferences")
 
     def __str__(self) -> str:
-        return f"Preferences of {self.user}"
+        return gettext("Preferences of %(user)s") % {"user": self.user}
 
     @classmethod
     def for_user(cls, user) -> "Preferences":
@@ -323,22 +372,34 @@ class StylePreset(models.Model):
     """A style staff offer in the composer: the user's prompt goes into a template, and a
     negative prompt may be added to theirs (gallery.services.presets applies it)."""
 
-    name = models.CharField(max_length=80, unique=True)
+    name = models.CharField(max_length=80, unique=True, verbose_name=_("name"))
     prompt_template = models.TextField(
-        help_text="The prompt sent, with {prompt} where the user's own goes, e.g. "
-        '"{prompt}, watercolour, soft light".'
+        help_text=_(
+            "The prompt sent, with {prompt} where the user's own goes, e.g. "
+            '"{prompt}, watercolour, soft light".'
+        ),
+        verbose_name=_("prompt template"),
     )
     negative_prompt = models.TextField(
-        blank=True, help_text="Added to the user's negative prompt (optional)."
+        blank=True,
+        help_text=_("Added to the user's negative prompt (optional)."),
+        verbose_name=_("negative prompt"),
     )
     # An image of the gallery showing the style (only shown while it is public).
     example = models.ForeignKey(
-        Generation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Generation,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("example"),
     )
-    order = models.PositiveSmallIntegerField(default=0)
-    enabled = models.BooleanField(default=True)
+    order = models.PositiveSmallIntegerField(default=0, verbose_name=_("order"))
+    enabled = models.BooleanField(default=True, verbose_name=_("enabled"))
 
     class Meta:
+        verbose_name = _("style preset")
+        verbose_name_plural = _("style presets")
         ordering = ["order", "name"]
 
     def __str__(self) -> str:
@@ -346,21 +407,31 @@ class StylePreset(models.Model):
 
     def clean(self) -> None:
         if "{prompt}" not in self.prompt_template:
-            raise ValidationError({"prompt_template": "Put {prompt} where the user's prompt goes."})
+            raise ValidationError(
+                {"prompt_template": _("Put {prompt} where the user's prompt goes.")}
+            )
 
 
 class Favourite(models.Model):
     """A user starred an image."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourites"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="favourites",
+        verbose_name=_("user"),
     )
     generation = models.ForeignKey(
-        Generation, on_delete=models.CASCADE, related_name="favourited_by"
+        Generation,
+        on_delete=models.CASCADE,
+        related_name="favourited_by",
+        verbose_name=_("generation"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("favourite")
+        verbose_name_plural = _("favourites")
         constraints = [
             models.UniqueConstraint(fields=["user", "generation"], name="favourite_once"),
         ]
@@ -378,19 +449,26 @@ class ModerationEvent(models.Model):
     state to which, and why. Kept when the image is deleted (the public id stays)."""
 
     class Action(models.TextChoices):
-        APPROVE = "approve", "Approved"
-        RESTORE = "restore", "Restored"
-        HIDE = "hide", "Hidden"
-        REMOVE = "remove", "Removed"
-        HOLD = "hold", "Held for review"  # the system: reports, scan, near-duplicate
-        UNDO = "undo", "System decision undone"
-        GRANT = "grant", "Appeal granted"
-        DENY = "deny", "Appeal denied"
+        APPROVE = "approve", _("Approved")
+        RESTORE = "restore", _("Restored")
+        HIDE = "hide", _("Hidden")
+        REMOVE = "remove", _("Removed")
+        HOLD = "hold", _("Held for review")  # the system: reports, scan, near-duplicate
+        UNDO = "undo", _("System decision undone")
+        GRANT = "grant", _("Appeal granted")
+        DENY = "deny", _("Appeal denied")
 
     generation = models.ForeignKey(
-        Generation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Generation,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("generation"),
     )
-    generation_public_id = models.CharField(max_length=16, db_index=True)
+    generation_public_id = models.CharField(
+        max_length=16, db_index=True, verbose_name=_("generation public id")
+    )
     # Null: the system took the decision (or the moderator's account was deleted).
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -398,17 +476,24 @@ class ModerationEvent(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("actor"),
     )
-    action = models.CharField(max_length=8, choices=Action.choices)
-    from_state = models.CharField(max_length=8, choices=Generation.Moderation.choices)
-    to_state = models.CharField(max_length=8, choices=Generation.Moderation.choices)
-    reason = models.CharField(max_length=300, blank=True)
+    action = models.CharField(max_length=8, choices=Action.choices, verbose_name=_("action"))
+    from_state = models.CharField(
+        max_length=8, choices=Generation.Moderation.choices, verbose_name=_("from state")
+    )
+    to_state = models.CharField(
+        max_length=8, choices=Generation.Moderation.choices, verbose_name=_("to state")
+    )
+    reason = models.CharField(max_length=300, blank=True, verbose_name=_("reason"))
     # What a system decision was based on (scores, the removed image it resembles, the
     # reports counted), and for an undo or an appeal decision, the event or appeal it answers.
-    evidence = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    evidence = models.JSONField(default=dict, blank=True, verbose_name=_("evidence"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("moderation event")
+        verbose_name_plural = _("moderation events")
         ordering = ["-id"]
         indexes = [models.Index(fields=["generation", "-id"], name="modevent_generation_id")]
 
@@ -424,32 +509,45 @@ class Report(models.Model):
     """A user flagged a public image. Open until a moderator decides about the image."""
 
     class Category(models.TextChoices):
-        SEXUAL = "sexual", "Sexual content"
-        VIOLENCE = "violence", "Violence or gore"
-        HATE = "hate", "Hate or harassment"
-        ILLEGAL = "illegal", "Illegal content"
-        SPAM = "spam", "Spam"
-        OTHER = "other", "Something else"
+        SEXUAL = "sexual", _("Sexual content")
+        VIOLENCE = "violence", _("Violence or gore")
+        HATE = "hate", _("Hate or harassment")
+        ILLEGAL = "illegal", _("Illegal content")
+        SPAM = "spam", _("Spam")
+        OTHER = "other", _("Something else")
 
-    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="reports")
-    reporter = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports"
+    generation = models.ForeignKey(
+        Generation, on_delete=models.CASCADE, related_name="reports", verbose_name=_("generation")
     )
-    category = models.CharField(max_length=10, choices=Category.choices)
-    note = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="reports",
+        verbose_name=_("reporter"),
+    )
+    category = models.CharField(max_length=10, choices=Category.choices, verbose_name=_("category"))
+    note = models.CharField(max_length=500, blank=True, verbose_name=_("note"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     # Set when a moderator decides about the image: the decision closes every open report.
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("resolved by"),
     )
-    resolution = models.CharField(max_length=8, choices=ModerationEvent.Action.choices, blank=True)
+    resolution = models.CharField(
+        max_length=8,
+        choices=ModerationEvent.Action.choices,
+        blank=True,
+        verbose_name=_("resolution"),
+    )
 
     class Meta:
+        verbose_name = _("report")
+        verbose_name_plural = _("reports")
         ordering = ["id"]
         constraints = [
             # One open report per user and image. Its index also serves "open reports of
@@ -462,37 +560,57 @@ class Report(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_category_display()} on {self.generation_id} by {self.reporter_id}"
+        return gettext("%(category)s on %(generation)s by %(reporter)s") % {
+            "category": self.get_category_display(),
+            "generation": self.generation_id,
+            "reporter": self.reporter_id,
+        }
 
 
 class Appeal(models.Model):
     """The owner of a hidden or removed image asks staff to look again: once per image."""
 
     class Outcome(models.TextChoices):
-        GRANTED = "granted", "Granted"
-        DENIED = "denied", "Denied"
+        GRANTED = "granted", _("Granted")
+        DENIED = "denied", _("Denied")
 
-    generation = models.OneToOneField(Generation, on_delete=models.CASCADE, related_name="appeal")
-    appellant = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="appeals"
+    generation = models.OneToOneField(
+        Generation, on_delete=models.CASCADE, related_name="appeal", verbose_name=_("generation")
     )
-    note = models.CharField(max_length=500)
+    appellant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="appeals",
+        verbose_name=_("appellant"),
+    )
+    note = models.CharField(max_length=500, verbose_name=_("note"))
     # The decision appealed against, as it stood.
-    appealed_state = models.CharField(max_length=8, choices=Generation.Moderation.choices)
-    appealed_reason = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
+    appealed_state = models.CharField(
+        max_length=8, choices=Generation.Moderation.choices, verbose_name=_("appealed state")
+    )
+    appealed_reason = models.CharField(
+        max_length=300, blank=True, verbose_name=_("appealed reason")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("decided by"),
     )
-    outcome = models.CharField(max_length=8, choices=Outcome.choices, blank=True)
-    decision_reason = models.CharField(max_length=300, blank=True)
+    outcome = models.CharField(
+        max_length=8, choices=Outcome.choices, blank=True, verbose_name=_("outcome")
+    )
+    decision_reason = models.CharField(
+        max_length=300, blank=True, verbose_name=_("decision reason")
+    )
 
     class Meta:
+        verbose_name = _("appeal")
+        verbose_name_plural = _("appeals")
         ordering = ["id"]
         indexes = [
             # The review queue: open appeals, oldest first.
@@ -504,7 +622,10 @@ class Appeal(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Appeal on {self.generation_id} by {self.appellant_id}"
+        return gettext("Appeal on %(generation)s by %(appellant)s") % {
+            "generation": self.generation_id,
+            "appellant": self.appellant_id,
+        }
 
     @property
     def is_open(self) -> bool:
@@ -515,25 +636,32 @@ class BlockedTerm(models.Model):
     """A word, phrase or regular expression that prompts may not contain."""
 
     class Kind(models.TextChoices):
-        WORD = "word", "Word or phrase (whole words, any case, punctuation ignored)"
-        PATTERN = "pattern", "Regular expression"
+        WORD = "word", _("Word or phrase (whole words, any case, punctuation ignored)")
+        PATTERN = "pattern", _("Regular expression")
 
-    term = models.CharField(max_length=200)
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.WORD)
-    reason = models.CharField(
-        max_length=200, help_text='Shown to the user whose prompt is refused, e.g. "violence".'
+    term = models.CharField(max_length=200, verbose_name=_("term"))
+    kind = models.CharField(
+        max_length=8, choices=Kind.choices, default=Kind.WORD, verbose_name=_("kind")
     )
-    active = models.BooleanField(default=True)
+    reason = models.CharField(
+        max_length=200,
+        help_text=_('Shown to the user whose prompt is refused, e.g. "violence".'),
+        verbose_name=_("reason"),
+    )
+    active = models.BooleanField(default=True, verbose_name=_("active"))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("blocked term")
+        verbose_name_plural = _("blocked terms")
         ordering = ["term"]
 
     def __str__(self) -> str:
@@ -559,20 +687,25 @@ class BlockedAttempt(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("user"),
     )
-    prompt = models.TextField()
-    negative_prompt = models.TextField(blank=True)
-    term = models.ForeignKey(BlockedTerm, null=True, blank=True, on_delete=models.SET_NULL)
+    prompt = models.TextField(verbose_name=_("prompt"))
+    negative_prompt = models.TextField(blank=True, verbose_name=_("negative prompt"))
+    term = models.ForeignKey(
+        BlockedTerm, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("term")
+    )
     # Copied: the attempt stays readable after its term is edited or deleted.
-    matched = models.CharField(max_length=200)
-    reason = models.CharField(max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
+    matched = models.CharField(max_length=200, verbose_name=_("matched"))
+    reason = models.CharField(max_length=200, verbose_name=_("reason"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("blocked attempt")
+        verbose_name_plural = _("blocked attempts")
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"{self.user or 'anonymous'}: {self.prompt[:60]}"
+        return f"{self.user or gettext('anonymous')}: {self.prompt[:60]}"
 
 
 class EndpointPace(models.Model):
@@ -582,6 +715,10 @@ class EndpointPace(models.Model):
     key = models.CharField(max_length=64, unique=True)
     # Microseconds since the epoch: an exact integer, compared in a conditional UPDATE.
     next_slot_us = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("endpoint pace")
+        verbose_name_plural = _("endpoint paces")
 
     def __str__(self) -> str:
         return f"Pace {self.key[:12]}: next slot {self.next_slot_us}"
@@ -594,27 +731,50 @@ class Collection(models.Model):
     """A user's named set of images. Public ones may be opened by anyone allowed to browse;
     each visitor still sees only the images they may see (gallery.services.access)."""
 
-    public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collections"
+    public_id = models.CharField(
+        max_length=16,
+        unique=True,
+        default=new_public_id,
+        editable=False,
+        verbose_name=_("public id"),
     )
-    name = models.CharField(max_length=100)
-    description = models.TextField(max_length=1000, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="collections",
+        verbose_name=_("owner"),
+    )
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    description = models.TextField(max_length=1000, blank=True, verbose_name=_("description"))
     visibility = models.CharField(
-        max_length=8, choices=Visibility.choices, default=Visibility.PRIVATE
+        max_length=8,
+        choices=Visibility.choices,
+        default=Visibility.PRIVATE,
+        verbose_name=_("visibility"),
     )
     # Chosen by the owner; when unset, or not visible to a visitor, the newest image the
     # visitor may see is the cover.
     cover = models.ForeignKey(
-        Generation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Generation,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("cover"),
     )
     images = models.ManyToManyField(
-        Generation, through="CollectionItem", related_name="collections", blank=True
+        Generation,
+        through="CollectionItem",
+        related_name="collections",
+        blank=True,
+        verbose_name=_("images"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("collection")
+        verbose_name_plural = _("collections")
         ordering = ["-id"]
         indexes = [models.Index(fields=["owner", "-id"], name="collection_owner_id")]
 
@@ -631,19 +791,26 @@ class Collection(models.Model):
     def clean(self) -> None:
         self.name = " ".join(self.name.split())
         if not self.name:
-            raise ValidationError({"name": "Give the collection a name."})
+            raise ValidationError({"name": _("Give the collection a name.")})
 
 
 class CollectionItem(models.Model):
     """One image in one collection, at most once."""
 
-    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="items")
-    generation = models.ForeignKey(
-        Generation, on_delete=models.CASCADE, related_name="collection_items"
+    collection = models.ForeignKey(
+        Collection, on_delete=models.CASCADE, related_name="items", verbose_name=_("collection")
     )
-    added_at = models.DateTimeField(auto_now_add=True)
+    generation = models.ForeignKey(
+        Generation,
+        on_delete=models.CASCADE,
+        related_name="collection_items",
+        verbose_name=_("generation"),
+    )
+    added_at = models.DateTimeField(auto_now_add=True, verbose_name=_("added at"))
 
     class Meta:
+        verbose_name = _("collection item")
+        verbose_name_plural = _("collection items")
         constraints = [
             models.UniqueConstraint(
                 fields=["collection", "generation"], name="collection_item_once"
@@ -666,24 +833,41 @@ class ShareLink(models.Model):
     """An unguessable link to one image or one collection for people without an account.
     It opens while not revoked and not expired; a password, if set, is stored hashed."""
 
-    token = models.CharField(max_length=64, unique=True, default=new_share_token, editable=False)
+    token = models.CharField(
+        max_length=64, unique=True, default=new_share_token, editable=False, verbose_name=_("token")
+    )
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="share_links",
+        verbose_name=_("owner"),
     )
     generation = models.ForeignKey(
-        Generation, null=True, blank=True, on_delete=models.CASCADE, related_name="share_links"
+        Generation,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="share_links",
+        verbose_name=_("generation"),
     )
     collection = models.ForeignKey(
-        Collection, null=True, blank=True, on_delete=models.CASCADE, related_name="share_links"
+        Collection,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="share_links",
+        verbose_name=_("collection"),
     )
-    expires_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
     # Django's password hash ("" = no password).
-    password = models.CharField(max_length=128, blank=True)
-    hide_prompts = models.BooleanField(default=False)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    password = models.CharField(max_length=128, blank=True, verbose_name=_("password"))
+    hide_prompts = models.BooleanField(default=False, verbose_name=_("hide prompts"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("share link")
+        verbose_name_plural = _("share links")
         ordering = ["-id"]
         indexes = [models.Index(fields=["owner", "-id"], name="sharelink_owner_id")]
         constraints = [
@@ -695,7 +879,10 @@ class ShareLink(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Share {self.token[:8]}… of {self.target}"
+        return gettext("Share %(token)s… of %(target)s") % {
+            "token": self.token[:8],
+            "target": self.target,
+        }
 
     def get_absolute_url(self) -> str:
         return reverse("gallery:share", args=[self.token])
@@ -730,31 +917,32 @@ class DailyFigures(models.Model):
     housekeeping (gallery.services.dashboard), so a chart reads a row per day, not a
     million generations. Today is always computed live."""
 
-    day = models.DateField(unique=True)
-    succeeded = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
+    day = models.DateField(unique=True, verbose_name=_("day"))
+    succeeded = models.PositiveIntegerField(default=0, verbose_name=_("succeeded"))
+    failed = models.PositiveIntegerField(default=0, verbose_name=_("failed"))
     # failure_code -> count, for the day's failures.
-    failures = models.JSONField(default=dict, blank=True)
+    failures = models.JSONField(default=dict, blank=True, verbose_name=_("failures"))
     # Seconds from queued to started, and from started to finished, of the day's finished
     # images (null: none that day).
-    wait_p50 = models.FloatField(null=True, blank=True)
-    wait_p95 = models.FloatField(null=True, blank=True)
-    run_p50 = models.FloatField(null=True, blank=True)
-    run_p95 = models.FloatField(null=True, blank=True)
-    bytes_added = models.BigIntegerField(default=0)
+    wait_p50 = models.FloatField(null=True, blank=True, verbose_name=_("wait p50"))
+    wait_p95 = models.FloatField(null=True, blank=True, verbose_name=_("wait p95"))
+    run_p50 = models.FloatField(null=True, blank=True, verbose_name=_("run p50"))
+    run_p95 = models.FloatField(null=True, blank=True, verbose_name=_("run p95"))
+    bytes_added = models.BigIntegerField(default=0, verbose_name=_("bytes added"))
     # Bytes of originals kept, measured when the day was rolled up.
-    stored_bytes = models.BigIntegerField(default=0)
-    reports = models.PositiveIntegerField(default=0)
-    scanned = models.PositiveIntegerField(default=0)
-    held = models.PositiveIntegerField(default=0)
-    rolled_up_at = models.DateTimeField(auto_now=True)
+    stored_bytes = models.BigIntegerField(default=0, verbose_name=_("stored bytes"))
+    reports = models.PositiveIntegerField(default=0, verbose_name=_("reports"))
+    scanned = models.PositiveIntegerField(default=0, verbose_name=_("scanned"))
+    held = models.PositiveIntegerField(default=0, verbose_name=_("held"))
+    rolled_up_at = models.DateTimeField(auto_now=True, verbose_name=_("rolled up at"))
 
     class Meta:
+        verbose_name = _("daily figures")
+        verbose_name_plural = _("daily figures")
         ordering = ["-day"]
-        verbose_name_plural = "daily figures"
 
     def __str__(self) -> str:
-        return f"Figures of {self.day}"
+        return gettext("Figures of %(day)s") % {"day": self.day}
 
 
 # Upper bounds (seconds) of the endpoint latency histogram's buckets; the last is open.
@@ -766,15 +954,17 @@ class EndpointStat(models.Model):
     counters the worker adds to after every call (gallery.services.dashboard.record_call),
     with a latency histogram for the percentiles and Prometheus."""
 
-    day = models.DateField()
-    endpoint = models.CharField(max_length=100)
-    outcome = models.CharField(max_length=32)
-    calls = models.PositiveIntegerField(default=0)
-    seconds_total = models.FloatField(default=0.0)
+    day = models.DateField(verbose_name=_("day"))
+    endpoint = models.CharField(max_length=100, verbose_name=_("endpoint"))
+    outcome = models.CharField(max_length=32, verbose_name=_("outcome"))
+    calls = models.PositiveIntegerField(default=0, verbose_name=_("calls"))
+    seconds_total = models.FloatField(default=0.0, verbose_name=_("seconds total"))
     # Counts per LATENCY_BUCKETS bound (non-cumulative), plus one past the last.
-    buckets = models.JSONField(default=list, blank=True)
+    buckets = models.JSONField(default=list, blank=True, verbose_name=_("buckets"))
 
     class Meta:
+        verbose_name = _("endpoint stat")
+        verbose_name_plural = _("endpoint stats")
         ordering = ["-day", "endpoint", "outcome"]
         constraints = [
             models.UniqueConstraint(

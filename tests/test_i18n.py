@@ -290,3 +290,40 @@ def test_service_words_follow_the_active_language(settings):
     with override("en"):  # English stays the source
         assert soon.starts_in_words == "in about 15 s"
         assert str(sharing.REFUSED) == "Wrong password."
+
+
+# --- Slice D: models and the admin ----------------------------------------------------------
+
+
+def test_the_generations_admin_follows_the_language(admin_client, owner):
+    Generation.objects.create(owner=owner, prompt="un phare la nuit")
+    url = reverse("admin:gallery_generation_changelist")
+    page = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    for french in ("Identifiant public", "Propriétaire", "Visibilité", "Signalée", "Créé le"):
+        assert f">{french}<" in page
+    assert "propriétaire (nom d’utilisateur)" in page  # a filter's title
+    assert "A des signalements ouverts" in page  # a filter's choice
+    assert "Approuver (ou rétablir) les images sélectionnées" in page  # an action
+    assert ">Owner<" not in page and "Has open reports" not in page
+    page = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert ">Besitzer<" in page and "Hat offene Meldungen" in page
+    page = admin_client.get(url).content.decode()
+    assert ">Owner<" in page and ">Public id<" in page and "owner (username)" in page
+
+
+def test_choice_labels_and_model_errors_are_translated(owner):
+    from django.core.exceptions import ValidationError
+
+    from gallery.models import Collection, Report
+
+    item = Generation(prompt="x", status=Generation.Status.FAILED)
+    report = Report(category=Report.Category.VIOLENCE)
+    with override("fr"):
+        assert item.get_status_display() == "Échouée"
+        assert report.get_category_display() == "Violence ou contenu choquant"
+        with pytest.raises(ValidationError) as caught:
+            Collection(owner=owner, name="  ").clean()
+        assert caught.value.message_dict["name"] == ["Donnez un nom à la collection."]
+    with override("de"):
+        assert report.get_category_display() == "Gewalt oder blutige Inhalte"
+    assert item.get_status_display() == "Failed"
