@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CoreConfig(AppConfig):
@@ -6,5 +7,5 @@ class CoreConfig(AppConfig):
     It imports neither, so the two apps depend on it and never on each other's upward."""
 
     name = "core"
-    verbose_name = "Site"
+    verbose_name = _("Site")
     default_auto_field = "django.db.models.BigAutoField"

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _restore_search_triggers(sender, using: str = "default", **kwargs) -> None:
@@ -12,7 +13,7 @@ def _restore_search_triggers(sender, using: str = "default", **kwargs) -> None:
 
 class GalleryConfig(AppConfig):
     name = "gallery"
-    verbose_name = "Gallery"
+    verbose_name = _("Gallery")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

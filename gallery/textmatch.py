@@ -14,6 +14,8 @@ import functools
 import re
 import unicodedata
 
+from django.utils.translation import gettext as _
+
 _SEPARATORS = re.compile(r"[\W_]+")
 _SPELT_OUT = re.compile(r"\b\w(?: \w\b)+")  # "b a d": single characters one space apart
 
@@ -47,7 +49,7 @@ def term_error(term: str, *, pattern: bool) -> str | None:
         try:
             re.compile(term)
         except re.error as exc:
-            return f"Not a valid regular expression: {exc}."
+            return _("Not a valid regular expression: %(error)s.") % {"error": exc}
     elif not normalize(term):
-        return "A word term needs at least one letter or digit."
+        return _("A word term needs at least one letter or digit.")
     return None

@@ -327,3 +327,19 @@ def test_choice_labels_and_model_errors_are_translated(owner):
     with override("de"):
         assert report.get_category_display() == "Gewalt oder blutige Inhalte"
     assert item.get_status_display() == "Failed"
+
+
+# The blocklist's own refusal and the admin's section names
+
+
+def test_the_admin_refuses_a_bad_pattern_in_french(admin_client):
+    response = admin_client.post(
+        reverse("admin:gallery_blockedterm_add"),
+        {"term": "[a-", "kind": "pattern", "reason": "x", "active": "on"},
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    page = response.content.decode()
+    assert "Expression régulière non valide" in page
+    assert "Not a valid regular expression" not in page
+    index = admin_client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert ">Konten<" in index  # the accounts app's section

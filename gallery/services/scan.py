@@ -22,6 +22,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 from PIL import Image
 
 logger = logging.getLogger(__name__)
@@ -164,12 +165,12 @@ def state() -> str:
     """What the admin says: "on (NudeNet)", "off: ..." in plain words."""
     choice = settings.GALLERY_SCAN
     if choice == "off":
-        return "off: turned off with GALLERY_SCAN=off"
+        return _("off: turned off with GALLERY_SCAN=off")
     if choice == "auto":
         if installed():
-            return "on: NudeNet (CPU), scores every new image"
-        return "off: the scan extra is not installed (pip install '.[scan]')"
-    return f"on: {choice}"
+            return _("on: NudeNet (CPU), scores every new image")
+        return _("off: the scan extra is not installed (pip install '.[scan]')")
+    return _("on: %(detector)s") % {"detector": choice}
 
 
 @functools.cache
