@@ -80,6 +80,16 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _english_after_each_test():
+    """A request in French leaves French active in this thread (the middleware sets it per
+    request and nothing resets it): the next test would read its messages in French."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 @pytest.fixture
 def no_limits(settings):
     """Every limit off (quotas, images in progress, per-address rates, per-account sign-in

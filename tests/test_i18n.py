@@ -343,3 +343,25 @@ def test_the_admin_refuses_a_bad_pattern_in_french(admin_client):
     assert "Not a valid regular expression" not in page
     index = admin_client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert ">Konten<" in index  # the accounts app's section
+
+
+def test_a_system_hold_reads_in_the_owners_language_and_a_moderators_words_as_typed(owner):
+    from gallery.services import visibility
+    from tests import factories
+
+    Moderation = Generation.Moderation
+    made_public = factories.make_done(
+        "un phare", owner=owner, moderation=Moderation.PENDING,
+        moderation_reason=visibility.REVIEW_REASON,
+    )  # fmt: skip
+    typed = factories.make_done(
+        "un phare", owner=owner, moderation=Moderation.HIDDEN,
+        moderation_reason="Made public by mistake", moderated_at=timezone.now(),
+    )  # fmt: skip
+    client = Client()
+    client.force_login(owner)
+    page = client.get(made_public.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Rendue publique par son propriétaire : en attente d’un modérateur." in page
+    assert "Made public by its owner" not in page
+    page = client.get(typed.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Made public by mistake" in page

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from gallery.services import images
 
@@ -144,7 +145,7 @@ class EndpointConfig:
         model = settings.SDXL_ENDPOINT_MODEL
         via = " · OpenAI-compatible API" if protocol == OPENAI else ""
         if settings.GALLERY_STANDIN:
-            label = "Offline stand-in (not SDXL)" + via
+            label = gettext_noop("Offline stand-in (not SDXL)") + via
         elif url in (settings.OVH_SDXL_URL, settings.OVH_OPENAI_URL):
             # On the OpenAI API the model is ours to name: say which one we asked for.
             what = (

@@ -36,6 +36,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.models import SiteSettings
 from gallery.models import Appeal, Generation, ModerationEvent, Report
@@ -194,7 +195,7 @@ def history(generation: Generation) -> list[ModerationEvent]:
 # --- Reports --------------------------------------------------------------------------------
 
 # Stored as the hold's reason (the database keeps the words): not translated.
-HOLD_REASON = "Reported by several people; waiting for a moderator's review."
+HOLD_REASON = gettext_noop("Reported by several people; waiting for a moderator's review.")
 
 
 def can_report(user, generation: Generation) -> bool:
@@ -261,6 +262,19 @@ def report(generation: Generation, *, reporter: User, category: str, note: str =
 # --- System decisions at ingest, and undoing them ------------------------------------------
 
 
+# What the system stores as a hold's reason: fixed English, shown in the reader's language
+# (the stored_words filter); a failed scan's error is in the event's evidence, for staff.
+NEAR_DUPLICATE_REASON = gettext_noop(
+    "Nearly identical to an image a moderator removed; waiting for a moderator's review."
+)
+SCAN_FAILED_REASON = gettext_noop(
+    "The automatic image check did not finish; waiting for a moderator's review."
+)
+FLAGGED_REASON = gettext_noop(
+    "Flagged by the automatic image check; waiting for a moderator's review."
+)
+
+
 @dataclass(frozen=True)
 class SystemHold:
     """What the worker holds a new image for, and why (the owner is shown the reason)."""
@@ -276,7 +290,7 @@ def ingest_hold(
     that failed, or a scan score at or above the site's hold threshold."""
     if phash is not None and (twin := similarity.removed_near_duplicate(phash)):
         return SystemHold(
-            "Nearly identical to an image a moderator removed; waiting for a moderator's review.",
+            NEAR_DUPLICATE_REASON,
             {
                 "kind": "near_duplicate",
                 "of": twin.generation.public_id,
@@ -288,14 +302,13 @@ def ingest_hold(
         return None
     if result.error:
         return SystemHold(
-            f"The automatic image check did not finish ({result.error}); waiting for a "
-            "moderator's review.",
+            SCAN_FAILED_REASON,
             {"kind": "scan_failed", "error": result.error},
         )
     site = site or SiteSettings.load()
     if result.risk is not None and result.risk >= site.scan_hold_threshold:
         return SystemHold(
-            "Flagged by the automatic image check; waiting for a moderator's review.",
+            FLAGGED_REASON,
             {
                 "kind": "scan",
                 "risk": result.risk,

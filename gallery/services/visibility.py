@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.models import SiteSettings
 from gallery.models import Generation
@@ -18,7 +19,7 @@ from gallery.services import access, media_cache, moderation
 
 Visibility = Generation.Visibility
 # Stored as the hold's reason (the database keeps the words): not translated.
-REVIEW_REASON = "Made public by its owner: waiting for a moderator."
+REVIEW_REASON = gettext_noop("Made public by its owner: waiting for a moderator.")
 
 
 def change(generation: Generation, visibility: str, *, actor: User) -> Generation:

@@ -1,6 +1,7 @@
 """Template helpers that need a service, and the small filters the pages share."""
 
 from django import template
+from django.utils.translation import gettext
 
 from gallery import routes
 from gallery.services import failures
@@ -12,6 +13,14 @@ register = template.Library()
 def failure_words(item) -> str:
     """`{{ item|failure_words }}`: why it failed and what to do, in the user's words."""
     return failures.in_words(item)
+
+
+@register.filter
+def stored_words(value: str) -> str:
+    """`{{ item.moderation_reason|stored_words }}`: text the system stored in English (a hold's
+    reason, the stand-in's label; marked with gettext_noop where it is written) in the
+    reader's language; anything else, such as a moderator's own words, as it was typed."""
+    return gettext(value) if value else value
 
 
 @register.filter
