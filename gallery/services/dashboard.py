@@ -11,12 +11,13 @@ chart costs a few rows whatever the size of the gallery.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, F, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from gallery.models import (
@@ -291,18 +292,17 @@ class HeavyUser:
 
 
 def heaviest(limit: int = 10) -> list[HeavyUser]:
-    """The users who asked for the most images in the last 24 hours, with their quota."""
+    """The users who asked for the most images in the last 24 hours, with their quota.
+    Counted here from the day's owner ids (the created_at index): grouping by owner in SQL
+    lets SQLite walk the whole table along the owner index instead (1.5 s at 1,000,000)."""
     since = timezone.now() - timedelta(days=1)
-    rows = (
-        Generation.objects.filter(created_at__gte=since, owner__isnull=False)
-        .values("owner", "owner__username")
-        .annotate(n=Count("id"))
-        .order_by("-n", "owner")[:limit]
-    )
-    users = get_user_model().objects.in_bulk([row["owner"] for row in rows])
+    owners = Generation.objects.filter(created_at__gte=since, owner__isnull=False)
+    counts = Counter(owners.values_list("owner", flat=True))
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    users = get_user_model().objects.in_bulk([owner for owner, _ in top])
     return [
-        HeavyUser(row["owner__username"], row["n"], quotas.quota_status(users[row["owner"]]))
-        for row in rows
+        HeavyUser(users[owner].get_username(), n, quotas.quota_status(users[owner]))
+        for owner, n in top
     ]
 
 
