@@ -2,6 +2,8 @@
 axe-core finds nothing critical or serious in the light or the dark theme, and the keyboard
 reaches everything with a visible focus."""
 
+import os
+
 import pytest
 from playwright.sync_api import expect
 
@@ -303,4 +305,9 @@ def test_no_page_scrolls_sideways_in_french_or_german(site, page, language):
                 page.set_viewport_size({"width": width, "height": height})
                 page.goto(site + path)
                 found += sideways(page, f"{language} {role} {path} at {width}")
+                if os.environ.get("GALLERY_SCREENSHOTS"):  # to look at, by hand
+                    slug = path.strip("/").replace("/", "-").replace("?", "-") or "gallery"
+                    page.screenshot(
+                        path=f"test-artifacts/i18n/{language}-{role}-{slug}-{width}.png"
+                    )
     assert not found, "\n".join(found)
