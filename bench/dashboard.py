@@ -5,7 +5,8 @@ SQLite; 97% succeeded, 2% failed, 1% queued), then spaces them --spacing seconds
 the newest now: 30 s (the default) puts 2,880 images in each day, so 1,000,000 rows span
 347 days; 1 s puts 86,400 in each, a very busy day. Then times, median of --runs: the 30
 days before any roll-up (each day computed from its rows), the roll-up itself (once), the
-30 days after it (29 rows and today), today alone, the endpoint figures, the heaviest
+30 days after it (29 rows and today), today alone (with its finished hours computed, as
+the hour's first page does, and then kept), the endpoint figures, the heaviest
 users, the queue depth and the whole page's figures.
 
     .venv/bin/python bench/dashboard.py --rows 1000
@@ -84,14 +85,18 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--spacing", type=int, default=30, help="seconds between two images")
     parser.add_argument("--database-url")
+    parser.add_argument("--data", type=Path, help="keep the SQLite file here, for a re-run")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="gallery-bench-dash-"))
+    tmp = args.data or Path(tempfile.mkdtemp(prefix="gallery-bench-dash-"))
+    tmp.mkdir(parents=True, exist_ok=True)
     try:
         setup_django(tmp, args.database_url, test_environment=True)
         from django.db import connection
 
         t0 = time.perf_counter()
         _seed(args.rows, args.spacing)
+
+        from django.core.cache import cache
 
         from gallery.models import DailyFigures, Generation
         from gallery.services import dashboard, queue
@@ -105,13 +110,19 @@ def main() -> int:
         _timed("roll-up (once)", dashboard.roll_up, 1)
         _timed("30 days, rolled up", dashboard.days, args.runs)
         today = dashboard.timezone.localdate()
+        _timed(
+            "today, the hour's first page",
+            lambda: (cache.clear(), dashboard.compute_day(today)),
+            args.runs,
+        )
         _timed("today alone (live)", lambda: dashboard.compute_day(today), args.runs)
         _timed("endpoint figures", dashboard.endpoint_stats, args.runs)
         _timed("heaviest users (24 h)", dashboard.heaviest, args.runs)
         _timed("queue depth", queue.depth, args.runs)
         _timed("the whole page's figures", dashboard.overview, args.runs)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.data:
+            shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

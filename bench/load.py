@@ -65,9 +65,9 @@ class Wrk:
         self.cmd = [*pinned(), ensure_wrk()]
         self.url, self.seconds = url, seconds
 
-    def rate(self, path: str, cookie: str = "", connections: int = 8) -> float:
+    def rate(self, path: str, cookie: str = "", connections: int = 8, threads: int = 1) -> float:
         """Requests/s for one URL (`wrk -t1 -c8`); every answer must be a 200."""
-        args = ["-t1", f"-c{connections}", f"-d{self.seconds:g}s"]
+        args = [f"-t{threads}", f"-c{connections}", f"-d{self.seconds:g}s"]
         if cookie:
             args += ["-H", f"Cookie: {cookie}"]
         out = subprocess.run(
@@ -134,6 +134,9 @@ def measure(inst: Install, standin: StandinServer, args, root: Path, label: str,
     r["private"] = wrk.rate(private["url"], cookie)
     r["html"] = wrk.rate("/")
     r["html_signed"] = wrk.rate("/", cookie)
+    # The same rates with the page views' layout (a wrk thread per connection).
+    r["static_t8"] = wrk.rate("/static/" + STATIC_COPY, threads=8)
+    r["html_t8"] = wrk.rate("/", threads=8)
     # The ceiling measured, not only computed: the same page views, thumbnails as static files.
     r["static_views"] = wrk.best_page_views(["/", *["/static/" + STATIC_COPY] * PUBLIC], "")
     r["idle"] = wrk.best_page_views(anon_paths, "")
@@ -203,6 +206,9 @@ def report(r: dict) -> None:
     ceiling = 1 / (1 / r["html"] + PUBLIC / static)
     r["ceiling"] = ceiling
     measured = r["static_views"][0]
+    print(f"  with a thread per connection: static {r['static_t8']:.0f}/s, HTML "
+          f"{r['html_t8']:.0f}/s, ceiling "
+          f"{1 / (1 / r['html_t8'] + PUBLIC / r['static_t8']):.1f} page views/s")  # fmt: skip
     print(f"  ceiling, thumbnails at static speed: {ceiling:.1f} page views/s computed; "
           f"measured {pv(r['static_views'])}")  # fmt: skip
     print(f"  page views idle, anonymous:  {pv(r['idle'])}  {r['idle'][0] / ceiling:.0%} of "

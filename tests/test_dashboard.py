@@ -58,6 +58,23 @@ def _check_yesterday(day):
     assert day.bytes_added == 400
 
 
+def test_today_shows_an_image_the_moment_it_finishes_though_its_earlier_hours_are_kept(owner):
+    start = _at(timezone.localdate(), 0)
+    make_done(
+        owner=owner, queued_at=start, started_at=start + timedelta(seconds=1),
+        finished_at=start + timedelta(seconds=3), byte_size=10,
+    )  # fmt: skip
+    assert dashboard.overview().days[-1].succeeded == 1  # the finished hours now kept
+    now = timezone.now()
+    make_done(
+        owner=owner, queued_at=now - timedelta(seconds=5),
+        started_at=now - timedelta(seconds=4), finished_at=now, byte_size=20,
+    )  # fmt: skip
+    today = dashboard.overview().days[-1]
+    assert (today.succeeded, today.bytes_added) == (2, 30)
+    assert (today.wait_p50, today.run_p50, today.run_p95) == (1, 2, 4)
+
+
 def test_the_figures_match_the_seeded_rows_live_and_rolled_up(seeded):
     _today, yesterday = seeded
     live = dashboard.overview()

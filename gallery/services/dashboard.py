@@ -4,20 +4,25 @@ scan and report counts. Read by the staff dashboard and by /metrics.
 
 Finished UTC days come from `DailyFigures`, one row per day, rolled up by the worker's
 housekeeping (`roll_up`); a day not rolled up yet (and today, always) is computed live from
-the generations finished that day, by the finished_at index. So a page never writes, and a
-chart costs a few rows whatever the size of the gallery.
+the generations finished that day, by the finished_at index; today's finished hours are
+kept in the cache for the hour. So a page never writes to the database, and a chart costs a
+few rows whatever the size of the gallery.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, FloatField, Func, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from gallery.models import (
@@ -55,13 +60,32 @@ class Day:
     live: bool = True
 
 
-def percentile(values: list[float], share: float) -> float | None:
-    """The nearest-rank percentile (`share` in 0..1) of `values`; None when empty."""
+def percentiles(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """The nearest-rank p50 and p95 of `values`; None when empty."""
     if not values:
-        return None
+        return None, None
     ordered = sorted(values)
-    rank = max(1, math.ceil(share * len(ordered)))
-    return ordered[rank - 1]
+    return tuple(ordered[max(1, math.ceil(share * len(ordered))) - 1] for share in (0.5, 0.95))
+
+
+class Seconds(Func):
+    """Seconds from the second expression to the first (two datetimes), as a float, reckoned
+    by the database (SQLite's julianday is exact to well under a millisecond here)."""
+
+    arity = 2
+    output_field = FloatField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler, connection, template="EXTRACT(EPOCH FROM (%(expressions)s))::float8",
+            arg_joiner=" - ", **extra_context,
+        )  # fmt: skip
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler, connection, template="((julianday(%(expressions)s)) * 86400.0)",
+            arg_joiner=") - julianday(", **extra_context,
+        )  # fmt: skip
 
 
 def _bounds(day: date) -> tuple[datetime, datetime]:
@@ -69,45 +93,87 @@ def _bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+@dataclass
+class _Tally:
+    """What the generations finished in a span of time add up to; two spans add up."""
+
+    succeeded: int = 0
+    failed: int = 0
+    failures: Counter = field(default_factory=Counter)
+    waits: array = field(default_factory=lambda: array("d"))
+    runs: array = field(default_factory=lambda: array("d"))
+    added: int = 0
+    scanned: int = 0
+
+    def __add__(self, other: _Tally) -> _Tally:
+        return _Tally(
+            self.succeeded + other.succeeded, self.failed + other.failed,
+            self.failures + other.failures, self.waits + other.waits, self.runs + other.runs,
+            self.added + other.added, self.scanned + other.scanned,
+        )  # fmt: skip
+
+
+def _tally(start: datetime, end: datetime) -> _Tally:
+    finished = Generation.objects.filter(finished_at__gte=start, finished_at__lt=end).order_by()
+    tally = _Tally()
+    # The durations come as numbers from the database: turning four datetimes a row into
+    # Python objects was most of the time (1.1 s for a busy day's 45,000 rows on SQLite).
+    rows = finished.values_list(
+        "status", "failure_code", "byte_size", "scan_risk",
+        Seconds("started_at", Coalesce("queued_at", "created_at")),
+        Seconds("finished_at", "started_at"),
+    )  # fmt: skip
+    for status, code, size, risk, wait, run in rows:
+        if status == Status.SUCCEEDED:
+            tally.succeeded += 1
+            tally.added += size or 0
+        elif status == Status.FAILED:
+            tally.failed += 1
+            tally.failures[code or "other"] += 1
+        else:
+            continue  # re-queued after finishing? not a finished image
+        if risk is not None:
+            tally.scanned += 1
+        if wait is not None and run is not None:  # None: never started
+            tally.waits.append(max(0.0, round(wait, 3)))
+            tally.runs.append(max(0.0, round(run, 3)))
+    return tally
+
+
+def _tally_today(start: datetime, end: datetime) -> _Tally:
+    """Today's tally: its finished hours kept in the cache for the hour (a finished hour's
+    rows do not change: finished_at is the moment they finished), plus this hour's rows.
+    A busy day (45,000 rows by noon at one image a second) otherwise costs 200 ms a page."""
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    if not start < hour < end:
+        return _tally(start, end)
+    key = f"gallery:dashboard-hours:{start.isoformat()}:{hour.isoformat()}"
+    done = cache.get(key)
+    if done is None:
+        done = _tally(start, hour)
+        cache.set(key, done, 3600)
+    return done + _tally(hour, end)
+
+
 def compute_day(day: date) -> Day:
     """The figures of one UTC day from the rows themselves (the generations that finished
     that day, the reports and holds made that day)."""
     start, end = _bounds(day)
-    finished = Generation.objects.filter(finished_at__gte=start, finished_at__lt=end).order_by()
-    waits: list[float] = []
-    runs: list[float] = []
-    succeeded = failed = added = scanned = 0
-    failures: dict[str, int] = {}
-    rows = finished.values_list(
-        "status", "failure_code", "queued_at", "created_at", "started_at", "finished_at",
-        "byte_size", "scan_risk",
-    )  # fmt: skip
-    for status, code, queued, created, started, ended, size, risk in rows:
-        if status == Status.SUCCEEDED:
-            succeeded += 1
-            added += size or 0
-        elif status == Status.FAILED:
-            failed += 1
-            failures[code or "other"] = failures.get(code or "other", 0) + 1
-        else:
-            continue  # re-queued after finishing? not a finished image
-        if risk is not None:
-            scanned += 1
-        if started and ended:  # ended is set: the rows were chosen by it
-            waits.append(max(0.0, (started - (queued or created)).total_seconds()))
-            runs.append(max(0.0, (ended - started).total_seconds()))
+    tally = _tally_today(start, end) if day == timezone.localdate() else _tally(start, end)
+    wait_p50, wait_p95 = percentiles(tally.waits)
+    run_p50, run_p95 = percentiles(tally.runs)
     return Day(
         day=day,
-        succeeded=succeeded,
-        failed=failed,
-        failures=failures,
-        wait_p50=percentile(waits, 0.5),
-        wait_p95=percentile(waits, 0.95),
-        run_p50=percentile(runs, 0.5),
-        run_p95=percentile(runs, 0.95),
-        bytes_added=added,
+        succeeded=tally.succeeded,
+        failed=tally.failed,
+        failures=dict(tally.failures),
+        wait_p50=wait_p50,
+        wait_p95=wait_p95,
+        run_p50=run_p50,
+        run_p95=run_p95,
+        bytes_added=tally.added,
         reports=Report.objects.filter(created_at__gte=start, created_at__lt=end).count(),
-        scanned=scanned,
+        scanned=tally.scanned,
         held=ModerationEvent.objects.filter(
             action=ModerationEvent.Action.HOLD, created_at__gte=start, created_at__lt=end
         ).count(),
