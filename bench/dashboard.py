@@ -76,7 +76,12 @@ def _seed(rows: int, spacing: int) -> None:
             "failure_code = CASE WHEN status = 'failed' THEN 'endpoint_timeout' ELSE '' END "
             "WHERE status <> 'queued'"
         )
-        cursor.execute("ANALYZE" if connection.vendor == "sqlite" else "ANALYZE gallery_generation")
+        # VACUUM on PostgreSQL, as autovacuum would after such an update: without it, every
+        # row read through an index is fetched from the table (the queue depth: 99 vs 14 ms).
+        if connection.vendor == "sqlite":
+            cursor.execute("ANALYZE")
+        else:
+            cursor.execute("VACUUM ANALYZE gallery_generation")
 
 
 def main() -> int:

@@ -75,6 +75,24 @@ def test_today_shows_an_image_the_moment_it_finishes_though_its_earlier_hours_ar
     assert (today.wait_p50, today.run_p50, today.run_p95) == (1, 2, 4)
 
 
+def test_the_heaviest_users_count_a_request_at_once_though_earlier_hours_are_kept(
+    owner, other_user
+):
+    for user, hours_ago in ((owner, 3), (owner, 2), (other_user, 2)):
+        asked = make_done(owner=user)
+        Generation.objects.filter(pk=asked.pk).update(
+            created_at=timezone.now() - timedelta(hours=hours_ago)
+        )
+    old = make_done(owner=other_user)
+    Generation.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
+    ranked = [(u.username, u.last_day) for u in dashboard.heaviest()]
+    assert ranked == [("ada", 2), ("bob", 1)]  # the hours now kept; two days ago left out
+    make_done(owner=other_user)
+    make_done(owner=other_user)
+    ranked = [(u.username, u.last_day) for u in dashboard.heaviest()]
+    assert ranked == [("bob", 3), ("ada", 2)]
+
+
 def test_the_figures_match_the_seeded_rows_live_and_rolled_up(seeded):
     _today, yesterday = seeded
     live = dashboard.overview()
