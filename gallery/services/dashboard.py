@@ -65,7 +65,11 @@ def percentiles(values: Sequence[float]) -> tuple[float | None, float | None]:
     if not values:
         return None, None
     ordered = sorted(values)
-    return tuple(ordered[max(1, math.ceil(share * len(ordered))) - 1] for share in (0.5, 0.95))
+
+    def rank(share: float) -> float:
+        return ordered[max(1, math.ceil(share * len(ordered))) - 1]
+
+    return rank(0.5), rank(0.95)
 
 
 class Seconds(Func):
@@ -74,15 +78,11 @@ class Seconds(Func):
 
     arity = 2
     output_field = FloatField()
-
-    def as_sql(self, compiler, connection, **extra_context):
-        return super().as_sql(
-            compiler, connection, template="EXTRACT(EPOCH FROM (%(expressions)s))::float8",
-            arg_joiner=" - ", **extra_context,
-        )  # fmt: skip
+    template = "EXTRACT(EPOCH FROM (%(expressions)s))::float8"
+    arg_joiner = " - "
 
     def as_sqlite(self, compiler, connection, **extra_context):
-        return super().as_sql(
+        return self.as_sql(
             compiler, connection, template="((julianday(%(expressions)s)) * 86400.0)",
             arg_joiner=") - julianday(", **extra_context,
         )  # fmt: skip
