@@ -1,6 +1,7 @@
 """The operator's dashboard and /metrics: the numbers match a seeded data set, rolled up or
 live, and /metrics parses with prometheus-client's own parser."""
 
+import re
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -201,3 +202,15 @@ def test_the_worker_counts_each_call_to_the_endpoint(client_for, standin, media_
     assert item.status == Generation.Status.SUCCEEDED
     [stat] = dashboard.endpoint_stats()
     assert (stat.endpoint, stat.calls, stat.errors, stat.rate_limited) == ("Test stand-in", 2, 1, 1)
+
+
+def test_a_day_alone_on_a_line_chart_is_drawn():
+    from gallery.views.charts import Series, lines
+
+    svg = lines(
+        "Wait", "", ["1 Dec", "2 Dec", "3 Dec"], [Series("wait", [None, None, 4.0], "c-wait")]
+    )
+    # A path of one point draws nothing: the day is a dot instead.
+    assert len(re.findall(r'<circle class="dot c-wait"', svg)) == 1, svg
+    two = lines("Wait", "", ["1 Dec", "2 Dec"], [Series("wait", [3.0, 4.0], "c-wait")])
+    assert "<circle" not in two  # two days make a line

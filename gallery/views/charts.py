@@ -125,7 +125,7 @@ def lines(
     top = _nice_max(max((v for s in series for v in s.values if v is not None), default=0))
     plot_h = HEIGHT - BOTTOM - TOP
     step = (WIDTH - LEFT) / max(1, len(labels))
-    paths = []
+    paths, dots = [], []
     for s in series:
         d, pen_down = [], False
         for i, value in enumerate(s.values):
@@ -135,10 +135,15 @@ def lines(
             x = round(LEFT + step * (i + 0.5), 1)
             y = round(TOP + plot_h * (1 - value / top), 1)
             d.append(f"{'L' if pen_down else 'M'}{x} {y}")
+            alone = not pen_down and (i + 1 == len(s.values) or s.values[i + 1] is None)
+            if alone:  # a day with empty neighbours has no line to be on: a dot
+                dots.append((s.css, x, y, s.name))
             pen_down = True
         if d:
             paths.append((s.css, " ".join(d), s.name))
     body = format_html_join(
         "", '<path class="line {}" d="{}" fill="none"><title>{}</title></path>', paths
+    ) + format_html_join(
+        "", '<circle class="dot {}" cx="{}" cy="{}" r="4"><title>{}</title></circle>', dots
     )
     return _frame(title, description, top, labels, body)
