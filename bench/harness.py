@@ -94,6 +94,7 @@ class Install:
         *,
         root: Path = ROOT,
         static_files: dict[str, bytes] | None = None,
+        env: dict[str, str] | None = None,
     ) -> tuple[subprocess.Popen, str]:
         """The web server (config/server.py) run from `root` (another checkout of the project,
         e.g. a git worktree of an earlier commit, to measure it on the same data), with
@@ -104,8 +105,8 @@ class Install:
         for name, data in (static_files or {}).items():
             (self.dir / "static" / name).parent.mkdir(parents=True, exist_ok=True)
             (self.dir / "static" / name).write_bytes(data)
-        env = {**self.env, "PORT": str(port), "WEB_WORKERS": str(workers),
-               "WEB_MAX_REQUESTS": "0", "WEB_ACCESS_LOG": "false"}  # fmt: skip
+        # The server's own defaults otherwise (recycling, access log): what `make run` serves.
+        env = {**self.env, "PORT": str(port), "WEB_WORKERS": str(workers), **(env or {})}
         argv = [sys.executable, "-m", "config.server"]
         if server == "gunicorn":
             argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind",

@@ -188,3 +188,25 @@ def test_static_files_are_served_with_whitenoise_headers_and_compression(server)
     assert again.status_code == 304 and not again.content
 
     assert requests.get(url + "/static/no-such-file.css", timeout=10).status_code == 404
+
+
+def test_a_process_keeps_serving_past_thousands_of_requests(server):
+    # A page view is the HTML and 48 thumbnails. The server here is one process with the
+    # default settings: recycling it after 2,000 requests stopped the server for good.
+    url, _, _ = server
+    page = requests.get(url + "/accounts/login/", timeout=10).text
+    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+\.css)"', page)[1]
+    with requests.Session() as visitor:
+        answers = [visitor.get(url + stylesheet, timeout=10).status_code for _ in range(2500)]
+    assert answers == [200] * 2500
+    assert _up(url)
+
+
+def test_recycling_needs_two_processes_or_is_off():
+    from config.server import options
+
+    assert options({"WEB_WORKERS": "2", "WEB_MAX_REQUESTS": "5000"})["limit_max_requests"] == 5000
+    # One process that stops is not replaced by uvicorn: the server would be gone.
+    assert options({"WEB_WORKERS": "1", "WEB_MAX_REQUESTS": "5000"})["limit_max_requests"] is None
+    assert options({"WEB_WORKERS": "4"})["limit_max_requests"] is None
+    assert options({"WEB_WORKERS": "4"})["access_log"] is False
