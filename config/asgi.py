@@ -14,6 +14,12 @@ session cookie whose user may (gallery/services/media_cache.py decides, by askin
 gallery/services/access.py); anything else, or anything the cache does not vouch for, goes
 to Django and its full check (docs/decisions.md, "Public thumbnails at static speed").
 
+The signed-out grid page is answered here too, for a request with no cookie and no
+Authorization at all, once Django has answered the same request with a page it keeps
+(gallery/services/page_cache.py): the whole answer, the middleware's headers included, is
+kept under the request's host, scheme, path and query, Accept-Language and HX-Request,
+valid under the page's own stamps (docs/decisions.md, "The signed-out grid from memory").
+
 Static files are answered here too, by whitenoise's own lookup and headers, so that they
 do not pay for Django's request machinery either (whitenoise's middleware is WSGI-minded:
 inside Django's ASGI handler it makes a few hundred responses a second, not thousands).
@@ -47,7 +53,8 @@ from django.urls import reverse  # noqa: E402
 from whitenoise.middleware import WhiteNoiseMiddleware  # noqa: E402
 
 from accounts.services import identified  # noqa: E402
-from gallery.services import media_cache  # noqa: E402
+from gallery.middleware import request_id  # noqa: E402
+from gallery.services import media_cache, page_cache  # noqa: E402
 from gallery.views import files  # noqa: E402
 
 # The event loop answers thumbnails and static files while a page renders in Django's
@@ -63,13 +70,31 @@ _current: contextvars.ContextVar[tuple[dict, object]] = contextvars.ContextVar("
 
 class GalleryASGIHandler(ASGIHandler):
     async def handle(self, scope, receive, send) -> None:
-        if await _media(scope, send) or await _static_file(scope, send):
+        if (
+            await _media(scope, send)
+            or await _static_file(scope, send)
+            or await _kept_page(scope, send)
+        ):
             return
         reset = _current.set((scope, send))
         try:
             await super().handle(scope, receive, send)
         finally:
             _current.reset(reset)
+
+    async def send_response(self, response, send):
+        page_stamp = getattr(response, "page_stamp", None)  # set by the grid's view
+        if page_stamp is not None and (traits := _page_traits(_current.get()[0])) is not None:
+            headers = [
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in response.items()
+                if name.lower() != "x-request-id"  # each answer has its own
+            ]
+            page_cache.keep_reply(
+                traits, page_stamp=page_stamp, status=response.status_code,
+                headers=headers, body=response.content,
+            )  # fmt: skip
+        await super().send_response(response, send)
 
     async def read_body(self, receive):
         scope, send = _current.get()
@@ -219,6 +244,51 @@ async def _static_file(scope, send) -> bool:
         "type": "http.response.start", "status": int(response.status), "headers": response_headers
     })  # fmt: skip
     await send({"type": "http.response.body", "body": body})
+    return True
+
+
+def _page_traits(scope) -> page_cache.Traits | None:
+    """What a request for the grid with no cookie and no Authorization is kept under;
+    None for any other request (Django answers it)."""
+    if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != _grid_path():
+        return None
+    headers = dict(scope["headers"])
+    if b"cookie" in headers or b"authorization" in headers or not _acceptable(scope, headers):
+        return None
+    path = scope["path"].encode() + b"?" + scope.get("query_string", b"")
+    return (
+        headers.get(b"host", b""),
+        _secure(scope, headers),
+        path,
+        headers.get(b"accept-language", b""),
+        headers.get(b"hx-request") == b"true",  # as django-htmx reads it
+    )
+
+
+def _grid_path() -> str:
+    global _GRID
+    if _GRID is None:
+        _GRID = reverse("gallery:index")
+    return _GRID
+
+
+_GRID: str | None = None
+
+
+async def _kept_page(scope, send) -> bool:
+    """Answer the signed-out grid from Django's own answer to the same request, kept while
+    nothing it shows has changed; False: Django will."""
+    traits = _page_traits(scope)
+    kept = page_cache.reply(traits) if traits is not None else None
+    if kept is None:
+        return False
+    headers = dict(scope["headers"])
+    rid = request_id(headers.get(b"x-request-id", b"").decode("latin-1"))
+    await send({
+        "type": "http.response.start", "status": kept.status,
+        "headers": [*kept.headers, (b"x-request-id", rid.encode())],
+    })  # fmt: skip
+    await send({"type": "http.response.body", "body": kept.body})
     return True
 
 

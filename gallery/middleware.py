@@ -17,13 +17,18 @@ from gallery import logcontext
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
+def request_id(incoming: str) -> str:
+    """The proxy's id when it looks sane, else a new one (also config/asgi.py's, for the
+    answers it gives before Django)."""
+    return incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
+
+
 class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        incoming = request.headers.get("X-Request-ID", "")
-        rid = incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
+        rid = request_id(request.headers.get("X-Request-ID", ""))
         request.request_id = rid
         # Not reset on the way out: Django logs the response ("Not Found: ...") after the
         # middleware returns. It is cleared when the request finishes (below).

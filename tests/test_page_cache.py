@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from gallery.models import Generation
 from gallery.services import endpoint, media_cache, page_cache, worker
+from tests.asgi_app import served
 from tests.factories import signed_in
 from tests.procs import ROOT
 
@@ -152,3 +153,70 @@ def test_site_settings_that_close_the_gallery_apply_at_once(client_for, media_ro
     site.anonymous_browsing = False
     site.save()
     assert "a quiet harbour" not in Client().get("/", follow=True).content.decode()
+
+
+# --- Answered before Django, by the web server (config/asgi.py) ---------------------------
+
+
+@pytest.fixture
+def django_answers(monkeypatch) -> list[str]:
+    """The paths Django's own handler was asked for: what the web server did not answer."""
+    from config.asgi import GalleryASGIHandler
+
+    asked: list[str] = []
+    original = GalleryASGIHandler.get_response_async
+
+    async def counted(self, request):
+        asked.append(request.path)
+        return await original(self, request)
+
+    monkeypatch.setattr(GalleryASGIHandler, "get_response_async", counted)
+    return asked
+
+
+def test_a_signed_out_visitor_gets_the_same_answer_without_django(
+    client_for, media_root, django_answers
+):
+    make(client_for, "a quiet harbour")
+    status, first_headers, first = served("/")
+    assert status == 200 and b"a quiet harbour" in first
+    status, headers, again = served("/")
+    assert django_answers == ["/"]  # the second visitor never reached Django
+    assert status == 200 and again == first
+    # The middleware's headers, as Django sent them; only the request id is the answer's own.
+    assert {k: v for k, v in headers.items() if k != "x-request-id"} == {
+        k: v for k, v in first_headers.items() if k != "x-request-id"
+    }
+    assert headers["x-request-id"] != first_headers["x-request-id"]
+    assert "content-security-policy" in headers and "x-frame-options" in headers
+    assert "set-cookie" not in headers
+    assert served("/", x_request_id="proxy-id-12345")[1]["x-request-id"] == "proxy-id-12345"
+
+
+def test_a_cookie_or_a_token_always_reaches_django(client_for, media_root, owner, django_answers):
+    make(client_for, "a quiet harbour")
+    served("/")
+    served("/")
+    assert django_answers == ["/"]
+    member = signed_in(owner)
+    status, _, page = served("/", cookie=f"sessionid={member.cookies['sessionid'].value}")
+    assert status == 200 and b'name="prompt"' in page  # the member's own page, the composer
+    served("/", cookie="django_language=fr")
+    served("/", authorization="Bearer sdxlg_not-a-token")
+    assert django_answers == ["/"] * 4
+
+
+def test_a_new_image_a_language_and_the_fragment_each_get_their_own_answer(
+    client_for, media_root, django_answers
+):
+    make(client_for, "a quiet harbour")
+    served("/")
+    french = served("/", accept_language="fr")[2]
+    assert b'lang="fr"' in french and french == served("/", accept_language="fr")[2]
+    served("/", hx_request="true")  # infinite scroll's asking: an entry of its own
+    served("/", hx_request="true")
+    assert django_answers == ["/"] * 3
+    make(client_for, "a lighthouse at dusk")  # the worker's commit bumps the stamp
+    assert b"a lighthouse at dusk" in served("/")[2]
+    assert b"a lighthouse at dusk" in served("/", accept_language="fr")[2]
+    assert django_answers == ["/"] * 5

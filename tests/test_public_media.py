@@ -5,18 +5,17 @@ and hiding an image or making it private ends its public URLs at once.
 `served` asks the ASGI application uvicorn serves (config/asgi.py), so the fast path is what
 is exercised; Django's test client exercises the same URLs without it."""
 
-import asyncio
 import os
 import re
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.test import Client
 
 from core.models import SiteSettings
 from gallery.management.commands import gallery_worker
 from gallery.models import Generation
 from gallery.services import media_cache, moderation
+from tests.asgi_app import served
 from tests.factories import signed_in
 
 pytestmark = [pytest.mark.web, pytest.mark.django_db(transaction=True)]
@@ -29,40 +28,6 @@ def fresh_cache():
     media_cache.forget_all()
     yield
     media_cache.forget_all()
-
-
-def served(path: str, *, method: str = "GET", cookie: str = "", **headers: str):
-    """(status, headers, body) from config.asgi's application, as uvicorn would call it."""
-    from config.asgi import application
-
-    sent: list[dict] = []
-    raw = [(b"host", b"testserver")]
-    raw += [(k.replace("_", "-").lower().encode(), v.encode()) for k, v in headers.items()]
-    if cookie:
-        raw.append((b"cookie", cookie.encode()))
-    path, _, query = path.partition("?")
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
-        "query_string": query.encode(), "headers": raw, "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }  # fmt: skip
-
-    asked = []
-
-    async def receive():
-        if asked:  # the body was sent: Django then only listens for a disconnect
-            await asyncio.Event().wait()
-        asked.append(True)
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message):
-        sent.append(message)
-
-    async_to_sync(application)(scope, receive, send)
-    start = sent[0]
-    found = {k.decode().lower(): v.decode() for k, v in start["headers"]}
-    return start["status"], found, b"".join(m.get("body", b"") for m in sent[1:])
 
 
 def title(page: bytes) -> bytes:

@@ -15,6 +15,10 @@ signed-out grid from memory").
 - Entries also lapse after MAX_AGE seconds, should a change ever be written without a
   stamp; at most MAX_ENTRIES are kept per process (least recently used first out), so
   made-up query strings cannot grow the memory.
+- The web server (config/asgi.py) also keeps the whole answer Django gave for such a page
+  (the middleware's headers included) under the raw request it answered: one with no
+  cookie and no Authorization at all. The next such request is answered from it before
+  Django, under the same stamps and age (`reply`, `keep_reply`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ LARGEST = 512 * 1024  # a grid page is ~40 KB; nothing near this is expected
 
 Stamp = tuple[tuple[int, int], tuple[int, int]]
 Key = tuple[str, str, bool]
+# Of a raw request with no cookie and no Authorization: host, https, path and query,
+# Accept-Language, HX-Request.
+Traits = tuple[bytes, bool, bytes, bytes, bool]
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,17 @@ class KeptPage:
     filled_at: float
 
 
+@dataclass(frozen=True)
+class KeptReply:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    stamp: Stamp
+    filled_at: float
+
+
 _entries: OrderedDict[Key, KeptPage] = OrderedDict()
+_replies: OrderedDict[Traits, KeptReply] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -71,38 +88,64 @@ def stamp() -> Stamp:
     return (media_cache.stamp(), media_cache.read_stamp(_stamp_path()))
 
 
-def cached(key: Key) -> KeptPage | None:
-    """The page kept under `key`, if both stamps still match and it is fresh enough."""
-    entry = _entries.get(key)
+def _valid(table: OrderedDict, key) -> KeptPage | KeptReply | None:
+    """The entry under `key` in `table`, if both stamps still match and it is fresh enough."""
+    entry = table.get(key)
     if entry is None:
         return None
     if entry.stamp != stamp() or time.monotonic() - entry.filled_at > MAX_AGE:
         with _lock:
-            _entries.pop(key, None)
+            table.pop(key, None)
         return None
     with _lock:
-        if key in _entries:
-            _entries.move_to_end(key)
+        if key in table:
+            table.move_to_end(key)
     return entry
+
+
+def _put(table: OrderedDict, key, entry: KeptPage | KeptReply) -> None:
+    with _lock:
+        table.pop(key, None)
+        table[key] = entry
+        while len(table) > MAX_ENTRIES:
+            table.popitem(last=False)
+
+
+def cached(key: Key) -> KeptPage | None:
+    """The page kept under `key`, if both stamps still match and it is fresh enough."""
+    return _valid(_entries, key)  # type: ignore[return-value]
 
 
 def keep(
     key: Key, *, before: Stamp, status: int, body: bytes, content_type: str, sets_cookies: bool
-) -> None:
+) -> bool:
     """Keep a rendered page under `key`, if it is one every signed-out visitor may get."""
     if status != 200 or sets_cookies or len(body) > LARGEST:
+        return False
+    _put(_entries, key, KeptPage(body, content_type, stamp=before, filled_at=time.monotonic()))
+    return True
+
+
+def reply(traits: Traits) -> KeptReply | None:
+    """Django's whole answer kept for a request with these traits, while still valid."""
+    return _valid(_replies, traits)  # type: ignore[return-value]
+
+
+def keep_reply(
+    traits: Traits, *, page_stamp: Stamp, status: int, headers: list[tuple[bytes, bytes]],
+    body: bytes,
+) -> None:  # fmt: skip
+    """Keep Django's answer to a request with these traits, for a page kept under
+    `page_stamp` (its entry's); anything that would set a cookie is never kept."""
+    if status != 200 or any(name.lower() == b"set-cookie" for name, _ in headers):
         return
-    entry = KeptPage(body=body, content_type=content_type, stamp=before, filled_at=time.monotonic())
-    with _lock:
-        _entries.pop(key, None)
-        _entries[key] = entry
-        while len(_entries) > MAX_ENTRIES:
-            _entries.popitem(last=False)
+    _put(_replies, traits, KeptReply(status, headers, body, page_stamp, time.monotonic()))
 
 
 def forget_all() -> None:
     with _lock:
         _entries.clear()
+        _replies.clear()
 
 
 def _bump() -> None:
