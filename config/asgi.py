@@ -83,17 +83,14 @@ class GalleryASGIHandler(ASGIHandler):
             _current.reset(reset)
 
     async def send_response(self, response, send):
-        page_stamp = getattr(response, "page_stamp", None)  # set by the grid's view
-        if page_stamp is not None and (traits := _page_traits(_current.get()[0])) is not None:
+        page = getattr(response, "kept_page", None)  # set by the grid's view
+        if page is not None and (traits := _page_traits(_current.get()[0])) is not None:
             headers = [
                 (name.lower().encode("latin-1"), value.encode("latin-1"))
                 for name, value in response.items()
                 if name.lower() != "x-request-id"  # each answer has its own
             ]
-            page_cache.keep_reply(
-                traits, page_stamp=page_stamp, status=response.status_code,
-                headers=headers, body=response.content,
-            )  # fmt: skip
+            page_cache.keep_reply(traits, page, status=response.status_code, headers=headers)
         await super().send_response(response, send)
 
     async def read_body(self, receive):

@@ -118,12 +118,13 @@ def cached(key: Key) -> KeptPage | None:
 
 def keep(
     key: Key, *, before: Stamp, status: int, body: bytes, content_type: str, sets_cookies: bool
-) -> bool:
+) -> KeptPage | None:
     """Keep a rendered page under `key`, if it is one every signed-out visitor may get."""
     if status != 200 or sets_cookies or len(body) > LARGEST:
-        return False
-    _put(_entries, key, KeptPage(body, content_type, stamp=before, filled_at=time.monotonic()))
-    return True
+        return None
+    page = KeptPage(body, content_type, stamp=before, filled_at=time.monotonic())
+    _put(_entries, key, page)
+    return page
 
 
 def reply(traits: Traits) -> KeptReply | None:
@@ -132,14 +133,13 @@ def reply(traits: Traits) -> KeptReply | None:
 
 
 def keep_reply(
-    traits: Traits, *, page_stamp: Stamp, status: int, headers: list[tuple[bytes, bytes]],
-    body: bytes,
-) -> None:  # fmt: skip
-    """Keep Django's answer to a request with these traits, for a page kept under
-    `page_stamp` (its entry's); anything that would set a cookie is never kept."""
+    traits: Traits, page: KeptPage, *, status: int, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """Keep Django's answer to a request with these traits, made from the kept `page`, for
+    as long as that page is valid; anything that would set a cookie is never kept."""
     if status != 200 or any(name.lower() == b"set-cookie" for name, _ in headers):
         return
-    _put(_replies, traits, KeptReply(status, headers, body, page_stamp, time.monotonic()))
+    _put(_replies, traits, KeptReply(status, headers, page.body, page.stamp, page.filled_at))
 
 
 def forget_all() -> None:

@@ -23,25 +23,27 @@ def index(request: HttpRequest) -> HttpResponse:
     kept = page_cache.cached(key) if key else None
     if kept is not None:
         response = HttpResponse(kept.body, content_type=kept.content_type)
-        # The web server may keep this whole answer, under the page's stamp (config/asgi.py).
-        response.page_stamp = kept.stamp  # type: ignore[attr-defined]
+        # The web server may keep this whole answer while the page is valid (config/asgi.py).
+        response.kept_page = kept  # type: ignore[attr-defined]
     else:
         before = page_cache.stamp()
         response = render_index(request, GenerateForm(initial={"count": 1}, user=request.user))
-        if key and page_cache.keep(
-            key,
-            before=before,
-            status=response.status_code,
-            body=response.content,
-            content_type=response["Content-Type"],
-            # A CSRF token or a session write would set a cookie on the way out.
-            sets_cookies=bool(
-                response.cookies
-                or request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
-                or request.session.modified
-            ),
+        if key and (
+            page := page_cache.keep(
+                key,
+                before=before,
+                status=response.status_code,
+                body=response.content,
+                content_type=response["Content-Type"],
+                # A CSRF token or a session write would set a cookie on the way out.
+                sets_cookies=bool(
+                    response.cookies
+                    or request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+                    or request.session.modified
+                ),
+            )
         ):
-            response.page_stamp = before  # type: ignore[attr-defined]
+            response.kept_page = page  # type: ignore[attr-defined]
     # The same URL answers a fragment to htmx and differs for a signed-in cookie.
     patch_vary_headers(response, ("Cookie", "HX-Request"))
     return response
