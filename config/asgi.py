@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import os
 import re
@@ -84,7 +85,9 @@ class GalleryASGIHandler(ASGIHandler):
 
     async def send_response(self, response, send):
         page = getattr(response, "kept_page", None)  # set by the grid's view
-        if page is not None and (traits := _page_traits(_current.get()[0])) is not None:
+        scope = _current.get()[0]
+        traits = _page_traits(scope, dict(scope["headers"])) if page is not None else None
+        if traits is not None:
             headers = [
                 (name.lower().encode("latin-1"), value.encode("latin-1"))
                 for name, value in response.items()
@@ -244,12 +247,11 @@ async def _static_file(scope, send) -> bool:
     return True
 
 
-def _page_traits(scope) -> page_cache.Traits | None:
+def _page_traits(scope, headers: dict[bytes, bytes]) -> page_cache.Traits | None:
     """What a request for the grid with no cookie and no Authorization is kept under;
     None for any other request (Django answers it)."""
     if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != _grid_path():
         return None
-    headers = dict(scope["headers"])
     if b"cookie" in headers or b"authorization" in headers or not _acceptable(scope, headers):
         return None
     path = scope["path"].encode() + b"?" + scope.get("query_string", b"")
@@ -262,24 +264,19 @@ def _page_traits(scope) -> page_cache.Traits | None:
     )
 
 
+@functools.cache
 def _grid_path() -> str:
-    global _GRID
-    if _GRID is None:
-        _GRID = reverse("gallery:index")
-    return _GRID
-
-
-_GRID: str | None = None
+    return reverse("gallery:index")
 
 
 async def _kept_page(scope, send) -> bool:
     """Answer the signed-out grid from Django's own answer to the same request, kept while
     nothing it shows has changed; False: Django will."""
-    traits = _page_traits(scope)
+    headers = dict(scope.get("headers", ()))
+    traits = _page_traits(scope, headers)
     kept = page_cache.reply(traits) if traits is not None else None
     if kept is None:
         return False
-    headers = dict(scope["headers"])
     rid = request_id(headers.get(b"x-request-id", b"").decode("latin-1"))
     await send({
         "type": "http.response.start", "status": kept.status,

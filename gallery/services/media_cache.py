@@ -75,10 +75,10 @@ def _stamp_path() -> Path:
 
 def stamp() -> tuple[int, int]:
     """The current stamp: (size, mtime) of the stamp file, (0, 0) before the first change."""
-    return read_stamp(_stamp_path())
+    return read_stamp(settings.GALLERY_MEDIA_STAMP)  # on every hit: no Path built per call
 
 
-def read_stamp(path: Path) -> tuple[int, int]:
+def read_stamp(path: str | os.PathLike) -> tuple[int, int]:
     """A stamp file's (size, mtime); (0, 0) before its first change. One stat."""
     try:
         info = os.stat(path)

@@ -85,7 +85,8 @@ def _stamp_path() -> Path:
 def stamp() -> Stamp:
     """Read before rendering a page that will be kept: a change committed while it renders
     then makes the entry stale at once."""
-    return (media_cache.stamp(), media_cache.read_stamp(_stamp_path()))
+    # Read on every hit: the setting's path as it is, with no Path built per call.
+    return (media_cache.stamp(), media_cache.read_stamp(settings.GALLERY_PAGE_STAMP))
 
 
 def _valid(table: OrderedDict, key) -> KeptPage | KeptReply | None:
